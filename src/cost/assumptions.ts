@@ -1,0 +1,134 @@
+/**
+ * What the cost preview assumes about usage it cannot see in the graph: database sizes,
+ * change rate, data transfer, and how a shared server's cost is split.
+ *
+ * The values come from stack config `tenantdb:cost` (validated by the program's schema) and
+ * each tenant's optional `expectedSizeGb`; defaults are applied here, with `??`.
+ */
+import { CostError } from "./errors";
+
+/** How a shared server's cost is split between the tenants placed on it. */
+export type AllocationRule = "equal" | "storage" | "connections";
+export const ALLOCATION_RULES: readonly AllocationRule[] = ["equal", "storage", "connections"];
+
+/** Usage assumptions, with every default applied. */
+export interface CostAssumptions {
+    /** AWS region the prices must cover. Defaults to "us-east-1". */
+    readonly region: string;
+    /** Size of a tenant database without its own `expectedSizeGb`, in GB. Defaults to 1. */
+    readonly databaseSizeGb: number;
+    /** Fraction of a database that changes per day (RDS incremental backups). Defaults to 0.05. */
+    readonly dailyChangeRate: number;
+    /** Data transfer out to the internet per tenant per month, in GB. Defaults to 10. */
+    readonly transferGbPerTenant: number;
+    /** Split rule for shared servers. Defaults to "equal". */
+    readonly allocation: AllocationRule;
+    /** Per-tenant database size overrides in GB (`expectedSizeGb`), keyed by tenant id. Defaults to none. */
+    readonly tenantSizesGb: Readonly<Record<string, number>>;
+    /**
+     * Compressed pg_dump size as a fraction of the database size. Not in `tenantdb:cost` yet;
+     * defaults to 0.25 (custom-format dumps of ERP data, which is mostly text and numbers, compress 3-5x).
+     */
+    readonly dumpCompressionRatio: number;
+    /**
+     * KMS requests per customer managed key per month (one encrypt/decrypt per backup object, RDS
+     * and S3 data key calls). Not in `tenantdb:cost` yet; defaults to 10,000. The account-wide free
+     * tier of 20,000 requests is not subtracted.
+     */
+    readonly kmsRequestsPerKeyMonth: number;
+}
+
+/** Input to {@link resolveAssumptions}: everything optional. */
+export type CostAssumptionsInput = Partial<Omit<CostAssumptions, "tenantSizesGb">> & {
+    readonly tenantSizesGb?: Readonly<Record<string, number>>;
+};
+
+export const DEFAULT_ASSUMPTIONS: CostAssumptions = Object.freeze({
+    region: "us-east-1",
+    databaseSizeGb: 1,
+    dailyChangeRate: 0.05,
+    transferGbPerTenant: 10,
+    allocation: "equal",
+    tenantSizesGb: Object.freeze({}),
+    dumpCompressionRatio: 0.25,
+    kmsRequestsPerKeyMonth: 10_000,
+});
+
+/** Applies defaults and checks ranges; every error names the `tenantdb:cost` field and the fix. */
+export function resolveAssumptions(input: CostAssumptionsInput = {}): CostAssumptions {
+    const resolved: CostAssumptions = {
+        region: input.region ?? DEFAULT_ASSUMPTIONS.region,
+        databaseSizeGb: input.databaseSizeGb ?? DEFAULT_ASSUMPTIONS.databaseSizeGb,
+        dailyChangeRate: input.dailyChangeRate ?? DEFAULT_ASSUMPTIONS.dailyChangeRate,
+        transferGbPerTenant: input.transferGbPerTenant ?? DEFAULT_ASSUMPTIONS.transferGbPerTenant,
+        allocation: input.allocation ?? DEFAULT_ASSUMPTIONS.allocation,
+        tenantSizesGb: { ...(input.tenantSizesGb ?? {}) },
+        dumpCompressionRatio: input.dumpCompressionRatio ?? DEFAULT_ASSUMPTIONS.dumpCompressionRatio,
+        kmsRequestsPerKeyMonth: input.kmsRequestsPerKeyMonth ?? DEFAULT_ASSUMPTIONS.kmsRequestsPerKeyMonth,
+    };
+    const problems: string[] = [];
+    const nonNegative = (field: string, value: number) => {
+        if (!Number.isFinite(value) || value < 0) problems.push(`tenantdb:cost.${field} is ${value}; set it to a number >= 0`);
+    };
+    if (typeof resolved.region !== "string" || resolved.region.trim() === "") {
+        problems.push(`tenantdb:cost.region is empty; set it to an AWS region such as "us-east-1"`);
+    }
+    nonNegative("databaseSizeGb", resolved.databaseSizeGb);
+    nonNegative("transferGbPerTenant", resolved.transferGbPerTenant);
+    nonNegative("kmsRequestsPerKeyMonth", resolved.kmsRequestsPerKeyMonth);
+    if (!Number.isFinite(resolved.dailyChangeRate) || resolved.dailyChangeRate < 0 || resolved.dailyChangeRate > 1) {
+        problems.push(`tenantdb:cost.dailyChangeRate is ${resolved.dailyChangeRate}; set it to a fraction between 0 and 1 (0.05 means 5% a day)`);
+    }
+    if (!Number.isFinite(resolved.dumpCompressionRatio) || resolved.dumpCompressionRatio <= 0 || resolved.dumpCompressionRatio > 1) {
+        problems.push(`tenantdb:cost.dumpCompressionRatio is ${resolved.dumpCompressionRatio}; set it to a fraction in (0, 1] (0.25 means a dump is a quarter of the database)`);
+    }
+    if (!ALLOCATION_RULES.includes(resolved.allocation)) {
+        problems.push(`tenantdb:cost.allocation is "${String(resolved.allocation)}"; use one of ${ALLOCATION_RULES.map((r) => `"${r}"`).join(", ")}`);
+    }
+    for (const [tenant, size] of Object.entries(resolved.tenantSizesGb)) {
+        if (typeof size !== "number" || !Number.isFinite(size) || size < 0) {
+            problems.push(`tenant "${tenant}": expectedSizeGb is ${String(size)}; set it to a number >= 0 or remove it to use tenantdb:cost.databaseSizeGb`);
+        }
+    }
+    if (problems.length > 0) throw new CostError(`Invalid cost assumptions:\n  - ${problems.join("\n  - ")}`);
+    return resolved;
+}
+
+/** Database size of one tenant: its `expectedSizeGb`, else `databaseSizeGb`. */
+export function tenantSizeGb(assumptions: CostAssumptions, tenantId: string): number {
+    return assumptions.tenantSizesGb[tenantId] ?? assumptions.databaseSizeGb;
+}
+
+/**
+ * Reads the assumptions from flat stack config (`Record<key, string>`, structured values as JSON,
+ * the shape Pulumi passes to a program): `tenantdb:cost` and each entry of `tenantdb:tenants`
+ * with an `expectedSizeGb`. Other keys are ignored, so secrets are never read.
+ */
+export function assumptionsFromStackConfig(config: Readonly<Record<string, string>>): CostAssumptions {
+    const cost = parseJsonKey(config, "tenantdb:cost");
+    if (cost !== undefined && (cost === null || typeof cost !== "object" || Array.isArray(cost))) {
+        throw new CostError(`tenantdb:cost must be an object such as { region: us-east-1, databaseSizeGb: 1 }; got ${JSON.stringify(cost)}`);
+    }
+    const tenantsValue = parseJsonKey(config, "tenantdb:tenants");
+    const tenantSizesGb: Record<string, number> = {};
+    if (Array.isArray(tenantsValue)) {
+        for (const entry of tenantsValue) {
+            if (entry && typeof entry === "object" && typeof (entry as { id?: unknown }).id === "string") {
+                const { id, expectedSizeGb } = entry as { id: string; expectedSizeGb?: unknown };
+                if (expectedSizeGb !== undefined) tenantSizesGb[id] = expectedSizeGb as number;
+            }
+        }
+    }
+    const costRecord = (cost ?? {}) as Record<string, unknown>;
+    return resolveAssumptions({ ...(costRecord as CostAssumptionsInput), tenantSizesGb });
+}
+
+function parseJsonKey(config: Readonly<Record<string, string>>, key: string): unknown {
+    const raw = config[key];
+    if (raw === undefined) return undefined;
+    try {
+        return JSON.parse(raw);
+    } catch (error) {
+        throw new CostError(`stack config ${key} is not valid JSON (structured config values are passed as JSON); fix its value in the stack file`, { cause: error });
+    }
+}
