@@ -1,0 +1,130 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface TenantBackupBucketArgs {
+    /** Tenant id; used in tags, the key alias and the bucket name prefix. */
+    readonly tenantId: string;
+    /** Stack name, so two stacks in one account never share names. */
+    readonly stack: string;
+    /** Tags for cost allocation (tenant, plan, server). */
+    readonly tags: Record<string, string>;
+    /** Days a backup is kept before the lifecycle expires it. */
+    readonly retentionDays: number;
+    /** Days a replaced or deleted object version is kept. */
+    readonly noncurrentVersionDays: number;
+    /** IAM role of the backup job; the tenant's policy is attached to it when set. */
+    readonly backupRoleName?: string;
+}
+
+/** Statements of the bucket policy: refuse every request that does not use TLS. */
+export function tlsOnlyPolicy(bucketArn: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucketArn, `${bucketArn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }],
+    });
+}
+
+/**
+ * What the backup job may do with this tenant's bucket and key, and nothing else. No
+ * s3:DeleteObject: backups are removed only by the lifecycle, so a leaked job credential
+ * cannot destroy a tenant's backup history.
+ */
+export function backupJobPolicy(bucketArn: string, keyArn: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListTenantBucket", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: bucketArn },
+            { Sid: "ReadWriteTenantBackups", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"], Resource: `${bucketArn}/*` },
+            { Sid: "UseTenantKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], Resource: keyArn },
+        ],
+    });
+}
+
+/**
+ * A tenant's own backup bucket: SSE-KMS with the tenant's own key (rotated yearly), versioned,
+ * closed to the public, TLS only, with backups expired after the retention. Protected and
+ * retained on delete: dropping a tenant from config never deletes its backups.
+ */
+export class TenantBackupBucket extends pulumi.ComponentResource {
+    public readonly bucket: aws.s3.Bucket;
+    public readonly key: aws.kms.Key;
+    public readonly policy: aws.iam.Policy;
+
+    constructor(name: string, args: TenantBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenantdb:index:TenantBackupBucket", name, {}, opts);
+        const keep = { parent: this, protect: true, retainOnDelete: true };
+        const child = { parent: this };
+        const dashed = args.tenantId.replace(/_/g, "-");
+
+        this.key = new aws.kms.Key(`${name}-key`, {
+            description: `tenantdb ${args.stack}: backups of tenant ${args.tenantId}`,
+            enableKeyRotation: true,
+            deletionWindowInDays: 30,
+            tags: args.tags,
+        }, keep);
+        new aws.kms.Alias(`${name}-key-alias`, {
+            name: `alias/tenantdb/${args.stack}/${args.tenantId}`,
+            targetKeyId: this.key.keyId,
+        }, child);
+
+        // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
+        this.bucket = new aws.s3.Bucket(`${name}`, {
+            bucketPrefix: `tdb-${args.stack}-${dashed}`.slice(0, 36).replace(/-$/, "") + "-",
+            forceDestroy: false,
+            tags: args.tags,
+        }, keep);
+        new aws.s3.BucketVersioning(`${name}-versioning`, {
+            bucket: this.bucket.id,
+            versioningConfiguration: { status: "Enabled" },
+        }, child);
+        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
+            bucket: this.bucket.id,
+            rules: [{
+                applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
+                bucketKeyEnabled: true,
+            }],
+        }, child);
+        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(`${name}-public-access-block`, {
+            bucket: this.bucket.id,
+            blockPublicAcls: true,
+            blockPublicPolicy: true,
+            ignorePublicAcls: true,
+            restrictPublicBuckets: true,
+        }, child);
+        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
+            bucket: this.bucket.id,
+            rules: [{
+                id: "expire-backups",
+                status: "Enabled",
+                filter: { prefix: "" },
+                expiration: { days: args.retentionDays },
+                noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+            }],
+        }, child);
+        new aws.s3.BucketPolicy(`${name}-tls-only`, {
+            bucket: this.bucket.id,
+            policy: this.bucket.arn.apply(tlsOnlyPolicy),
+        }, { ...child, dependsOn: [publicAccessBlock] });
+
+        this.policy = new aws.iam.Policy(`${name}-job-policy`, {
+            description: `tenantdb ${args.stack}: backup job access to tenant ${args.tenantId}'s bucket and key only`,
+            policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([bucketArn, keyArn]) => backupJobPolicy(bucketArn, keyArn)),
+            tags: args.tags,
+        }, child);
+        if (args.backupRoleName) {
+            new aws.iam.RolePolicyAttachment(`${name}-job-policy-attachment`, {
+                role: args.backupRoleName,
+                policyArn: this.policy.arn,
+            }, child);
+        }
+        this.registerOutputs({ bucket: this.bucket.id, keyArn: this.key.arn, policyArn: this.policy.arn });
+    }
+}

@@ -1,0 +1,156 @@
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { roleConnectionLimits } from "../src/config/capacity";
+import { BackupConfig } from "../src/config/schema";
+import { ResolvedTenant } from "../src/config/validate";
+import { BUSINESS_SCHEMAS, DEFAULT_EXTENSIONS, MIGRATIONS_SCHEMA, TenantNames, tenantNames } from "../src/naming";
+import { TenantBackupBucket } from "./backup-bucket";
+
+export interface TenantDatabaseArgs {
+    /** The validated tenant (id, plan, connection limit, extensions, retention). */
+    readonly tenant: ResolvedTenant;
+    /** The provider of the server the tenant lives on. Every PostgreSQL child uses it explicitly. */
+    readonly provider: postgresql.Provider;
+    /** Collation and ctype of the database. */
+    readonly locale: string;
+    /** Stack name (bucket and key names). */
+    readonly stack: string;
+    /** Backup settings; no bucket is declared when `buckets` is false. */
+    readonly backup: BackupConfig;
+}
+
+/** Table privileges of the app role, listed explicitly: the provider never converges on ALL. */
+export const APP_TABLE_PRIVILEGES = ["DELETE", "INSERT", "SELECT", "UPDATE"];
+/** The audit trail is append-only for the app: rows arrive through a SECURITY DEFINER trigger. */
+export const APP_AUDIT_TABLE_PRIVILEGES = ["SELECT"];
+export const APP_SEQUENCE_PRIVILEGES = ["SELECT", "USAGE"];
+export const READONLY_TABLE_PRIVILEGES = ["SELECT"];
+/** Idle-in-transaction sessions of the app are cut after a minute so they cannot hold locks forever. */
+export const APP_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+export const READONLY_STATEMENT_TIMEOUT_MS = 300_000;
+
+const NO_POWERS = { superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false };
+
+/**
+ * One tenant's PostgreSQL database, its roles and grants, and its backup bucket.
+ *
+ * Roles (names from src/naming.ts): owner (NOLOGIN, owns everything), app (the ERP), readonly
+ * (reporting) and migrator (LOGIN, member of owner, switches to it at login so migrations
+ * create objects owned by owner, which the default privileges then share with app and readonly).
+ *
+ * Nothing is lost by a config edit: the database, roles and bucket are retained when the tenant
+ * leaves the config, and the database and bucket are protected, so `pulumi up` stops with an
+ * error instead of dropping them. Offboarding is explicit (README, "Offboarding a tenant").
+ */
+export class TenantDatabase extends pulumi.ComponentResource {
+    public readonly names: TenantNames;
+    public readonly database: postgresql.Database;
+    public readonly appPassword: pulumi.Output<string>;
+    public readonly readonlyPassword: pulumi.Output<string>;
+    public readonly migratorPassword: pulumi.Output<string>;
+    public readonly backups?: TenantBackupBucket;
+
+    constructor(name: string, args: TenantDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenantdb:index:TenantDatabase", name, {}, opts);
+        const { tenant, provider } = args;
+        const names = (this.names = tenantNames(tenant.id));
+        // Retained: leaving the config never runs DROP. Protected: the database is never replaced or deleted by an up.
+        const retained = { parent: this, provider, retainOnDelete: true };
+        const protectedAndRetained = { ...retained, protect: true };
+        const limits = roleConnectionLimits(tenant.connectionLimit);
+
+        const password = (role: string) =>
+            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, { parent: this });
+        const appPassword = password("app");
+        const readonlyPassword = password("readonly");
+        const migratorPassword = password("migrator");
+        this.appPassword = pulumi.secret(appPassword.result);
+        this.readonlyPassword = pulumi.secret(readonlyPassword.result);
+        this.migratorPassword = pulumi.secret(migratorPassword.result);
+
+        const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, retained);
+        const app = new postgresql.Role(`${name}-app`, {
+            name: names.appRole, login: true, ...NO_POWERS,
+            password: this.appPassword,
+            connectionLimit: limits.app,
+            statementTimeout: tenant.statementTimeoutMs,
+            idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        }, retained);
+        const readonly = new postgresql.Role(`${name}-readonly`, {
+            name: names.readonlyRole, login: true, ...NO_POWERS,
+            password: this.readonlyPassword,
+            connectionLimit: limits.readonly,
+            statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
+        }, retained);
+        const migrator = new postgresql.Role(`${name}-migrator`, {
+            name: names.migratorRole, login: true, ...NO_POWERS,
+            password: this.migratorPassword,
+            connectionLimit: limits.migrator,
+            roles: [owner.name],
+            assumeRole: owner.name,
+        }, retained);
+
+        this.database = new postgresql.Database(`${name}-database`, {
+            name: names.database,
+            owner: owner.name,
+            encoding: "UTF8",
+            lcCollate: args.locale,
+            lcCtype: args.locale,
+            template: "template0",
+            connectionLimit: tenant.connectionLimit,
+            allowConnections: true,
+            isTemplate: false,
+        }, protectedAndRetained);
+        const database = this.database.name;
+
+        // Database: nobody but this tenant's login roles may connect.
+        const databaseGrants = [
+            new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, retained),
+            ...[["app", app], ["readonly", readonly], ["migrator", migrator]].map(([key, role]) =>
+                new postgresql.Grant(`${name}-${key}-connect`, {
+                    database, role: (role as postgresql.Role).name, objectType: "database", privileges: ["CONNECT"],
+                }, retained)),
+        ];
+
+        for (const extension of new Set([...DEFAULT_EXTENSIONS, ...tenant.extensions])) {
+            new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database, schema: "public" }, { ...retained, dependsOn: databaseGrants });
+        }
+
+        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: owner.name }, retained);
+        for (const schemaName of BUSINESS_SCHEMAS) {
+            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: owner.name }, retained);
+            for (const [key, role] of [["app", app], ["readonly", readonly]] as const) {
+                new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
+                    database, schema: schema.name, role: role.name, objectType: "schema", privileges: ["USAGE"],
+                }, retained);
+            }
+            const defaults = (key: string, role: postgresql.Role, objectType: string, privileges: string[]) =>
+                new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
+                    database, schema: schema.name, owner: owner.name, role: role.name, objectType, privileges,
+                }, retained);
+            defaults("app", app, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
+            defaults("app", app, "sequence", APP_SEQUENCE_PRIVILEGES);
+            defaults("readonly", readonly, "table", READONLY_TABLE_PRIVILEGES);
+        }
+
+        if (args.backup.buckets) {
+            this.backups = new TenantBackupBucket(`${name}-backups`, {
+                tenantId: tenant.id,
+                stack: args.stack,
+                tags: { tenant: tenant.id, plan: tenant.plan, server: tenant.server, "managed-by": "tenantdb" },
+                retentionDays: tenant.backupRetentionDays,
+                noncurrentVersionDays: args.backup.noncurrentVersionDays,
+                backupRoleName: args.backup.roleName,
+            }, { parent: this });
+        }
+        this.registerOutputs({ database: names.database });
+    }
+
+    /** A connection string for one of the tenant's login roles; always a secret. */
+    connectionString(role: "app" | "readonly" | "migrator", host: pulumi.Input<string>, port: pulumi.Input<number>, sslmode: string): pulumi.Output<string> {
+        const user = { app: this.names.appRole, readonly: this.names.readonlyRole, migrator: this.names.migratorRole }[role];
+        const secret = { app: this.appPassword, readonly: this.readonlyPassword, migrator: this.migratorPassword }[role];
+        return pulumi.secret(pulumi.interpolate`postgresql://${user}:${secret}@${host}:${port}/${this.names.database}?sslmode=${sslmode}`);
+    }
+}

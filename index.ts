@@ -1,0 +1,16 @@
+/**
+ * tenantdb: one PostgreSQL database per tenant, declared from stack config.
+ * See README.md for the config reference; the logic lives in src/ and components/.
+ */
+import { readStackConfig } from "./src/config/read";
+import { declareStack } from "./src/program/stack";
+
+const { model, serverPasswords } = readStackConfig();
+const outputs = declareStack(model, serverPasswords);
+
+/** Per tenant: database, server, host, port, role names, bucket and KMS key. No secrets. */
+export const tenants = outputs.tenants;
+/** Per tenant: passwords and connection strings. Secret. */
+export const tenantSecrets = outputs.tenantSecrets;
+/** Per server: kind, endpoint and the max_connections the program budgets with. */
+export const servers = outputs.servers;

@@ -1,0 +1,146 @@
+/**
+ * The shape of a stack's config (`tenantdb:servers`, `tenantdb:tenants`, ...), as zod schemas.
+ * Field-level rules live here; rules that relate several fields (placement, capacity,
+ * name collisions) live in validate.ts.
+ */
+import { z } from "zod";
+import { MIN_TENANT_CONNECTION_LIMIT } from "./capacity";
+import { RESERVED_WORDS } from "./reserved-words";
+import { MAX_IDENTIFIER_BYTES } from "../naming";
+
+/** `erp_<id>_readonly` / `erp_<id>_migrator` are the longest derived names: 13 bytes around the id. */
+export const MAX_TENANT_ID_LENGTH = MAX_IDENTIFIER_BYTES - "erp__readonly".length;
+
+export const tenantIdSchema = z
+    .string({ error: "must be a string, e.g. id: acme_corp" })
+    .min(1, { error: "is empty; use lowercase letters, digits and underscores, starting with a letter, e.g. acme_corp" })
+    .regex(/^[a-z][a-z0-9_]*$/, {
+        error: "must start with a lowercase letter and contain only a-z, 0-9 and _ (no upper case, spaces, quotes, dashes or unicode), e.g. acme_corp",
+    })
+    // Single underscores only: ids map to DNS-style names (buckets, RDS identifiers) with _ -> -,
+    // where a doubled or trailing dash is invalid.
+    .regex(/^[a-z](_?[a-z0-9])*$/, { error: "must not contain __ or end with _" })
+    .max(MAX_TENANT_ID_LENGTH, {
+        error: `is longer than ${MAX_TENANT_ID_LENGTH} characters: its role name erp_<id>_readonly would pass PostgreSQL's 63-byte identifier limit and be truncated; shorten it`,
+    })
+    .refine((id) => !RESERVED_WORDS.has(id), { error: "is a PostgreSQL reserved word; choose another id, e.g. add a suffix" });
+
+export const serverNameSchema = z
+    .string()
+    .regex(/^[a-z](-?[a-z0-9]){0,39}$/, {
+        error: "server names must start with a lowercase letter and contain only a-z, 0-9 and single dashes, at most 40 characters, e.g. shared-1",
+    });
+
+/** Extensions a tenant may ask for: trusted, widely available on RDS and stock PostgreSQL. */
+export const ALLOWED_EXTENSIONS = [
+    "btree_gin", "btree_gist", "citext", "cube", "earthdistance", "fuzzystrmatch", "hstore", "intarray",
+    "ltree", "pg_trgm", "pgcrypto", "tablefunc", "unaccent", "uuid-ossp",
+] as const;
+
+const locale = z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?$/, {
+    error: "must be a locale name such as en_US.UTF-8 or C.UTF-8",
+});
+
+const common = {
+    /** Most tenants this server may hold. */
+    capacity: z.number().int().min(1).max(1000).default(50),
+    /** Collation and ctype of tenant databases (the locale must exist on the server). */
+    locale: locale.default("en_US.UTF-8"),
+};
+
+const rdsServerSchema = z.strictObject({
+    kind: z.literal("rds"),
+    ...common,
+    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { error: "must be an RDS instance class such as db.t4g.medium" }),
+    allocatedStorageGb: z.number().int().min(20).max(65536).default(20),
+    maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
+    storageType: z.enum(["gp3", "gp2", "io1", "io2"]).default("gp3"),
+    engineVersion: z.string().regex(/^\d{2}(\.\d+)?$/, { error: "must be a PostgreSQL version such as 16 or 16.4" }).default("16"),
+    multiAz: z.boolean().default(true),
+    backupRetentionDays: z.number().int().min(1).max(35).default(30),
+    performanceInsights: z.boolean().default(true),
+    subnetGroupName: z.string().min(1).optional(),
+    securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { error: "must be a security group id such as sg-0123abcd" })).default([]),
+    publiclyAccessible: z.boolean().default(false),
+    /** Pin max_connections (written into the parameter group). Defaults to RDS's formula for the class. */
+    maxConnections: z.number().int().min(20).max(5000).optional(),
+    /** SNS topic that receives the CloudWatch alarms. */
+    alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:/, { error: "must be an SNS topic ARN" }).optional(),
+    /** pgaudit classes logged server-wide (https://github.com/pgaudit/pgaudit#pgauditlog). */
+    auditLog: z.string().regex(/^-?[a-z]+(,\s*-?[a-z]+)*$/).default("ddl,role"),
+});
+
+const externalServerSchema = z.strictObject({
+    kind: z.literal("external"),
+    ...common,
+    host: z.string().min(1, { error: "is empty; give the server's host name or address" }),
+    port: z.number().int().min(1).max(65535).default(5432),
+    adminUser: z.string().min(1).default("postgres"),
+    sslmode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("require"),
+    /** Whether the admin user is a superuser (the provider then skips some membership dances). */
+    superuser: z.boolean().default(false),
+    /** The server's max_connections (SHOW max_connections). */
+    maxConnections: z.number().int().min(20).max(100000).default(100),
+});
+
+export const serverSchema = z.discriminatedUnion("kind", [rdsServerSchema, externalServerSchema], {
+    error: 'kind must be "rds" (created by this program) or "external" (an existing PostgreSQL server)',
+});
+
+/** Overrides for the dedicated RDS server of an enterprise tenant. */
+const dedicatedServerSchema = rdsServerSchema.omit({ kind: true, capacity: true }).partial();
+
+export const tenantSchema = z.strictObject({
+    id: tenantIdSchema,
+    plan: z.enum(["standard", "enterprise"], { error: 'plan must be "standard" or "enterprise"' }).default("standard"),
+    /** The server this tenant lives on. Required for standard tenants; see placement.ts. */
+    server: serverNameSchema.optional(),
+    /** Database CONNECTION LIMIT; split between roles by roleConnectionLimits(). */
+    connectionLimit: z.number().int().min(MIN_TENANT_CONNECTION_LIMIT).max(5000).default(50),
+    /** Extra extensions beyond uuid-ossp and pg_trgm. */
+    extensions: z.array(z.enum(ALLOWED_EXTENSIONS, { error: `extensions must be among: ${ALLOWED_EXTENSIONS.join(", ")}` })).default([]),
+    /** Days a backup is kept in the tenant's bucket. Defaults to tenantdb:backup.retentionDays. */
+    backupRetentionDays: z.number().int().min(1).max(3650).optional(),
+    /** statement_timeout of the app role, in milliseconds. */
+    statementTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+    /** Expected database size, for the cost preview. Defaults to tenantdb:cost.databaseSizeGb. */
+    expectedSizeGb: z.number().positive().optional(),
+    /** Enterprise only: overrides for the dedicated server (defaults: tenantdb:dedicatedServer). */
+    dedicated: dedicatedServerSchema.optional(),
+});
+
+export const backupSchema = z.strictObject({
+    /** Declare a per-tenant S3 bucket and KMS key. Off for stacks without an AWS account. */
+    buckets: z.boolean().default(true),
+    retentionDays: z.number().int().min(1).max(3650).default(30),
+    /** Days a replaced or deleted backup version is kept. */
+    noncurrentVersionDays: z.number().int().min(1).max(365).default(7),
+    /** IAM role of the backup job; each tenant's policy is attached to it when set. */
+    roleName: z.string().regex(/^[\w+=,.@-]{1,64}$/).optional(),
+});
+
+export const costSchema = z.strictObject({
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).default("us-east-1"),
+    databaseSizeGb: z.number().positive().default(1),
+    dailyChangeRate: z.number().min(0).max(1).default(0.05),
+    transferGbPerTenant: z.number().min(0).default(10),
+    allocation: z.enum(["equal", "storage", "connections"]).default("equal"),
+});
+
+export const dedicatedDefaultsSchema = rdsServerSchema.omit({ kind: true }).partial();
+
+export const stackConfigSchema = z.strictObject({
+    servers: z.record(serverNameSchema, serverSchema).default({}),
+    tenants: z.array(tenantSchema).default([]),
+    backup: backupSchema.default(() => backupSchema.parse({})),
+    cost: costSchema.default(() => costSchema.parse({})),
+    dedicatedServer: dedicatedDefaultsSchema.default({ instanceClass: "db.t4g.medium" }),
+});
+
+export type RdsServerConfig = z.output<typeof rdsServerSchema>;
+export type ExternalServerConfig = z.output<typeof externalServerSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type TenantConfig = z.output<typeof tenantSchema>;
+export type BackupConfig = z.output<typeof backupSchema>;
+export type CostConfig = z.output<typeof costSchema>;
+export type ParsedStackConfig = z.output<typeof stackConfigSchema>;

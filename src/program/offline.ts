@@ -1,0 +1,80 @@
+/**
+ * Evaluates the program with the SDK's mock runtime: no Pulumi CLI, engine or credentials.
+ * Used by the cost preview, the local sandbox and the benchmarks. The code path is the one
+ * `pulumi up` runs (readStackConfig + declareStack, as in index.ts); only the engine is mocked.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "../config/read";
+import { declareStack, TenantOutput, TenantSecretsOutput } from "./stack";
+import { RecordedResource, RecordingMocks } from "./mocks";
+
+/** Resource options as the program set them, captured by a stack transformation. */
+export interface RecordedOptions {
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly parent?: string;
+}
+
+export interface OfflineEvaluation {
+    readonly resources: RecordedResource[];
+    /** Options by resource name (`type::name`). */
+    readonly options: Map<string, RecordedOptions>;
+    readonly outputs: {
+        tenants: Record<string, TenantOutput>;
+        tenantSecrets: Record<string, TenantSecretsOutput>;
+        servers: Record<string, { kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>;
+    };
+    /** Whether each stack output is a secret. */
+    readonly secretOutputs: { tenants: boolean; tenantSecrets: boolean; servers: boolean };
+}
+
+/** Stack config as `pulumi config` holds it: full keys (`tenantdb:tenants`) to JSON or string values. */
+export type StackConfigValues = Record<string, unknown>;
+
+async function settle<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const internal = output as any;
+    const [value, secret] = await Promise.all([internal.promise(), internal.isSecret]);
+    return { value, secret };
+}
+
+/**
+ * Runs the program for `config` under the mock runtime and returns every resource it declared
+ * with its inputs and options, and the stack outputs. Evaluations run one at a time (the
+ * runtime is process-global).
+ */
+export async function evaluateProgramOffline(
+    config: StackConfigValues,
+    { stack = "dev", secretKeys = ["tenantdb:serverPasswords"] }: { stack?: string; secretKeys?: string[] } = {},
+): Promise<OfflineEvaluation> {
+    const mocks = new RecordingMocks();
+    await pulumi.runtime.setMocks(mocks, "tenantdb", stack, false);
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(config)) values[key] = typeof value === "string" ? value : JSON.stringify(value);
+    pulumi.runtime.setAllConfig(values, secretKeys);
+
+    const options = new Map<string, RecordedOptions>();
+    let outputs: ReturnType<typeof declareStack> | undefined;
+    // Inside a root stack resource, as `pulumi up` runs index.ts; the stack transformation sees
+    // every resource's options (protect, retainOnDelete), which the mock monitor does not.
+    await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            options.set(`${args.type}::${args.name}`, {
+                protect: args.opts.protect === true,
+                retainOnDelete: args.opts.retainOnDelete === true,
+                parent: args.opts.parent ? (args.opts.parent as any).__name : undefined,
+            });
+            return undefined;
+        });
+        const { model, serverPasswords } = readStackConfig(new pulumi.Config("tenantdb"));
+        outputs = declareStack(model, serverPasswords);
+        return outputs;
+    });
+    const [tenants, tenantSecrets, servers] = await Promise.all([settle(outputs!.tenants), settle(outputs!.tenantSecrets), settle(outputs!.servers)]);
+    await (pulumi.runtime as any).waitForRPCs?.();
+    return {
+        resources: mocks.resources,
+        options,
+        outputs: { tenants: tenants.value, tenantSecrets: tenantSecrets.value, servers: servers.value },
+        secretOutputs: { tenants: tenants.secret, tenantSecrets: tenantSecrets.secret, servers: servers.secret },
+    };
+}

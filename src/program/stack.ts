@@ -1,0 +1,119 @@
+/**
+ * The whole program: servers first, then one TenantDatabase per tenant on its server's provider.
+ * index.ts reads the config and calls declareStack; tests and the offline evaluator call it too.
+ */
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import { RdsServer } from "../../components/rds-server";
+import { TenantDatabase } from "../../components/tenant-database";
+import { ResolvedServer, StackModel, serverMaxConnections } from "../config/validate";
+
+interface DeclaredServer {
+    readonly provider: postgresql.Provider;
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    readonly sslmode: string;
+}
+
+/** Per tenant, what the application and the operators need to find it. No secrets here. */
+export interface TenantOutput {
+    database: string;
+    server: string;
+    plan: string;
+    host: string;
+    port: number;
+    roles: { owner: string; app: string; readonly: string; migrator: string };
+    bucket?: string;
+    kmsKeyArn?: string;
+    backupPolicyArn?: string;
+}
+
+/** Per tenant, its passwords and connection strings. The whole object is a Pulumi secret. */
+export interface TenantSecretsOutput {
+    appPassword: string;
+    readonlyPassword: string;
+    migratorPassword: string;
+    appConnectionString: string;
+    readonlyConnectionString: string;
+    migratorConnectionString: string;
+}
+
+export interface StackOutputs {
+    tenants: pulumi.Output<Record<string, TenantOutput>>;
+    tenantSecrets: pulumi.Output<Record<string, TenantSecretsOutput>>;
+    servers: pulumi.Output<Record<string, { kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>>;
+}
+
+function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Record<string, string>>): DeclaredServer {
+    if (server.kind === "rds") {
+        const tags: Record<string, string> = { server: server.name, "managed-by": "tenantdb" };
+        if (server.dedicatedTo) Object.assign(tags, { tenant: server.dedicatedTo, plan: "enterprise" });
+        const rds = new RdsServer(`server-${server.name}`, { server, maxConnections: serverMaxConnections(server)!, tags });
+        return { provider: rds.provider, host: rds.host, port: rds.port, sslmode: "require" };
+    }
+    const provider = new postgresql.Provider(`server-${server.name}-postgresql`, {
+        host: server.host,
+        port: server.port,
+        username: server.adminUser,
+        password: pulumi.secret(serverPasswords.apply((passwords) => passwords[server.name])),
+        database: "postgres",
+        superuser: server.superuser,
+        sslmode: server.sslmode,
+        connectTimeout: 15,
+        maxConnections: 4,
+    });
+    return { provider, host: pulumi.output(server.host), port: pulumi.output(server.port), sslmode: server.sslmode };
+}
+
+export function declareStack(model: StackModel, serverPasswords: pulumi.Output<Record<string, string>>): StackOutputs {
+    const stack = pulumi.getStack();
+    const declared = new Map<string, DeclaredServer>();
+    for (const server of model.servers.values()) declared.set(server.name, declareServer(server, serverPasswords));
+
+    const tenants: Record<string, pulumi.Output<TenantOutput>> = {};
+    const secrets: Record<string, pulumi.Output<TenantSecretsOutput>> = {};
+    for (const tenant of model.tenants) {
+        const server = declared.get(tenant.server)!;
+        const component = new TenantDatabase(`tenant-${tenant.id}`, {
+            tenant,
+            provider: server.provider,
+            locale: model.servers.get(tenant.server)!.locale,
+            stack,
+            backup: model.backup,
+        });
+        const names = component.names;
+        tenants[tenant.id] = pulumi.output({
+            database: names.database,
+            server: tenant.server,
+            plan: tenant.plan,
+            host: server.host,
+            port: server.port,
+            roles: { owner: names.ownerRole, app: names.appRole, readonly: names.readonlyRole, migrator: names.migratorRole },
+            bucket: component.backups?.bucket.id,
+            kmsKeyArn: component.backups?.key.arn,
+            backupPolicyArn: component.backups?.policy.arn,
+        });
+        secrets[tenant.id] = pulumi.output({
+            appPassword: component.appPassword,
+            readonlyPassword: component.readonlyPassword,
+            migratorPassword: component.migratorPassword,
+            appConnectionString: component.connectionString("app", server.host, server.port, server.sslmode),
+            readonlyConnectionString: component.connectionString("readonly", server.host, server.port, server.sslmode),
+            migratorConnectionString: component.connectionString("migrator", server.host, server.port, server.sslmode),
+        });
+    }
+
+    const servers: Record<string, pulumi.Output<{ kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>> = {};
+    for (const server of model.servers.values()) {
+        const endpoint = declared.get(server.name)!;
+        servers[server.name] = pulumi.output({
+            kind: server.kind, host: endpoint.host, port: endpoint.port,
+            maxConnections: serverMaxConnections(server)!, dedicatedTo: server.dedicatedTo,
+        });
+    }
+    return {
+        tenants: pulumi.output(tenants),
+        tenantSecrets: pulumi.secret(pulumi.output(secrets)),
+        servers: pulumi.output(servers),
+    };
+}
