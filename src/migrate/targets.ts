@@ -1,0 +1,175 @@
+/**
+ * The tenants a fleet run reaches, with their connection details: from Pulumi stack outputs,
+ * or from a plain YAML/JSON file for use without Pulumi. Parsed and validated once, here.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { derivedIdentifiers, identifierBytes, MAX_IDENTIFIER_BYTES, tenantNames } from "../naming";
+import type { SeedInput } from "./types";
+
+/** One tenant database the runner migrates, as the tenant's migrator role. */
+export interface TenantTarget {
+    readonly tenantId: string;
+    /** Logical server name (placement), for per-server concurrency and reports. */
+    readonly server: string;
+    readonly host: string;
+    readonly port: number;
+    readonly database: string;
+    /** The tenant's migrator role. */
+    readonly user: string;
+    readonly password: string;
+    readonly ssl?: boolean | object;
+    /** Connections the runner may use on this server (its budget); bounds per-server concurrency. */
+    readonly maxConnections?: number;
+    /** The tenant's owner role, which the runner `SET ROLE`s to. Defaults to the naming contract. */
+    readonly ownerRole?: string;
+}
+
+const TENANT_ID = /^[a-z][a-z0-9_]*$/;
+
+/** Tenant ids become identifiers (`erp_<id>_owner`...): lower snake case, short enough to stay untruncated. */
+export function validateTenantId(tenantId: string): string {
+    if (!TENANT_ID.test(tenantId)) throw new Error(`tenant id "${tenantId}" is invalid: use lower case letters, digits and _ and start with a letter`);
+    const tooLong = derivedIdentifiers(tenantId).find((name) => identifierBytes(name) > MAX_IDENTIFIER_BYTES);
+    if (tooLong) throw new Error(`tenant id "${tenantId}" is too long: ${tooLong} exceeds PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte identifiers`);
+    return tenantId;
+}
+
+const secret = z.object({ password: z.string().min(1).optional(), passwordEnv: z.string().min(1).optional() });
+const serverSchema = z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
+    maxConnections: z.number().int().min(1).optional(),
+});
+const seedSchema = z.object({
+    companyName: z.string(),
+    adminEmail: z.string(),
+    adminPassword: z.string().optional(),
+    adminPasswordEnv: z.string().optional(),
+    baseCurrency: z.string().optional(),
+});
+const tenantSchema = z
+    .object({
+        id: z.string(),
+        server: z.string().min(1),
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+        database: z.string().optional(),
+        user: z.string().optional(),
+        seed: seedSchema.optional(),
+    })
+    .extend(secret.shape)
+    .strict();
+const fileSchema = z.object({ servers: z.record(z.string(), serverSchema).default({}), tenants: z.array(tenantSchema).min(1) }).strict();
+
+/** A loaded targets file: the tenants, and provisioning input for those that have it. */
+export interface TargetsFile {
+    readonly targets: TenantTarget[];
+    readonly seed: Record<string, SeedInput>;
+}
+
+function fromEnvironment(what: string, name: string, env: NodeJS.ProcessEnv): string {
+    const value = env[name];
+    if (!value) throw new Error(`${what}: environment variable ${name} is not set`);
+    return value;
+}
+
+/**
+ * Parses a targets file's content (YAML or JSON):
+ * ```yaml
+ * servers:
+ *   pg-eu-1: { host: db1.internal, port: 5432, maxConnections: 20, ssl: true }
+ * tenants:
+ *   - id: acme
+ *     server: pg-eu-1
+ *     passwordEnv: ACME_MIGRATOR_PASSWORD     # or password: ...
+ *     seed: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN_PASSWORD }
+ * ```
+ * database and user default to the naming contract (`erp_<id>`, `erp_<id>_migrator`).
+ */
+export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEnv = process.env): TargetsFile {
+    let raw: unknown;
+    try {
+        raw = parseYaml(text);
+    } catch (error) {
+        throw new Error(`targets file ${origin} is not valid YAML/JSON: ${(error as Error).message}`);
+    }
+    const parsed = fileSchema.safeParse(raw);
+    if (!parsed.success) {
+        const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
+        throw new Error(`targets file ${origin} is invalid: ${problems}`);
+    }
+    const targets: TenantTarget[] = [];
+    const seed: Record<string, SeedInput> = {};
+    const seen = new Set<string>();
+    for (const tenant of parsed.data.tenants) {
+        const where = `targets file ${origin}, tenant ${tenant.id}`;
+        validateTenantId(tenant.id);
+        if (seen.has(tenant.id)) throw new Error(`${where}: listed twice`);
+        seen.add(tenant.id);
+        const server = parsed.data.servers[tenant.server];
+        const host = tenant.host ?? server?.host;
+        if (!host) throw new Error(`${where}: server "${tenant.server}" is not in servers and the tenant has no host`);
+        if (tenant.password && tenant.passwordEnv) throw new Error(`${where}: give password or passwordEnv, not both`);
+        const password = tenant.password ?? (tenant.passwordEnv ? fromEnvironment(where, tenant.passwordEnv, env) : undefined);
+        if (!password) throw new Error(`${where}: no migrator password (set passwordEnv to the name of an environment variable)`);
+        const names = tenantNames(tenant.id);
+        targets.push({
+            tenantId: tenant.id,
+            server: tenant.server,
+            host,
+            port: tenant.port ?? server?.port ?? 5432,
+            database: tenant.database ?? names.database,
+            user: tenant.user ?? names.migratorRole,
+            password,
+            ssl: server?.ssl,
+            maxConnections: server?.maxConnections,
+        });
+        if (tenant.seed) {
+            const { adminPasswordEnv, adminPassword, ...rest } = tenant.seed;
+            const admin = adminPassword ?? (adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined);
+            if (!admin) throw new Error(`${where}: seed needs adminPasswordEnv (or adminPassword)`);
+            seed[tenant.id] = { ...rest, adminPassword: admin };
+        }
+    }
+    return { targets, seed };
+}
+
+export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.env): TargetsFile {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch (error) {
+        throw new Error(`cannot read targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    return parseTargets(text, file, env);
+}
+
+/** The stack outputs the Pulumi program exports (tenantSecrets unwrapped from its secret). */
+export interface StackOutputs {
+    readonly tenants: Record<string, { database: string; server: string; host: string; port: number; roles: { owner: string; app: string; readonly: string; migrator: string } }>;
+    readonly tenantSecrets: Record<string, { migratorPassword: string; appPassword: string; readonlyPassword: string }>;
+}
+
+/** Targets from stack outputs; `maxConnections` per server name is the runner's budget there. */
+export function targetsFromStackOutputs(outputs: StackOutputs, options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {}): TenantTarget[] {
+    return Object.entries(outputs.tenants).map(([tenantId, tenant]) => {
+        validateTenantId(tenantId);
+        const password = outputs.tenantSecrets?.[tenantId]?.migratorPassword;
+        if (!password) throw new Error(`stack outputs: tenantSecrets has no migratorPassword for tenant ${tenantId}; run pulumi up so the stack exports it`);
+        return {
+            tenantId,
+            server: tenant.server,
+            host: tenant.host,
+            port: tenant.port,
+            database: tenant.database,
+            user: tenant.roles.migrator,
+            ownerRole: tenant.roles.owner,
+            password,
+            ssl: options.ssl,
+            maxConnections: options.maxConnections?.[tenant.server],
+        };
+    });
+}
