@@ -33,6 +33,7 @@ export const TYPES = {
     kmsKey: "aws:kms/key:Key",
     kmsAlias: "aws:kms/alias:Alias",
     iamPolicy: "aws:iam/policy:Policy",
+    iamRolePolicyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     secret: "aws:secretsmanager/secret:Secret",
     metricAlarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
     dashboard: "aws:cloudwatch/dashboard:Dashboard",
@@ -49,6 +50,7 @@ const FREE_TYPES: ReadonlySet<string> = new Set([
     TYPES.bucketPolicy,
     TYPES.kmsAlias,
     TYPES.iamPolicy,
+    TYPES.iamRolePolicyAttachment,
 ]);
 
 /** Whole packages and kinds that cost nothing: objects inside PostgreSQL, random values, providers, components. */

@@ -99,10 +99,21 @@ export const DEFAULT_RDS_BACKUP_RETENTION_DAYS = 1;
 
 const SERVER_LEVEL_TYPES: ReadonlySet<string> = new Set([TYPES.rdsInstance, TYPES.rdsParameterGroup, TYPES.metricAlarm, TYPES.dashboard]);
 
-function ownerOf(resource: PlannedResource): Owner {
+/**
+ * Who pays for a resource: by its tags; an untagged server-level resource (the program's dashboard
+ * carries no tags) belongs to the RDS instance whose name prefixes its own (`<instance>-dashboard`),
+ * as child names derive from the component's name.
+ */
+function ownerOf(resource: PlannedResource, serverByInstanceName: ReadonlyMap<string, string>): Owner {
     const tags = readTags(resource);
     if (tags.server && (SERVER_LEVEL_TYPES.has(resource.type) || !tags.tenant)) return { kind: "server", server: tags.server };
     if (tags.tenant) return { kind: "tenant", tenant: tags.tenant };
+    if (SERVER_LEVEL_TYPES.has(resource.type)) {
+        for (let at = resource.name.lastIndexOf("-"); at > 0; at = resource.name.lastIndexOf("-", at - 1)) {
+            const server = serverByInstanceName.get(resource.name.slice(0, at));
+            if (server) return { kind: "server", server };
+        }
+    }
     return { kind: "fleet" };
 }
 
@@ -181,9 +192,11 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
         }
     }
 
+    const serverByInstanceName = new Map([...servers.values()].map((s) => [s.resourceName, s.server]));
+
     // Pass 2: price.
     for (const resource of graph) {
-        const base = { resourceType: resource.type, resourceName: resource.name, owner: ownerOf(resource) };
+        const base = { resourceType: resource.type, resourceName: resource.name, owner: ownerOf(resource, serverByInstanceName) };
         const flat = (item: string, quantity: number, unit: string, unitPriceUsd: number, note?: string): LineItem => {
             const monthlyUsd = quantity * unitPriceUsd;
             return { ...base, item, quantity, unit, unitPriceUsd, monthlyUsd, worstCaseMonthlyUsd: monthlyUsd, ...(note ? { note } : {}) };
@@ -228,7 +241,7 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
             lineItems.push({
                 resourceType: resource.type,
                 resourceName: resource.name,
-                owner: ownerOf(resource),
+                owner: ownerOf(resource, serverByInstanceName),
                 item: "dashboard",
                 quantity: 1,
                 unit: "dashboard-months",
@@ -257,7 +270,7 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
     }
 
     for (const info of tenants.values()) {
-        if (!info.server) warnings.push(`tenant ${info.tenant} has no "server" tag on its resources; no server cost is allocated to it`);
+        if (!info.server) warnings.push(`tenant ${info.tenant}: no AWS resource tagged with its server (no backup bucket, or a server outside AWS); no server cost is allocated to it`);
     }
     return { lineItems, unpriced, freeResources, servers, tenants, warnings };
 }

@@ -1,0 +1,151 @@
+/**
+ * `npm run cost -- <command>`: the cost preview CLI.
+ *
+ *   preview         price the stack's planned resources, per tenant and in total
+ *   diff            compare two configurations (before and after a change)
+ *   refresh-prices  rewrite a prices file from the AWS Price List API (needs credentials)
+ *
+ * One top-level catch: any error is printed as one message and the process exits non-zero.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { Command, Option } from "commander";
+import { CostReport, estimateCost } from "../src/cost/allocate";
+import { CostAssumptions, assumptionsFromStackConfig, resolveAssumptions } from "../src/cost/assumptions";
+import { diffReports } from "../src/cost/diff";
+import { CostError } from "../src/cost/errors";
+import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport } from "../src/cost/format";
+import { PlannedResource } from "../src/cost/graph";
+import { offlineGraph } from "../src/cost/offline-graph";
+import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
+import { previewGraph } from "../src/cost/preview-graph";
+import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
+import { awsPriceListSource, refreshPrices, requireCredentials } from "../src/cost/refresh";
+import { StackConfig, readStackConfig, stackConfigPath } from "../src/cost/stack-config";
+
+type GraphSource = "offline" | "preview";
+
+/** Stack config key naming a prices file (relative to the stack file), overridden by --prices. */
+const PRICES_CONFIG_KEY = "tenantdb:costPrices";
+
+const formatOption = () => new Option("--format <format>", "output format").choices(OUTPUT_FORMATS as string[]).default("table");
+
+interface Loaded {
+    readonly graph: PlannedResource[];
+    readonly assumptions: CostAssumptions;
+    readonly stack?: StackConfig;
+}
+
+async function loadConfiguration(opts: { config?: string; stack?: string; graph?: string; source?: GraphSource }): Promise<Loaded> {
+    const configFile = opts.config ?? (opts.stack ? stackConfigPath(opts.stack) : undefined);
+    const stack = configFile ? readStackConfig(configFile) : undefined;
+    const assumptions = stack ? assumptionsFromStackConfig(stack.config) : resolveAssumptions();
+    let graph: PlannedResource[];
+    if (opts.graph) graph = readGraphFile(opts.graph);
+    else if (opts.source === "preview") {
+        if (!opts.stack) throw new CostError("--source preview needs --stack <name> (the Pulumi stack to preview)");
+        graph = await previewGraph({ stackName: opts.stack, workDir: process.cwd() });
+    } else {
+        if (!stack) throw new CostError("Nothing to price: pass --stack <name> or --config <Pulumi.<stack>.yaml> (or --graph <file.json> for a saved graph).");
+        graph = await offlineGraph(stack, (note) => process.stderr.write(`note: ${note}\n`));
+    }
+    return { graph, assumptions, ...(stack ? { stack } : {}) };
+}
+
+function pricesFor(explicit: string | undefined, loaded: Loaded) {
+    if (explicit) return loadPriceBook(explicit);
+    const fromConfig = loaded.stack?.config[PRICES_CONFIG_KEY];
+    if (fromConfig) return loadPriceBook(path.resolve(path.dirname(loaded.stack!.file), fromConfig));
+    const file = defaultPricesPath(loaded.assumptions.region);
+    if (!existsSync(file)) {
+        throw new CostError(
+            `No prices file for region ${loaded.assumptions.region} (looked for ${file}). ` +
+                `Create one with \`npm run cost -- refresh-prices --region ${loaded.assumptions.region}\`, or pass --prices <file>.`,
+        );
+    }
+    return loadPriceBook(file);
+}
+
+function price(loaded: Loaded, pricesFile: string | undefined): CostReport {
+    return estimateCost(loaded.graph, pricesFor(pricesFile, loaded), loaded.assumptions);
+}
+
+function noteSecrets(stack: StackConfig | undefined): void {
+    if (stack && stack.secretKeys.length > 0) {
+        process.stderr.write(`note: ${stack.secretKeys.length} secure config value(s) (${stack.secretKeys.join(", ")}) were replaced by placeholders; they do not affect cost.\n`);
+    }
+}
+
+export function buildProgram(): Command {
+    const program = new Command("cost").description("Cost preview for tenantdb: what the fleet and each tenant cost per month").showHelpAfterError();
+
+    program
+        .command("preview")
+        .description("price the planned resources of a stack, per tenant and in total")
+        .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read", "dev")
+        .option("--config <file>", "stack config file (overrides --stack's file)")
+        .addOption(new Option("--source <source>", "where the planned graph comes from").choices(["offline", "preview"]).default("offline"))
+        .option("--graph <file>", "price a saved planned graph (JSON) instead of evaluating the program")
+        .option("--save-graph <file>", "also write the planned graph to this file (mode 0600; may hold secrets, do not commit)")
+        .option("--prices <file>", `prices file (default: ${PRICES_CONFIG_KEY} from the stack config, else prices/aws-<region>.json)`)
+        .addOption(formatOption())
+        .action(async (opts: { stack: string; config?: string; source: GraphSource; graph?: string; saveGraph?: string; prices?: string; format: OutputFormat }) => {
+            const loaded = await loadConfiguration(opts);
+            noteSecrets(loaded.stack);
+            if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
+            process.stdout.write(renderReport(price(loaded, opts.prices), opts.format) + "\n");
+        });
+
+    program
+        .command("diff")
+        .description("compare the cost of two configurations, per tenant and in total")
+        .option("--before <file>", "stack config before the change")
+        .option("--after <file>", "stack config after the change")
+        .option("--before-graph <file>", "saved planned graph before the change (assumptions from --before, else defaults)")
+        .option("--after-graph <file>", "saved planned graph after the change (assumptions from --after, else defaults)")
+        .option("--prices <file>", "prices file for both sides")
+        .addOption(formatOption())
+        .action(async (opts: { before?: string; after?: string; beforeGraph?: string; afterGraph?: string; prices?: string; format: OutputFormat }) => {
+            if (!opts.before && !opts.beforeGraph) throw new CostError("diff needs --before <Pulumi.<stack>.yaml> (or --before-graph <file.json>)");
+            if (!opts.after && !opts.afterGraph) throw new CostError("diff needs --after <Pulumi.<stack>.yaml> (or --after-graph <file.json>)");
+            const before = await loadConfiguration({ config: opts.before, graph: opts.beforeGraph });
+            const after = await loadConfiguration({ config: opts.after, graph: opts.afterGraph });
+            noteSecrets(before.stack);
+            noteSecrets(after.stack);
+            const diff = diffReports(price(before, opts.prices), price(after, opts.prices));
+            process.stdout.write(renderDiff(diff, opts.format) + "\n");
+        });
+
+    program
+        .command("refresh-prices")
+        .description("rewrite a prices file from the AWS Price List API (needs AWS credentials)")
+        .option("--region <region>", "region to price", "us-east-1")
+        .option("--from <file>", "prices file to start from (figures the API does not refresh are carried over)", defaultPricesPath("us-east-1"))
+        .option("--out <file>", "file to write (default: prices/aws-<region>.json)")
+        .action(async (opts: { region: string; from: string; out?: string }) => {
+            const credentials = requireCredentials();
+            const current = loadPriceBook(opts.from);
+            const today = new Date().toISOString().slice(0, 10);
+            process.stderr.write(`Refreshing ${opts.region} prices from the AWS Price List API (credentials: ${credentials})...\n`);
+            const result = await refreshPrices(current, awsPriceListSource(), opts.region, today);
+            const out = opts.out ?? defaultPricesPath(opts.region);
+            mkdirSync(path.dirname(out), { recursive: true });
+            writeFileSync(out, JSON.stringify(result.book, null, 2) + "\n");
+            process.stdout.write(`Wrote ${out}: ${result.refreshed.length} figures refreshed, ${result.carriedOver.length} carried over from ${opts.from}.\n`);
+            if (result.carriedOver.length > 0) process.stdout.write(`Carried over (check their source): ${result.carriedOver.join(", ")}\n`);
+        });
+
+    return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+    await buildProgram().parseAsync(argv);
+}
+
+if (require.main === module) {
+    main(process.argv).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        process.stderr.write(`cost: ${message}\n`);
+        process.exitCode = 1;
+    });
+}
