@@ -108,7 +108,8 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
         const endpoint = declared.get(server.name)!;
         servers[server.name] = pulumi.output({
             kind: server.kind, host: endpoint.host, port: endpoint.port,
-            maxConnections: serverMaxConnections(server)!, dedicatedTo: server.dedicatedTo,
+            maxConnections: serverMaxConnections(server)!,
+            ...(server.dedicatedTo ? { dedicatedTo: server.dedicatedTo } : {}),
         });
     }
     return {

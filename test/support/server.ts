@@ -1,7 +1,12 @@
-import { ClientConfig } from "pg";
-
 /** Admin connection of the test run's PostgreSQL server (started by global-postgres.ts). */
-export function testServer(): Required<Pick<ClientConfig, "host" | "port" | "user" | "password">> {
+export interface TestServer {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: string;
+}
+
+export function testServer(): TestServer {
     const raw = process.env.TENANTDB_TEST_SERVER;
     if (!raw) throw new Error("TENANTDB_TEST_SERVER is not set: run the tests through `npm test` (mocha loads test/support/global-postgres.ts).");
     return JSON.parse(raw);
