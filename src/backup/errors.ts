@@ -1,0 +1,52 @@
+/**
+ * One error type for every backup, restore, drill and list failure. Its message names the
+ * tenant, the server, the step and the fix, so an operator reading a CI log knows what
+ * broke and what to do without reading code (STYLE.md, "Errors that help").
+ */
+
+/** What kind of fault it is; the drill and the tests classify failures by it. */
+export type BackupFaultKind =
+    | "config" // bad inventory, tenant id or option: a caller mistake
+    | "tools" // pg_dump/pg_restore missing or too old
+    | "database" // the PostgreSQL server refused or failed a step
+    | "missing" // no backup, or a backup object is gone
+    | "corrupt" // checksum, size, archive header or manifest does not match
+    | "mismatch" // the backup belongs to another tenant
+    | "unreachable" // the bucket/directory cannot be read or written
+    | "restore-failed" // pg_restore failed (disk full, bad archive, ...)
+    | "verify-failed" // the restored database differs from what the backup recorded
+    | "busy" // another restore of the same tenant is running
+    | "swap-failed"; // the rename switch could not be completed (live kept)
+
+export class TenantBackupError extends Error {
+    override readonly name = "TenantBackupError";
+    constructor(
+        readonly kind: BackupFaultKind,
+        readonly tenantId: string,
+        readonly server: string | undefined,
+        readonly step: string,
+        readonly problem: string,
+        readonly fix?: string,
+        options?: { cause?: unknown },
+    ) {
+        super(
+            `tenant ${tenantId}${server ? ` (server ${server})` : ""}, step "${step}": ${problem}${fix ? ` Fix: ${fix}` : ""}`,
+            options,
+        );
+    }
+}
+
+/** Replaces every occurrence of each secret by `***` (defence in depth for child stderr). */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+    let result = text;
+    for (const secret of secrets) {
+        if (secret && secret.length >= 4) result = result.split(secret).join("***");
+    }
+    return result;
+}
+
+/** The message of anything thrown, without a stack. */
+export function describe(error: unknown): string {
+    if (error instanceof Error) return error.message || error.name;
+    return String(error);
+}
