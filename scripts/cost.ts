@@ -18,9 +18,7 @@ import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport } from "../src/c
 import { PlannedResource } from "../src/cost/graph";
 import { offlineGraph } from "../src/cost/offline-graph";
 import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
-import { previewGraph } from "../src/cost/preview-graph";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
-import { awsPriceListSource, refreshPrices, requireCredentials } from "../src/cost/refresh";
 import { StackConfig, readStackConfig, stackConfigPath } from "../src/cost/stack-config";
 
 type GraphSource = "offline" | "preview";
@@ -44,6 +42,8 @@ async function loadConfiguration(opts: { config?: string; stack?: string; graph?
     if (opts.graph) graph = readGraphFile(opts.graph);
     else if (opts.source === "preview") {
         if (!opts.stack) throw new CostError("--source preview needs --stack <name> (the Pulumi stack to preview)");
+        // Loaded on demand: the Automation API is heavy, and only this source needs it.
+        const { previewGraph } = require("../src/cost/preview-graph") as typeof import("../src/cost/preview-graph");
         graph = await previewGraph({ stackName: opts.stack, workDir: process.cwd() });
     } else {
         if (!stack) throw new CostError("Nothing to price: pass --stack <name> or --config <Pulumi.<stack>.yaml> (or --graph <file.json> for a saved graph).");
@@ -82,15 +82,16 @@ export function buildProgram(): Command {
     program
         .command("preview")
         .description("price the planned resources of a stack, per tenant and in total")
-        .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read", "dev")
+        .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read (default: dev, unless --config or --graph is given)")
         .option("--config <file>", "stack config file (overrides --stack's file)")
         .addOption(new Option("--source <source>", "where the planned graph comes from").choices(["offline", "preview"]).default("offline"))
         .option("--graph <file>", "price a saved planned graph (JSON) instead of evaluating the program")
         .option("--save-graph <file>", "also write the planned graph to this file (mode 0600; may hold secrets, do not commit)")
         .option("--prices <file>", `prices file (default: ${PRICES_CONFIG_KEY} from the stack config, else prices/aws-<region>.json)`)
         .addOption(formatOption())
-        .action(async (opts: { stack: string; config?: string; source: GraphSource; graph?: string; saveGraph?: string; prices?: string; format: OutputFormat }) => {
-            const loaded = await loadConfiguration(opts);
+        .action(async (opts: { stack?: string; config?: string; source: GraphSource; graph?: string; saveGraph?: string; prices?: string; format: OutputFormat }) => {
+            const stack = opts.stack ?? (opts.config || opts.graph ? undefined : "dev");
+            const loaded = await loadConfiguration({ ...opts, stack });
             noteSecrets(loaded.stack);
             if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
             process.stdout.write(renderReport(price(loaded, opts.prices), opts.format) + "\n");
@@ -123,6 +124,7 @@ export function buildProgram(): Command {
         .option("--from <file>", "prices file to start from (figures the API does not refresh are carried over)", defaultPricesPath("us-east-1"))
         .option("--out <file>", "file to write (default: prices/aws-<region>.json)")
         .action(async (opts: { region: string; from: string; out?: string }) => {
+            const { awsPriceListSource, refreshPrices, requireCredentials } = require("../src/cost/refresh") as typeof import("../src/cost/refresh");
             const credentials = requireCredentials();
             const current = loadPriceBook(opts.from);
             const today = new Date().toISOString().slice(0, 10);
