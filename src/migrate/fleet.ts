@@ -9,6 +9,7 @@ import { TenantConnectionManager } from "../connections/manager";
 import { tenantNames } from "../naming";
 import { Catalog, loadCatalog } from "./catalog";
 import { TenantMigrationError } from "./errors";
+import { fingerprintOf, readFingerprints } from "./fingerprint";
 import type { TenantTarget } from "./targets";
 import { Mode, Outcome, RunCursor, runTenant, TenantResult } from "./tenant";
 import type { SeedInput } from "./types";
@@ -52,6 +53,11 @@ export interface FleetOptions {
     readonly lock?: { readonly onBusy: "wait" | "skip"; readonly timeoutMs: number };
     /** Connecting to a tenant gives up after this long. Defaults to 10 000 ms. */
     readonly connectionTimeoutMs?: number;
+    /**
+     * Connect to every tenant even when its schema fingerprint (read with one connection
+     * per server) shows it up to date. Defaults to false.
+     */
+    readonly deep?: boolean;
 }
 
 export interface FleetReport {
@@ -141,13 +147,44 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
     const total = selected.length;
     options.onProgress?.({ kind: "start", total });
 
+    // The no-op fast path: tenants whose fingerprint equals the local catalog's (up to the
+    // target) are up to date; reading it costs one connection per server, not per tenant.
+    let stored = new Map<string, string | null>();
+    if ((options.mode === "up" || options.mode === "status") && selected.length > 0) {
+        stored = await readFingerprints(selected, options.connectionTimeoutMs ?? 10_000);
+        if (!options.deep) {
+            const wanted = catalog.migrations.filter((m) => options.to === undefined || m.name <= options.to);
+            const expected = fingerprintOf(wanted);
+            const version = wanted.at(-1)?.name ?? null;
+            for (const target of selected) {
+                if (stored.get(target.tenantId) !== expected) continue;
+                const result: TenantResult = { tenantId: target.tenantId, server: target.server, database: target.database, outcome: "up-to-date", from: version, to: version, applied: [], reverted: [], pending: [], drift: [], durationMs: 0, via: "fingerprint" };
+                results.set(target.tenantId, result);
+                options.onProgress?.({ kind: "tenant", result, done: results.size, total });
+            }
+        }
+    }
+
     const runOne = async (target: TenantTarget): Promise<TenantResult> => {
         const begun = Date.now();
         const cursor: RunCursor = { step: "connect" };
         const identity = { tenantId: target.tenantId, server: target.server, database: target.database };
         try {
             const partial = await manager.withClient(target.tenantId, (client) =>
-                runTenant(client, catalog, { mode: options.mode, to: options.to, dryRun: options.dryRun, seed: options.seed?.[target.tenantId], lock: options.lock ?? { onBusy: "wait", timeoutMs: 30_000 } }, target.tenantId, cursor),
+                runTenant(
+                    client,
+                    catalog,
+                    {
+                        mode: options.mode,
+                        to: options.to,
+                        dryRun: options.dryRun,
+                        seed: options.seed?.[target.tenantId],
+                        lock: options.lock ?? { onBusy: "wait", timeoutMs: 30_000 },
+                        storedFingerprint: stored.get(target.tenantId),
+                    },
+                    target.tenantId,
+                    cursor,
+                ),
             );
             return { ...identity, ...partial, durationMs: Date.now() - begun };
         } catch (cause) {
@@ -176,7 +213,8 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
 
     let stopped: string | undefined;
     try {
-        const waves = options.mode === "status" || options.dryRun ? planWaves(selected.map((t) => t.tenantId)) : planWaves(selected.map((t) => t.tenantId), options.canary);
+        const remaining = selected.map((t) => t.tenantId).filter((id) => !results.has(id));
+        const waves = options.mode === "status" || options.dryRun ? planWaves(remaining) : planWaves(remaining, options.canary);
         let failures = 0;
         for (const [index, wave] of waves.entries()) {
             if (stopped) {

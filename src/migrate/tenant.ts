@@ -11,6 +11,7 @@ import type { Catalog, LocalMigration } from "./catalog";
 import { describeDrift, Drift, planTenant, TenantPlan } from "./plan";
 import type { AppliedMigration, SeedInput } from "./types";
 import type { Step } from "./errors";
+import { fingerprintOf, setFingerprintSql } from "./fingerprint";
 
 /**
  * Key of the per-database advisory lock every runner takes before changing a tenant.
@@ -41,6 +42,8 @@ export interface TenantResult {
     readonly message?: string;
     /** Why it failed: names the tenant, server, step and the fix. */
     readonly error?: string;
+    /** "fingerprint": found up to date from the server's catalog, without connecting to the tenant. */
+    readonly via?: "fingerprint";
 }
 
 export interface TenantRunOptions {
@@ -50,6 +53,8 @@ export interface TenantRunOptions {
     readonly seed?: SeedInput;
     /** When another runner holds the tenant's lock: wait up to timeoutMs, or skip at once. */
     readonly lock: { readonly onBusy: "wait" | "skip"; readonly timeoutMs: number };
+    /** The database comment the fleet read (see fingerprint.ts); refreshed by `up` when stale. */
+    readonly storedFingerprint?: string | null;
 }
 
 /** Where the run is, so a failure can name the step, the migration file and the line. */
@@ -126,13 +131,22 @@ async function rollback(client: ClientBase): Promise<void> {
 }
 
 /** One migration, up or down, in one transaction with its bookkeeping row. */
-async function runMigration(client: ClientBase, migration: LocalMigration, direction: "up" | "down", context: { tenantId: string; seed?: SeedInput }, cursor: RunCursor): Promise<void> {
+async function runMigration(
+    client: ClientBase,
+    migration: LocalMigration,
+    direction: "up" | "down",
+    context: { tenantId: string; seed?: SeedInput; applied: AppliedMigration[] },
+    cursor: RunCursor,
+): Promise<void> {
     cursor.step = direction === "up" ? `apply ${migration.name}` : `revert ${migration.name}`;
     cursor.migration = migration;
-    const bookkeeping =
+    const after =
+        direction === "up" ? [...context.applied, { name: migration.name, checksum: migration.checksum }] : context.applied.filter((m) => m.name !== migration.name);
+    const row =
         direction === "up"
             ? `INSERT INTO ${TABLE} (name, checksum, duration_ms) VALUES (${literal(migration.name)}, ${literal(migration.checksum)}, ${elapsedMs});`
             : `DELETE FROM ${TABLE} WHERE name = ${literal(migration.name)};`;
+    const bookkeeping = `${row}\n${setFingerprintSql(fingerprintOf(after))}`;
     const sql = direction === "up" ? migration.upSql : migration.downSql;
     try {
         if (sql !== undefined) {
@@ -155,6 +169,23 @@ async function runMigration(client: ClientBase, migration: LocalMigration, direc
         await rollback(client);
         throw error;
     }
+    context.applied.splice(0, context.applied.length, ...after);
+}
+
+/**
+ * Rewrites a stale or missing fingerprint of an up-to-date tenant (databases migrated by
+ * hand or restored). Under the lock, so it cannot overwrite a concurrent runner's newer one;
+ * when the lock is busy, that runner writes a fresh fingerprint itself.
+ */
+async function refreshFingerprint(client: ClientBase): Promise<void> {
+    const tried = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [MIGRATION_LOCK_KEY]);
+    if (!tried.rows[0].locked) return;
+    try {
+        const applied = await readApplied(client);
+        await client.query(setFingerprintSql(fingerprintOf(applied)));
+    } finally {
+        await client.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY]);
+    }
 }
 
 function outcomeOf(plan: TenantPlan, mode: Mode): Outcome {
@@ -173,7 +204,8 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
         cursor.step = "plan";
         return planTenant(catalog.migrations, applied, options.mode === "down" ? { mode: "down", to: options.to } : { mode: "up", to: options.to });
     };
-    const before = plan(await readApplied(client));
+    const appliedBefore = await readApplied(client);
+    const before = plan(appliedBefore);
     const base = { from: before.version, applied: [], reverted: [], pending: before.pending, drift: before.drift };
 
     if (options.mode === "status") return { ...base, outcome: outcomeOf(before, "up"), to: before.version };
@@ -183,7 +215,12 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
     } else {
         if (before.drift.length > 0) throw Object.assign(new Error(describeDrift(before.drift)), { code: "DRIFT" });
         const work = options.mode === "down" ? before.toRevert : before.toApply;
-        if (work.length === 0) return { ...base, outcome: "up-to-date", to: before.version };
+        if (work.length === 0) {
+            if (options.mode === "up" && !options.dryRun && appliedBefore.length > 0 && options.storedFingerprint !== fingerprintOf(appliedBefore)) {
+                await refreshFingerprint(client);
+            }
+            return { ...base, outcome: "up-to-date", to: before.version };
+        }
         if (options.dryRun) {
             const verb = options.mode === "down" ? "would revert" : "would apply";
             return { ...base, outcome: "pending", to: before.target, message: `${verb} ${work.join(", ")}` };
@@ -208,7 +245,7 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
         if (irreversible) throw Object.assign(new Error(`${irreversible} has no down migration, so the tenant cannot go below it`), { code: "NO_DOWN" });
 
         const done: string[] = [];
-        const context = { tenantId, seed: options.seed };
+        const context = { tenantId, seed: options.seed, applied: [...applied] };
         const umzug = new Umzug<object>({
             migrations: catalog.migrations.map((migration) => ({
                 name: migration.name,
@@ -246,6 +283,7 @@ async function repair(client: ClientBase, drift: readonly Drift[], cursor: RunCu
             if (d.kind === "changed") await client.query(`UPDATE ${TABLE} SET checksum = $2 WHERE name = $1`, [d.name, d.local]);
             else await client.query(`DELETE FROM ${TABLE} WHERE name = $1`, [d.name]);
         }
+        await client.query(setFingerprintSql(fingerprintOf(await readApplied(client))));
         await client.query("COMMIT");
     } catch (error) {
         await rollback(client);

@@ -5,7 +5,7 @@ import { fleetFailed, runFleet } from "../../src/migrate/fleet";
 import { verifyPassword } from "../../src/migrate/password";
 import { formatJson, formatTable } from "../../src/migrate/report";
 import type { TenantTarget } from "../../src/migrate/targets";
-import { createTenants, seedFor, targetOf } from "../support/migration-targets";
+import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 import { testServer } from "../support/server";
 import { dropTenantDatabase } from "../support/tenant-fixture";
 
@@ -17,7 +17,7 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
     let targets: TenantTarget[];
 
     before(async () => {
-        targets = (await createTenants(testServer(), ids)).map((f) => targetOf(testServer(), f));
+        targets = (await createTenants(adminServer(), ids)).map((f) => targetOf(adminServer(), f));
     });
     after(async () => {
         for (const id of ids) await dropTenantDatabase(testServer(), id);
@@ -80,7 +80,7 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
             assert.equal(users.rows.length, 1);
             assert.equal(users.rows[0].email, "admin@mig-fleet-05.test");
             assert.equal(users.rows[0].role, "admin");
-            assert.match(users.rows[0].password_hash, /^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+            assert.match(users.rows[0].password_hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
             assert.equal(await verifyPassword("pw-mig_fleet_05-correct-horse", users.rows[0].password_hash), true);
             assert.equal(await verifyPassword("pw-mig_fleet_05-wrong-horse", users.rows[0].password_hash), false);
             // The clear password is nowhere in the database, audit trail included.

@@ -2,6 +2,7 @@
 import type { ClientConfig } from "pg";
 import type { TenantTarget } from "../../src/migrate/targets";
 import type { SeedInput } from "../../src/migrate/types";
+import { testServer } from "./server";
 import { createTenantDatabase, TenantFixture } from "./tenant-fixture";
 
 export interface AdminServer {
@@ -9,6 +10,11 @@ export interface AdminServer {
     readonly port: number;
     readonly user: string;
     readonly password: string;
+}
+
+/** The test run's server (global-postgres.ts), with its password as a plain string. */
+export function adminServer(): AdminServer {
+    return testServer() as AdminServer;
 }
 
 export function targetOf(server: AdminServer, fixture: TenantFixture, serverName = "local"): TenantTarget {
