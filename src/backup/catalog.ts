@@ -89,24 +89,24 @@ export async function readObjectSnapshot(client: ClientBase): Promise<ObjectSnap
     const { rows } = await client.query<ObjectSnapshot>(
         `SELECT kind, name, owner, acl FROM (
             SELECT 'schema' AS kind, quote_ident(n.nspname) AS name, pg_get_userbyid(n.nspowner) AS owner,
-                   ${aclArray("coalesce(n.nspacl, acldefault('n', n.nspowner))")} AS acl
+                   ${aclArray("coalesce(n.nspacl, acldefault('n'::\"char\", n.nspowner))")} AS acl
               FROM pg_namespace n WHERE ${USER_SCHEMA} AND ${notExtensionMember("pg_namespace", "n.oid")}
             UNION ALL
             SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                                   WHEN 'S' THEN 'sequence' ELSE 'foreign table' END,
                    quote_ident(n.nspname) || '.' || quote_ident(c.relname), pg_get_userbyid(c.relowner),
-                   ${aclArray("coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END, c.relowner))")}
+                   ${aclArray("coalesce(c.relacl, acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner))")}
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${USER_SCHEMA} AND ${notExtensionMember("pg_class", "c.oid")}
             UNION ALL
             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
                    p.oid::regprocedure::text, pg_get_userbyid(p.proowner),
-                   ${aclArray("coalesce(p.proacl, acldefault('f', p.proowner))")}
+                   ${aclArray("coalesce(p.proacl, acldefault('f'::\"char\", p.proowner))")}
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE ${USER_SCHEMA} AND ${notExtensionMember("pg_proc", "p.oid")}
             UNION ALL
             SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, t.oid::regtype::text, pg_get_userbyid(t.typowner),
-                   ${aclArray("coalesce(t.typacl, acldefault('T', t.typowner))")}
+                   ${aclArray("coalesce(t.typacl, acldefault('T'::\"char\", t.typowner))")}
               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
              WHERE ${USER_SCHEMA} AND ${notExtensionMember("pg_type", "t.oid")}
                AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
@@ -134,7 +134,7 @@ export async function readDatabaseSnapshot(client: ClientBase, database: string)
         settings: string[] | null;
     }>(
         `SELECT pg_get_userbyid(d.datdba) AS owner, pg_encoding_to_char(d.encoding) AS encoding, d.datconnlimit AS connection_limit,
-                ${aclArray("coalesce(d.datacl, acldefault('d', d.datdba))")} AS acl, to_jsonb(d) AS props,
+                ${aclArray("coalesce(d.datacl, acldefault('d'::\"char\", d.datdba))")} AS acl, to_jsonb(d) AS props,
                 (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings
            FROM pg_database d WHERE d.datname = $1`,
         [database],

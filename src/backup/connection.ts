@@ -16,6 +16,8 @@ export function clientConfig(server: BackupServer, database: string): ClientConf
         database,
         application_name: "tenantdb-backup",
         connectionTimeoutMillis: 15_000,
+        // Catalog names (regtype, regprocedure) render schema-qualified whatever the database's search_path.
+        options: "-c search_path=pg_catalog",
         ssl:
             ssl === "disable"
                 ? false

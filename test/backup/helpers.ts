@@ -19,7 +19,8 @@ export const TEST_KMS_KEY = "arn:aws:kms:eu-central-1:111122223333:key/00000000-
 
 export function adminConfig(): ClientConfig {
     const server = testServer();
-    return { host: server.host, port: server.port, user: server.user, password: server.password as string };
+    // As the tool's own sessions: catalog names render schema-qualified.
+    return { host: server.host, port: server.port, user: server.user, password: server.password as string, options: "-c search_path=pg_catalog" };
 }
 
 export function backupServer(): BackupServer {
