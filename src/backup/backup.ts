@@ -87,6 +87,9 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
     } catch (error) {
         throw fail("config", "validate", describe(error));
     }
+    if (options.lockWaitTimeout !== undefined && !/^\d+(ms|s|min|h)?$/.test(options.lockWaitTimeout)) {
+        throw fail("config", "validate", `lock wait timeout ${JSON.stringify(options.lockWaitTimeout)} is not a PostgreSQL duration such as 30s or 5min.`);
+    }
     const log = options.log ?? (() => undefined);
     const now = options.now ?? (() => new Date());
     const names = tenantNames(tenantId);
@@ -118,7 +121,10 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         const toolProblem = toolsProblem(tools, version.major);
         if (toolProblem) throw fail("tools", "check pg_dump version", toolProblem);
 
+        const lockWaitTimeout = options.lockWaitTimeout ?? "5min";
         await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        // The row counts take the same locks as pg_dump; they give up as soon as it would.
+        await client.query("SELECT set_config('lock_timeout', $1, true)", [lockWaitTimeout]);
         const snapshot = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0].id;
         const schema = await readSchemaVersion(client);
         const startedAt = now();
@@ -127,7 +133,7 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
 
         const dump = spawnTool(
             tools.pgDump,
-            ["--format=custom", `--snapshot=${snapshot}`, "--no-password", `--lock-wait-timeout=${options.lockWaitTimeout ?? "5min"}`],
+            ["--format=custom", `--snapshot=${snapshot}`, "--no-password", `--lock-wait-timeout=${lockWaitTimeout}`],
             libpqEnv(server, names.database),
             "pipe-out",
         );
@@ -157,25 +163,24 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         if (exit.code === 0) digest.end();
         else digest.destroy(new Error(exitSummary("pg_dump", exit)));
         const [uploadOutcome, catalogOutcome] = await Promise.all([uploaded, catalog]);
-        if (exit.code !== 0 && !(uploadOutcome.status === "rejected" && uploadOutcome.reason instanceof StoreError)) {
-            throw fail("database", "pg_dump", exitSummary("pg_dump", exit), "see pg_dump's message above; the live database was only read.");
-        }
-        if (uploadOutcome.status === "rejected") {
-            const error = uploadOutcome.reason;
-            if (error instanceof StoreError) {
-                throw fail(
-                    "unreachable",
-                    "upload dump",
-                    error.message,
-                    `check that ${store.location} exists and that these credentials may write to it${target.kmsKeyId ? ` and use KMS key ${target.kmsKeyId}` : ""}.`,
-                    error,
-                );
-            }
-            throw fail("database", "pg_dump", describe(error), undefined, error);
+        // Root causes first: a store failure kills pg_dump, and a failed count aborts the
+        // snapshot's transaction, which makes pg_dump fail to import the snapshot.
+        if (uploadOutcome.status === "rejected" && uploadOutcome.reason instanceof StoreError) {
+            throw fail(
+                "unreachable",
+                "upload dump",
+                uploadOutcome.reason.message,
+                `check that ${store.location} exists and that these credentials may write to it${target.kmsKeyId ? ` and use KMS key ${target.kmsKeyId}` : ""}.`,
+                uploadOutcome.reason,
+            );
         }
         if (catalogOutcome.status === "rejected") {
-            throw fail("database", "count rows", describe(catalogOutcome.reason), undefined, catalogOutcome.reason);
+            throw fail("database", "count rows", describe(catalogOutcome.reason), "if a lock timed out, retry when the blocking DDL is done.", catalogOutcome.reason);
         }
+        if (exit.code !== 0) {
+            throw fail("database", "pg_dump", exitSummary("pg_dump", exit), "see pg_dump's message; the live database was only read.");
+        }
+        if (uploadOutcome.status === "rejected") throw fail("unreachable", "upload dump", describe(uploadOutcome.reason), undefined, uploadOutcome.reason);
         await client.query("COMMIT");
         const finishedAt = now();
         const manifest: BackupManifest = {
