@@ -139,7 +139,9 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
         // Objects a migration creates must belong to the owner role, whatever the login role's defaults.
         onConnect: async (client, tenantId) => {
             const target = byId.get(tenantId)!;
-            await client.query(`SET ROLE ${ident(target.ownerRole ?? tenantNames(tenantId).ownerRole)}`);
+            // client_connection_check_interval: if this process dies mid-migration, the server
+            // notices within seconds, rolls the transaction back and frees the tenant's lock.
+            await client.query(`SET ROLE ${ident(target.ownerRole ?? tenantNames(tenantId).ownerRole)}; SET client_connection_check_interval = '2s'`);
         },
     });
 
@@ -205,7 +207,8 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
                 },
                 cause,
             );
-            return { ...identity, outcome: "failed", from: null, to: null, applied: [], reverted: [], pending: [], drift: [], durationMs: Date.now() - begun, error: error.message };
+            const from = cursor.from ?? null;
+            return { ...identity, outcome: "failed", from, to: cursor.reached ?? from, applied: cursor.applied ?? [], reverted: cursor.reverted ?? [], pending: [], drift: [], durationMs: Date.now() - begun, error: error.message };
         } finally {
             await manager.release(target.tenantId).catch(() => undefined);
         }

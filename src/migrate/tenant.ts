@@ -60,6 +60,12 @@ export interface TenantRunOptions {
 /** Where the run is, so a failure can name the step, the migration file and the line. */
 export interface RunCursor {
     step: Step;
+    /** Version before the run and the version reached so far (committed), once known. */
+    from?: string | null;
+    reached?: string | null;
+    /** Migrations committed by this run so far (up) or reverted (down). */
+    applied?: string[];
+    reverted?: string[];
     migration?: LocalMigration;
     sql?: string;
     sqlOffset?: number;
@@ -157,19 +163,23 @@ async function runMigration(
             cursor.sqlOffset = prefix.length;
             cursor.line = direction === "up" ? migration.upLine : migration.downLine;
             await client.query(`${prefix}${sql}\n;\n${bookkeeping}\nCOMMIT;`);
-            return;
+        } else {
+            const code = migration.code!;
+            const step = direction === "up" ? code.up : code.down;
+            if (!step) throw new Error(`${migration.name} has no down migration`);
+            cursor.sql = cursor.sqlOffset = cursor.line = undefined;
+            await client.query(settingsSql(migration));
+            await step.call(code, { client, tenantId: context.tenantId, seed: context.seed });
+            await client.query(`${bookkeeping}\nCOMMIT;`);
         }
-        const code = migration.code!;
-        const step = direction === "up" ? code.up : code.down;
-        if (!step) throw new Error(`${migration.name} has no down migration`);
-        await client.query(settingsSql(migration));
-        await step.call(code, { client, tenantId: context.tenantId, seed: context.seed });
-        await client.query(`${bookkeeping}\nCOMMIT;`);
     } catch (error) {
         await rollback(client);
         throw error;
     }
     context.applied.splice(0, context.applied.length, ...after);
+    cursor.reached = after.map((m) => m.name).sort().at(-1) ?? null;
+    if (direction === "up") (cursor.applied ??= []).push(migration.name);
+    else (cursor.reverted ??= []).push(migration.name);
 }
 
 /**
@@ -206,6 +216,7 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
     };
     const appliedBefore = await readApplied(client);
     const before = plan(appliedBefore);
+    cursor.from = cursor.reached = before.version;
     const base = { from: before.version, applied: [], reverted: [], pending: before.pending, drift: before.drift };
 
     if (options.mode === "status") return { ...base, outcome: outcomeOf(before, "up"), to: before.version };
@@ -235,6 +246,7 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
         cursor.step = "read state";
         const applied = await readApplied(client);
         const current = plan(applied);
+        cursor.reached = current.version;
         if (options.mode === "repair") return { ...base, ...(await repair(client, current.drift, cursor)), to: current.version, pending: current.pending };
         if (current.drift.length > 0) throw Object.assign(new Error(describeDrift(current.drift)), { code: "DRIFT" });
         const waited = current.version !== before.version ? "another runner migrated it meanwhile" : undefined;

@@ -45,6 +45,7 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
         const again = await runFleet(targets, { mode: "up", seed: seedFor(ids) });
         assert.deepEqual(again.counts, { ok: 0, "up-to-date": 20, pending: 0, drift: 0, skipped: 0, failed: 0 });
         assert.deepEqual(again.tenants[7].applied, []);
+        assert.deepEqual(again.tenants.map((r) => r.via), new Array(20).fill("fingerprint"));
         assert.equal(again.tenants[7].from, "0003_first_company");
         assert.equal(again.tenants[7].to, "0003_first_company");
     });

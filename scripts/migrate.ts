@@ -1,0 +1,121 @@
+/**
+ * `npm run migrate -- <up|down|status|repair> --targets targets.yaml [options]`
+ *
+ * Migrates every selected tenant database; prints a per-tenant table (or JSON with --json)
+ * on stdout and progress on stderr; exits 1 when a tenant failed or has checksum drift.
+ * Passwords come from the targets file's environment variables or the stack outputs and
+ * are never printed.
+ */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { loadCatalog } from "../src/migrate/catalog";
+import { fleetFailed, FleetOptions, runFleet } from "../src/migrate/fleet";
+import { createProgress } from "../src/migrate/progress";
+import { formatJson, formatTable } from "../src/migrate/report";
+import { loadTargetsFile, StackOutputs, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
+import type { Mode } from "../src/migrate/tenant";
+
+interface CliOptions {
+    targets?: string;
+    stackOutputs?: string;
+    only?: string[];
+    to?: string;
+    dryRun?: boolean;
+    json?: boolean;
+    canary?: string[];
+    waveSize?: number;
+    maxFailures?: number;
+    concurrency?: number;
+    perServer?: number;
+    lockWait: number;
+    skipLocked?: boolean;
+    deep?: boolean;
+    migrations?: string;
+}
+
+const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+function whole(min: number) {
+    return (value: string) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number of at least ${min}`);
+        return n;
+    };
+}
+
+function loadInput(options: CliOptions): TargetsFile {
+    if (Boolean(options.targets) === Boolean(options.stackOutputs)) throw new Error("give exactly one of --targets <file> and --stack-outputs <file>");
+    if (options.targets) return loadTargetsFile(options.targets);
+    let outputs: StackOutputs;
+    try {
+        // `pulumi stack output --json --show-secrets > outputs.json`
+        outputs = JSON.parse(readFileSync(options.stackOutputs!, "utf8"));
+    } catch (error) {
+        throw new Error(`cannot read stack outputs ${options.stackOutputs}: ${(error as Error).message}`);
+    }
+    if (!outputs?.tenants || !outputs?.tenantSecrets) throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);
+    return { targets: targetsFromStackOutputs(outputs), seed: {} };
+}
+
+async function run(mode: Mode, options: CliOptions): Promise<void> {
+    const { targets, seed } = loadInput(options);
+    if ((options.waveSize !== undefined || options.maxFailures !== undefined) && !options.canary) throw new Error("--wave-size and --max-failures need --canary <tenants>");
+    const progress = createProgress();
+    const fleetOptions: FleetOptions = {
+        mode,
+        to: options.to,
+        dryRun: options.dryRun,
+        only: options.only,
+        canary: options.canary ? { tenants: options.canary, waveSize: options.waveSize ?? 10, maxFailures: options.maxFailures ?? 0 } : undefined,
+        concurrency: options.concurrency,
+        perServerConcurrency: options.perServer,
+        seed,
+        catalog: options.migrations ? loadCatalog(options.migrations) : undefined,
+        lock: { onBusy: options.skipLocked ? "skip" : "wait", timeoutMs: options.lockWait },
+        deep: options.deep,
+        onProgress: progress.onProgress,
+    };
+    let report;
+    try {
+        report = await runFleet(targets, fleetOptions);
+    } finally {
+        progress.stop();
+    }
+    process.stdout.write(`${options.json ? formatJson(report) : formatTable(report, Math.max(40, (process.stdout.columns ?? 160) - 90))}\n`);
+    if (fleetFailed(report)) process.exitCode = 1;
+}
+
+function withFleetOptions(command: Command): Command {
+    return command
+        .option("--targets <file>", "YAML/JSON targets file (servers, tenants, passwordEnv)")
+        .option("--stack-outputs <file>", "JSON of `pulumi stack output --json --show-secrets`")
+        .option("--only <tenants>", "comma-separated tenant ids", list)
+        .option("--to <migration>", "target version: a migration name (down: the version to end at, 0 for none)")
+        .option("--dry-run", "plan only: report what would change, change nothing")
+        .option("--json", "print the report as JSON")
+        .option("--canary <tenants>", "comma-separated canary tenants migrated first", list)
+        .option("--wave-size <n>", "tenants per wave after the canaries (default 10)", whole(1))
+        .option("--max-failures <n>", "stop once more tenants than this failed (default 0)", whole(0))
+        .option("--concurrency <n>", "tenants migrated at once, all servers (default 16)", whole(1))
+        .option("--per-server <n>", "tenants migrated at once per server (default 8, capped by maxConnections)", whole(1))
+        .addOption(new Option("--lock-wait <ms>", "wait this long for a tenant another runner is migrating").default(30_000).argParser(whole(0)))
+        .option("--skip-locked", "skip (do not wait for) tenants another runner is migrating")
+        .option("--deep", "connect to every tenant, even those whose schema fingerprint shows them up to date")
+        .addOption(new Option("--migrations <dir>", "migrations folder (default: the project's migrations/)").hideHelp());
+}
+
+const program = new Command("migrate").description("Migrate every tenant database to the same schema version").showHelpAfterError();
+const modes: Array<[Mode, string]> = [
+    ["up", "apply pending migrations (up to --to)"],
+    ["down", "revert migrations that have a down section, to --to (default: the last one)"],
+    ["status", "per tenant: version, pending migrations, checksum drift; changes nothing"],
+    ["repair", "accept edited migration files: realign recorded checksums (after review)"],
+];
+for (const [mode, description] of modes) {
+    withFleetOptions(program.command(mode).description(description)).action((options: CliOptions) => run(mode, options));
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+    // The one place errors are printed: a message, never a stack with connection details.
+    console.error(`migrate: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+});

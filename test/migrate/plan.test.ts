@@ -1,0 +1,161 @@
+import * as assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { checksumOf, loadCatalog } from "../../src/migrate/catalog";
+import { redact } from "../../src/migrate/errors";
+import { planWaves } from "../../src/migrate/fleet";
+import { fingerprintOf, setFingerprintSql } from "../../src/migrate/fingerprint";
+import { planTenant } from "../../src/migrate/plan";
+import { parseTargets, targetsFromStackOutputs, validateTenantId } from "../../src/migrate/targets";
+
+const local = ["0001_a", "0002_b", "0003_c"].map((name) => ({ name, checksum: `sum-${name}`, hasDown: true }));
+const applied = (...names: string[]) => names.map((name) => ({ name, checksum: `sum-${name}` }));
+
+describe("planTenant", () => {
+    const cases: Array<[string, Parameters<typeof planTenant>[1], Parameters<typeof planTenant>[2], { toApply: string[]; toRevert: string[]; target: string | null; version: string | null }]> = [
+        ["empty database, up", [], { mode: "up" }, { toApply: ["0001_a", "0002_b", "0003_c"], toRevert: [], target: "0003_c", version: null }],
+        ["up --to the first", [], { mode: "up", to: "0001_a" }, { toApply: ["0001_a"], toRevert: [], target: "0001_a", version: null }],
+        ["up to date", applied("0001_a", "0002_b", "0003_c"), { mode: "up" }, { toApply: [], toRevert: [], target: "0003_c", version: "0003_c" }],
+        ["down without --to reverts the last", applied("0001_a", "0002_b"), { mode: "down" }, { toApply: [], toRevert: ["0002_b"], target: "0001_a", version: "0002_b" }],
+        ["down --to keeps the named one", applied("0001_a", "0002_b", "0003_c"), { mode: "down", to: "0001_a" }, { toApply: [], toRevert: ["0003_c", "0002_b"], target: "0001_a", version: "0003_c" }],
+        ["down --to 0 reverts all", applied("0001_a", "0002_b"), { mode: "down", to: "0" }, { toApply: [], toRevert: ["0002_b", "0001_a"], target: null, version: "0002_b" }],
+        ["a missed older migration is pending", applied("0001_a", "0003_c"), { mode: "up" }, { toApply: ["0002_b"], toRevert: [], target: "0003_c", version: "0003_c" }],
+    ];
+    for (const [title, rows, request, expected] of cases) {
+        it(title, () => {
+            const plan = planTenant(local, rows, request);
+            assert.deepEqual({ toApply: plan.toApply, toRevert: plan.toRevert, target: plan.target, version: plan.version }, expected);
+            assert.deepEqual(plan.drift, []);
+        });
+    }
+
+    it("reports edited and vanished migrations as drift", () => {
+        const plan = planTenant(local, [{ name: "0001_a", checksum: "old" }, { name: "0000_gone", checksum: "x" }], { mode: "status" });
+        assert.deepEqual(plan.drift, [
+            { name: "0001_a", kind: "changed", applied: "old", local: "sum-0001_a" },
+            { name: "0000_gone", kind: "missing-locally" },
+        ]);
+    });
+
+    it("refuses down to a version that is not applied", () => {
+        assert.throws(() => planTenant(local, applied("0001_a"), { mode: "down", to: "0002_b" }), /cannot go down to 0002_b: it is not applied/);
+    });
+});
+
+describe("planWaves", () => {
+    it("puts canaries first, then the rest in waves of the given size", () => {
+        assert.deepEqual(planWaves(["a", "b", "c", "d", "e"], { tenants: ["d"], waveSize: 2, maxFailures: 0 }), [["d"], ["a", "b"], ["c", "e"]]);
+        assert.deepEqual(planWaves(["a", "b"]), [["a", "b"]]);
+        assert.deepEqual(planWaves([]), []);
+    });
+});
+
+describe("migration catalog", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-catalog-"));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("reads sections, settings and a checksum that ignores CRLF", () => {
+        const text = "-- tenantdb: lock_timeout=1s statement_timeout=30s\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n";
+        writeFileSync(path.join(dir, "0001_one.sql"), text.replace(/\n/g, "\r\n"));
+        const [migration] = loadCatalog(dir, {}).migrations;
+        assert.equal(migration.name, "0001_one");
+        assert.equal(migration.lockTimeout, "1s");
+        assert.equal(migration.statementTimeout, "30s");
+        assert.equal(migration.upSql, "\nSELECT 1;\n");
+        assert.equal(migration.downSql, "\nSELECT 2;\n");
+        assert.equal(migration.upLine, 2);
+        assert.equal(migration.checksum, checksumOf(text));
+        assert.equal(migration.hasDown, true);
+    });
+
+    const refusals: Array<[string, string, RegExp]> = [
+        ["0001_tx.sql", "-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", /must not contain BEGIN\/COMMIT\/ROLLBACK/],
+        ["0001_nomarker.sql", "SELECT 1;\n", /has no "-- migrate:up" line/],
+        ["0001_badtimeout.sql", "-- tenantdb: lock_timeout=1;DROP\n-- migrate:up\nSELECT 1;\n", /lock_timeout "1;DROP" is not a duration/],
+        ["1_badname.sql", "-- migrate:up\nSELECT 1;\n", /name must look like 0001_lower_snake_case/],
+        ["0001_code.ts", "export {}", /is not registered in migrations\/index\.ts/],
+    ];
+    for (const [file, content, error] of refusals) {
+        it(`refuses ${file}`, () => {
+            writeFileSync(path.join(dir, file), content);
+            assert.throws(() => loadCatalog(dir, {}), error);
+        });
+    }
+
+    it("loads the project's migrations in order", () => {
+        assert.deepEqual(loadCatalog().migrations.map((m) => [m.name, m.hasDown]), [
+            ["0001_baseline", true],
+            ["0002_reference_data", true],
+            ["0003_first_company", false],
+        ]);
+    });
+});
+
+describe("fingerprint", () => {
+    it("depends on names and checksums, not on order", () => {
+        const one = fingerprintOf([{ name: "0002_b", checksum: "y" }, { name: "0001_a", checksum: "x" }]);
+        assert.equal(one, fingerprintOf([{ name: "0001_a", checksum: "x" }, { name: "0002_b", checksum: "y" }]));
+        assert.match(one, /^tenantdb:migrations version=0002_b count=2 sha256=[0-9a-f]{64}$/);
+        assert.notEqual(one, fingerprintOf([{ name: "0001_a", checksum: "x" }, { name: "0002_b", checksum: "z" }]));
+        assert.equal(fingerprintOf([]), `tenantdb:migrations version=none count=0 sha256=${checksumOf("")}`);
+        assert.throws(() => setFingerprintSql("x'; DROP"), /invalid fingerprint/);
+    });
+});
+
+describe("targets", () => {
+    const file = `
+servers:
+  pg-eu-1: { host: db1.internal, port: 6432, maxConnections: 12, ssl: true }
+tenants:
+  - id: acme
+    server: pg-eu-1
+    passwordEnv: ACME_PW
+    seed: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN }
+  - id: globex
+    server: pg-eu-1
+    host: db2.internal
+    password: inline-secret
+`;
+    it("reads servers, tenants, secrets from the environment and seeds", () => {
+        const { targets, seed } = parseTargets(file, "t.yaml", { ACME_PW: "pw-from-env", ACME_ADMIN: "admin-pw-from-env" });
+        assert.deepEqual(targets, [
+            { tenantId: "acme", server: "pg-eu-1", host: "db1.internal", port: 6432, database: "erp_acme", user: "erp_acme_migrator", password: "pw-from-env", ssl: true, maxConnections: 12 },
+            { tenantId: "globex", server: "pg-eu-1", host: "db2.internal", port: 6432, database: "erp_globex", user: "erp_globex_migrator", password: "inline-secret", ssl: true, maxConnections: 12 },
+        ]);
+        assert.deepEqual(seed, { acme: { companyName: "Acme Ltd", adminEmail: "admin@acme.test", adminPassword: "admin-pw-from-env" } });
+    });
+
+    const bad: Array<[string, string, NodeJS.ProcessEnv, RegExp]> = [
+        ["a missing environment variable", file, { ACME_ADMIN: "x" }, /targets file t\.yaml, tenant acme: environment variable ACME_PW is not set/],
+        ["an unknown field", "tenants:\n  - { id: acme, server: s, host: h, password: p, pasword: q }\n", {}, /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/],
+        ["an unsafe tenant id", "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n", {}, /tenant id "acme"; drop" is invalid/],
+        ["an unknown server", "tenants:\n  - { id: acme, server: s, password: p }\n", {}, /server "s" is not in servers and the tenant has no host/],
+    ];
+    for (const [title, text, env, error] of bad) {
+        it(`refuses ${title}`, () => assert.throws(() => parseTargets(text, "t.yaml", env), error));
+    }
+
+    it("reads stack outputs, naming a tenant without its secret", () => {
+        const outputs = {
+            tenants: { acme: { database: "erp_acme", server: "pg-1", host: "h", port: 5432, roles: { owner: "erp_acme_owner", app: "a", readonly: "r", migrator: "erp_acme_migrator" } } },
+            tenantSecrets: { acme: { migratorPassword: "m", appPassword: "a", readonlyPassword: "r" } },
+        };
+        assert.deepEqual(targetsFromStackOutputs(outputs, { maxConnections: { "pg-1": 5 } }), [
+            { tenantId: "acme", server: "pg-1", host: "h", port: 5432, database: "erp_acme", user: "erp_acme_migrator", ownerRole: "erp_acme_owner", password: "m", ssl: undefined, maxConnections: 5 },
+        ]);
+        assert.throws(() => targetsFromStackOutputs({ ...outputs, tenantSecrets: {} }), /tenantSecrets has no migratorPassword for tenant acme/);
+    });
+
+    it("validates tenant ids and their derived identifiers' length", () => {
+        assert.equal(validateTenantId("acme_2"), "acme_2");
+        assert.throws(() => validateTenantId("a".repeat(55)), /is too long: erp_a+_owner exceeds PostgreSQL's 63-byte identifiers/);
+    });
+
+    it("redacts secrets from messages", () => {
+        assert.equal(redact("auth failed for s3cret-pw at s3cret-pw", ["s3cret-pw"]), "auth failed for [redacted] at [redacted]");
+    });
+});
