@@ -1,0 +1,159 @@
+/**
+ * npm run backup -- <command>
+ *
+ *   [all | <tenant>...]                back up tenants (default command; `all` = every tenant)
+ *   list [<tenant>...]                 backups per tenant with their age; flags a newest backup older than 26 h
+ *   restore <tenant> [--backup <ts>]   restore into a new database, verify, switch names (keeps the old one)
+ *   drill [<tenant>...] [--sample n]   restore the newest backups into scratch databases, verify, drop; report
+ *   drop-previous <tenant> [<db>]      list, or drop, a before-restore copy of a tenant's database
+ *
+ * The inventory (servers, tenants, buckets, KMS keys) is read from --config, else
+ * TENANTDB_BACKUP_CONFIG, else tenantdb.backup.yaml. Every command exits non-zero on any failure.
+ */
+import { Command, Option } from "commander";
+import Table from "cli-table3";
+import { backupTenants } from "../src/backup/backup";
+import { drill } from "../src/backup/drill";
+import { TenantBackupError } from "../src/backup/errors";
+import { BackupInventory, loadInventory, selectTenants } from "../src/backup/inventory";
+import { STALE_AFTER_HOURS, listBackups } from "../src/backup/list";
+import { dropPreviousDatabase, listPreviousDatabases, restoreTenant } from "../src/backup/restore";
+
+const log = (line: string) => console.error(`[${new Date().toISOString()}] ${line}`);
+
+function inventory(command: Command): BackupInventory {
+    const file = (command.optsWithGlobals().config as string | undefined) ?? process.env.TENANTDB_BACKUP_CONFIG ?? "tenantdb.backup.yaml";
+    return loadInventory(file);
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+const program = new Command("backup")
+    .description("Per-tenant backups to each tenant's bucket, verified restores and restore drills.")
+    .addOption(new Option("-c, --config <file>", "backup inventory (YAML or JSON)"))
+    .showHelpAfterError();
+
+program
+    .command("run", { isDefault: true })
+    .description("back up tenants: `all` or tenant ids")
+    .argument("[tenants...]", "tenant ids, or all", [])
+    .option("--concurrency <n>", "tenants dumped at once", "4")
+    .option("--lock-wait-timeout <duration>", "give up when a table lock is not granted in time", "5min")
+    .action(async (ids: string[], opts: { concurrency: string; lockWaitTimeout: string }, command: Command) => {
+        const config = inventory(command);
+        const targets = selectTenants(config, ids);
+        if (ids.length === 0) throw new Error("Name the tenants to back up, or `all`.");
+        const outcomes = await backupTenants(targets, {
+            concurrency: Number(opts.concurrency),
+            lockWaitTimeout: opts.lockWaitTimeout,
+            storeOptions: { s3: config.s3 },
+            log,
+        });
+        const table = new Table({ head: ["tenant", "status", "key", "size", "tables", "schema"] });
+        for (const outcome of outcomes) {
+            const m = outcome.result?.manifest;
+            table.push([outcome.tenantId, outcome.error ? "FAILED" : "ok", outcome.result?.key ?? "", m ? mib(m.sizeBytes) : "", m ? Object.keys(m.tables).length : "", m?.schemaVersion ?? ""]);
+        }
+        console.log(table.toString());
+        const failed = outcomes.filter((outcome) => outcome.error);
+        for (const outcome of failed) console.error(outcome.error!.message);
+        if (failed.length > 0) {
+            console.error(`${failed.length} of ${outcomes.length} backups failed.`);
+            process.exitCode = 1;
+        }
+    });
+
+program
+    .command("list")
+    .description(`backups per tenant with their age; a tenant whose newest backup is older than ${STALE_AFTER_HOURS} h is flagged`)
+    .argument("[tenants...]", "tenant ids (default: all)", [])
+    .option("--all-backups", "show every backup, not only the newest")
+    .action(async (ids: string[], opts: { allBackups?: boolean }, command: Command) => {
+        const config = inventory(command);
+        const listings = await listBackups(selectTenants(config, ids), { storeOptions: { s3: config.s3 } });
+        const table = new Table({ head: ["tenant", "backup", "age (h)", "size", "state"] });
+        for (const listing of listings) {
+            if (listing.error) {
+                table.push([listing.tenantId, "", "", "", `UNREACHABLE: ${listing.error.problem}`]);
+                continue;
+            }
+            const shown = opts.allBackups ? listing.backups : listing.newest ? [listing.newest] : [];
+            if (shown.length === 0) table.push([listing.tenantId, "", "", "", "MISSING: no complete backup"]);
+            for (const backup of shown) {
+                const state = !backup.complete ? "incomplete (no manifest)" : backup === listing.newest && listing.stale ? `STALE (> ${STALE_AFTER_HOURS} h)` : "ok";
+                table.push([listing.tenantId, backup.key, backup.ageHours.toFixed(1), mib(backup.sizeBytes), state]);
+            }
+        }
+        console.log(table.toString());
+        const flagged = listings.filter((listing) => listing.stale);
+        if (flagged.length > 0) {
+            console.error(`${flagged.length} tenant(s) without a backup in the last ${STALE_AFTER_HOURS} h: ${flagged.map((l) => l.tenantId).join(", ")}`);
+            process.exitCode = 1;
+        }
+    });
+
+program
+    .command("restore")
+    .description("restore a backup into a new database, verify it, then switch it in as erp_<id> (the old database is kept)")
+    .argument("<tenant>", "tenant id")
+    .option("--backup <key-or-timestamp>", "which backup (default: the newest complete one)")
+    .option("--tablespace <name>", "build the restored database in this tablespace")
+    .option("--allow-privilege-drift", "restore even if owners/grants differ from those recorded at backup time (reported as warnings)")
+    .action(async (id: string, opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean }, command: Command) => {
+        const config = inventory(command);
+        const [target] = selectTenants(config, [id]);
+        const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });
+        console.log(
+            `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
+                (result.previousDatabase ? `\nThe previous database is kept as ${result.previousDatabase}; drop it with: npm run backup -- drop-previous ${id} ${result.previousDatabase}` : ""),
+        );
+    });
+
+program
+    .command("drill")
+    .description("restore the newest backup of each tenant into a scratch database, verify, drop; report missing, stale and corrupt backups")
+    .argument("[tenants...]", "tenant ids (default: all)", [])
+    .option("--sample <n>", "drill a random sample of n tenants")
+    .option("--concurrency <n>", "restores at once", "1")
+    .action(async (ids: string[], opts: { sample?: string; concurrency: string }, command: Command) => {
+        const config = inventory(command);
+        const report = await drill(selectTenants(config, ids), {
+            sample: opts.sample === undefined ? undefined : Number(opts.sample),
+            concurrency: Number(opts.concurrency),
+            storeOptions: { s3: config.s3 },
+            log,
+        });
+        const table = new Table({ head: ["tenant", "status", "backup", "age (h)", "restore (s)"] });
+        for (const r of report.results) {
+            table.push([r.tenantId, r.status === "ok" ? "ok" : r.status.toUpperCase(), r.key ?? "", r.ageHours?.toFixed(1) ?? "", r.restoreSeconds?.toFixed(1) ?? ""]);
+        }
+        console.log(table.toString());
+        for (const r of report.results) if (r.problem) console.error(`${r.tenantId}: ${r.problem}`);
+        if (report.failed > 0) {
+            console.error(`Drill failed for ${report.failed} of ${report.results.length} tenant(s).`);
+            process.exitCode = 1;
+        }
+    });
+
+program
+    .command("drop-previous")
+    .description("list the before-restore copies of a tenant's database, or drop one")
+    .argument("<tenant>", "tenant id")
+    .argument("[database]", "erp_<id>_before_restore_<ts> to drop")
+    .action(async (id: string, database: string | undefined, _opts: unknown, command: Command) => {
+        const [target] = selectTenants(inventory(command), [id]);
+        if (!database) {
+            const copies = await listPreviousDatabases(target);
+            console.log(copies.length > 0 ? copies.join("\n") : `No before-restore copies of tenant ${id}.`);
+            return;
+        }
+        await dropPreviousDatabase(target, database);
+        console.log(`Dropped ${database}.`);
+    });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+    // One top-level catch: the message names the tenant, step and fix; no stack for known errors.
+    console.error(error instanceof TenantBackupError || error instanceof Error ? error.message : String(error));
+    if (process.env.TENANTDB_DEBUG && error instanceof Error) console.error(error.stack);
+    process.exitCode = 1;
+});
