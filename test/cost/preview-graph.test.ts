@@ -30,7 +30,8 @@ describe("preview graph", () => {
 
     it("previews the dev stack through the Automation API", async function () {
         if (!pulumiCliAvailable()) {
-            this.skip(); // No Pulumi CLI on PATH: a real preview cannot run here (install https://www.pulumi.com/docs/install/).
+            console.warn("      skipped: no Pulumi CLI on PATH, so a real preview cannot run here (install https://www.pulumi.com/docs/install/)");
+            this.skip();
         }
         this.timeout(300_000);
         const graph = await previewGraph({ stackName: "dev", workDir: path.resolve(__dirname, "..", "..") });
