@@ -87,13 +87,13 @@ export class TenantDatabase extends pulumi.ComponentResource {
             name: names.migratorRole, login: true, ...NO_POWERS,
             password: this.migratorPassword,
             connectionLimit: limits.migrator,
-            roles: [owner.name],
-            assumeRole: owner.name,
-        }, retained);
+            roles: [names.ownerRole],
+            assumeRole: names.ownerRole,
+        }, { ...retained, dependsOn: [owner] });
 
         this.database = new postgresql.Database(`${name}-database`, {
             name: names.database,
-            owner: owner.name,
+            owner: names.ownerRole,
             encoding: "UTF8",
             lcCollate: args.locale,
             lcCtype: args.locale,
@@ -101,37 +101,41 @@ export class TenantDatabase extends pulumi.ComponentResource {
             connectionLimit: tenant.connectionLimit,
             allowConnections: true,
             isTemplate: false,
-        }, protectedAndRetained);
-        const database = this.database.name;
+        }, { ...protectedAndRetained, dependsOn: [owner] });
+        // Names are known strings; ordering comes from dependsOn. Passing plain values instead of
+        // other resources' outputs keeps the program cheap to evaluate for hundreds of tenants.
+        const database = names.database;
+        const afterDatabase = (...more: pulumi.Resource[]) => ({ ...retained, dependsOn: [this.database, ...more] });
 
         // Database: nobody but this tenant's login roles may connect.
         const databaseGrants = [
-            new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, retained),
-            ...[["app", app], ["readonly", readonly], ["migrator", migrator]].map(([key, role]) =>
+            new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, afterDatabase()),
+            ...([["app", app, names.appRole], ["readonly", readonly, names.readonlyRole], ["migrator", migrator, names.migratorRole]] as const).map(([key, role, roleName]) =>
                 new postgresql.Grant(`${name}-${key}-connect`, {
-                    database, role: (role as postgresql.Role).name, objectType: "database", privileges: ["CONNECT"],
-                }, retained)),
+                    database, role: roleName, objectType: "database", privileges: ["CONNECT"],
+                }, afterDatabase(role))),
         ];
 
         for (const extension of new Set([...DEFAULT_EXTENSIONS, ...tenant.extensions])) {
             new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database, schema: "public" }, { ...retained, dependsOn: databaseGrants });
         }
 
-        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: owner.name }, retained);
+        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, afterDatabase());
         for (const schemaName of BUSINESS_SCHEMAS) {
-            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: owner.name }, retained);
-            for (const [key, role] of [["app", app], ["readonly", readonly]] as const) {
+            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, afterDatabase());
+            const afterSchema = (role: postgresql.Role) => ({ ...retained, dependsOn: [schema, role] });
+            for (const [key, role, roleName] of [["app", app, names.appRole], ["readonly", readonly, names.readonlyRole]] as const) {
                 new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
-                    database, schema: schema.name, role: role.name, objectType: "schema", privileges: ["USAGE"],
-                }, retained);
+                    database, schema: schemaName, role: roleName, objectType: "schema", privileges: ["USAGE"],
+                }, afterSchema(role));
             }
-            const defaults = (key: string, role: postgresql.Role, objectType: string, privileges: string[]) =>
+            const defaults = (key: string, role: postgresql.Role, roleName: string, objectType: string, privileges: string[]) =>
                 new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
-                    database, schema: schema.name, owner: owner.name, role: role.name, objectType, privileges,
-                }, retained);
-            defaults("app", app, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
-            defaults("app", app, "sequence", APP_SEQUENCE_PRIVILEGES);
-            defaults("readonly", readonly, "table", READONLY_TABLE_PRIVILEGES);
+                    database, schema: schemaName, owner: names.ownerRole, role: roleName, objectType, privileges,
+                }, afterSchema(role));
+            defaults("app", app, names.appRole, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
+            defaults("app", app, names.appRole, "sequence", APP_SEQUENCE_PRIVILEGES);
+            defaults("readonly", readonly, names.readonlyRole, "table", READONLY_TABLE_PRIVILEGES);
         }
 
         if (args.backup.buckets) {

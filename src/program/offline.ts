@@ -52,6 +52,8 @@ export async function evaluateProgramOffline(
     for (const [key, value] of Object.entries(config)) values[key] = typeof value === "string" ? value : JSON.stringify(value);
     pulumi.runtime.setAllConfig(values, secretKeys);
 
+    // Validate first, outside the stack, so a config error is a plain ConfigError to the caller.
+    const { model, serverPasswords } = readStackConfig(new pulumi.Config("tenantdb"));
     const options = new Map<string, RecordedOptions>();
     let outputs: ReturnType<typeof declareStack> | undefined;
     // Inside a root stack resource, as `pulumi up` runs index.ts; the stack transformation sees
@@ -65,7 +67,6 @@ export async function evaluateProgramOffline(
             });
             return undefined;
         });
-        const { model, serverPasswords } = readStackConfig(new pulumi.Config("tenantdb"));
         outputs = declareStack(model, serverPasswords);
         return outputs;
     });
