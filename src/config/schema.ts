@@ -19,7 +19,7 @@ export const tenantIdSchema = z
     })
     // Single underscores only: ids map to DNS-style names (buckets, RDS identifiers) with _ -> -,
     // where a doubled or trailing dash is invalid.
-    .regex(/^[a-z](_?[a-z0-9])*$/, { error: "must not contain __ or end with _" })
+    .refine((id) => !id.includes("__") && !id.endsWith("_"), { error: "must not contain __ or end with _" })
     .max(MAX_TENANT_ID_LENGTH, {
         error: `is longer than ${MAX_TENANT_ID_LENGTH} characters: its role name erp_<id>_readonly would pass PostgreSQL's 63-byte identifier limit and be truncated; shorten it`,
     })
