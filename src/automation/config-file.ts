@@ -1,0 +1,59 @@
+/**
+ * Adds a tenant to a stack config file (`Pulumi.<stack>.yaml`) the way a careful engineer
+ * would by hand: the server is chosen once (placement.chooseServer) and written down, comments
+ * and layout are kept, and the whole config is validated before the file is written.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseDocument, YAMLSeq } from "yaml";
+import { validateStackConfig, StackModel } from "../config/validate";
+import { chooseServer } from "../placement";
+
+export interface NewTenant {
+    readonly id: string;
+    readonly plan?: "standard" | "enterprise";
+    readonly connectionLimit?: number;
+    readonly server?: string;
+}
+
+/** Reads the tenantdb config of a stack file as validateStackConfig takes it. */
+export function readConfigFile(file: string): { raw: Record<string, unknown>; passwordNames: string[] } {
+    const document = parseDocument(readFileSync(file, "utf8"));
+    const config = (document.toJS()?.config ?? {}) as Record<string, unknown>;
+    const value = (key: string) => config[`tenantdb:${key}`];
+    const passwords = value("serverPasswords");
+    return {
+        raw: { servers: value("servers"), tenants: value("tenants"), backup: value("backup"), cost: value("cost"), dedicatedServer: value("dedicatedServer") },
+        passwordNames: passwords && typeof passwords === "object" ? Object.keys(passwords) : [],
+    };
+}
+
+/**
+ * Appends `tenant` to `tenantdb:tenants` in `file`, recording its server. Throws ConfigError
+ * (and leaves the file untouched) when the result would not validate. External servers'
+ * passwords live in the Pulumi secrets store, not in the file, so they are not checked here.
+ */
+export function addTenantToConfigFile(file: string, tenant: NewTenant): { server: string; model: StackModel } {
+    const text = readFileSync(file, "utf8");
+    const document = parseDocument(text);
+    const { raw } = readConfigFile(file);
+    const tenants = (Array.isArray(raw.tenants) ? raw.tenants : []) as NewTenant[];
+    const servers = (raw.servers ?? {}) as Record<string, { capacity?: number }>;
+    const plan = tenant.plan ?? "standard";
+    const server = tenant.server ?? (plan === "standard"
+        ? chooseServer(tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })),
+            Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? 50 })))
+        : undefined);
+    const entry: Record<string, unknown> = { id: tenant.id };
+    if (plan !== "standard") entry.plan = plan;
+    if (server !== undefined) entry.server = server;
+    if (tenant.connectionLimit !== undefined) entry.connectionLimit = tenant.connectionLimit;
+
+    const everyServerHasPassword = Object.keys(servers);
+    const model = validateStackConfig({ ...raw, tenants: [...tenants, entry] }, { serverPasswordNames: everyServerHasPassword });
+
+    const list = document.getIn(["config", "tenantdb:tenants"]);
+    if (list instanceof YAMLSeq) list.add(document.createNode(entry));
+    else document.setIn(["config", "tenantdb:tenants"], document.createNode([entry]));
+    writeFileSync(file, document.toString());
+    return { server: model.tenants.find((t) => t.id === tenant.id)!.server, model };
+}

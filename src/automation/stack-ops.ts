@@ -1,0 +1,112 @@
+/**
+ * The Automation API layer: what CI and the self-service portal call. Each operation works on
+ * a real Pulumi stack through `@pulumi/pulumi/automation` and needs the Pulumi CLI on PATH and
+ * a logged-in backend; nothing here is mocked. Offline equivalents (the sandbox, the cost
+ * preview) use src/program/offline.ts instead.
+ */
+import * as automation from "@pulumi/pulumi/automation";
+import { execFileSync } from "node:child_process";
+import { FleetOptions, FleetReport, runFleet } from "../migrate/fleet";
+import { StackOutputs, targetsFromStackOutputs } from "../migrate/targets";
+import { SeedInput } from "../migrate/types";
+import { validateStackConfig } from "../config/validate";
+import { chooseServer } from "../placement";
+
+/** Whether a `pulumi` binary is on PATH (the Automation API drives it). */
+export function pulumiCliAvailable(): boolean {
+    try {
+        execFileSync("pulumi", ["version"], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+export interface StackRef {
+    readonly stackName: string;
+    /** The project folder (with Pulumi.yaml). */
+    readonly workDir: string;
+}
+
+async function selectStack({ stackName, workDir }: StackRef): Promise<automation.Stack> {
+    if (!pulumiCliAvailable()) throw new Error("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to deploy; the offline sandbox (npm start) needs no CLI");
+    return automation.LocalWorkspace.selectStack({ stackName, workDir });
+}
+
+async function stackOutputs(stack: automation.Stack): Promise<StackOutputs & { servers: Record<string, { maxConnections: number }> }> {
+    const outputs = await stack.outputs();
+    return { tenants: outputs.tenants?.value ?? {}, tenantSecrets: outputs.tenantSecrets?.value ?? {}, servers: outputs.servers?.value ?? {} };
+}
+
+/** Migration targets of a deployed stack, with each server's connection budget. */
+export async function deployedTargets(stack: automation.Stack) {
+    const outputs = await stackOutputs(stack);
+    const maxConnections = Object.fromEntries(Object.entries(outputs.servers).map(([name, server]) => [name, server.maxConnections]));
+    return targetsFromStackOutputs(outputs, { maxConnections });
+}
+
+/**
+ * `pulumi up`, then the migrations on every tenant database: the post-deploy step of CI.
+ * Output lines of the engine go to `onOutput` (Pulumi masks secrets in them).
+ */
+export async function deployAndMigrate(ref: StackRef, migrate: Omit<FleetOptions, "mode"> = {}, onOutput?: (line: string) => void): Promise<{ summary: automation.UpdateSummary; migrations: FleetReport }> {
+    const stack = await selectStack(ref);
+    const result = await stack.up({ onOutput });
+    const migrations = await runFleet(await deployedTargets(stack), { ...migrate, mode: "up" });
+    return { summary: result.summary, migrations };
+}
+
+export interface ProvisionRequest {
+    readonly tenantId: string;
+    readonly plan?: "standard" | "enterprise";
+    readonly connectionLimit?: number;
+    /** First company and admin user; the admin password is hashed before it reaches the database. */
+    readonly seed: SeedInput;
+}
+
+/**
+ * The portal's "new tenant": records the tenant (and its server) in the stack's config,
+ * deploys, then migrates and seeds that tenant only. Config is validated before anything runs.
+ */
+export async function provisionTenant(ref: StackRef, request: ProvisionRequest, onOutput?: (line: string) => void): Promise<FleetReport> {
+    const stack = await selectStack(ref);
+    const config = await stack.getAllConfig();
+    const read = (key: string) => (config[`tenantdb:${key}`] ? JSON.parse(config[`tenantdb:${key}`].value) : undefined);
+    const tenants = (read("tenants") ?? []) as { id: string; plan?: "standard" | "enterprise"; server?: string }[];
+    const servers = (read("servers") ?? {}) as Record<string, { capacity?: number }>;
+    const plan = request.plan ?? "standard";
+    const server = plan === "standard"
+        ? chooseServer(tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })), Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? 50 })))
+        : undefined;
+    const entry = { id: request.tenantId, plan, ...(server ? { server } : {}), ...(request.connectionLimit ? { connectionLimit: request.connectionLimit } : {}) };
+    const passwordNames = config["tenantdb:serverPasswords"] ? Object.keys(JSON.parse(config["tenantdb:serverPasswords"].value)) : [];
+    validateStackConfig({ servers, tenants: [...tenants, entry], backup: read("backup"), cost: read("cost"), dedicatedServer: read("dedicatedServer") }, { serverPasswordNames: passwordNames });
+
+    await stack.setConfig("tenantdb:tenants", { value: JSON.stringify([...tenants, entry]) });
+    await stack.up({ onOutput });
+    return runFleet(await deployedTargets(stack), { mode: "up", only: [request.tenantId], seed: { [request.tenantId]: request.seed } });
+}
+
+/**
+ * Offboarding: the tenant leaves the stack but nothing is dropped. Its database, bucket and key
+ * are protected and retained on delete; this lifts the protection of that tenant's resources
+ * only (state edit through export/import), removes the tenant from config and deploys, so
+ * Pulumi forgets the resources while the database and backups stay where they are. Take a
+ * final backup first (npm run backup -- tenant <id>); dropping the archived database later is
+ * a deliberate manual step.
+ */
+export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?: (line: string) => void): Promise<void> {
+    const stack = await selectStack(ref);
+    const config = await stack.getAllConfig();
+    const tenants = JSON.parse(config["tenantdb:tenants"]?.value ?? "[]") as { id: string }[];
+    if (!tenants.some((t) => t.id === tenantId)) throw new Error(`tenant ${tenantId} is not in stack ${ref.stackName}'s tenantdb:tenants`);
+    const state = await stack.exportStack();
+    const prefix = `tenant-${tenantId}`;
+    for (const resource of (state.deployment.resources ?? []) as { urn: string; protect?: boolean }[]) {
+        const name = resource.urn.split("::").pop()!;
+        if (name === prefix || name.startsWith(`${prefix}-`)) resource.protect = false;
+    }
+    await stack.importStack(state);
+    await stack.setConfig("tenantdb:tenants", { value: JSON.stringify(tenants.filter((t) => t.id !== tenantId)) });
+    await stack.up({ onOutput });
+}

@@ -1,0 +1,60 @@
+import * as assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { addTenantToConfigFile } from "../../src/automation/config-file";
+import { ConfigError } from "../../src/config/errors";
+
+const STACK = `# prod: two shared servers
+config:
+  tenantdb:servers:
+    shared-1:
+      kind: rds
+      instanceClass: db.r6g.xlarge
+      capacity: 2
+    shared-2:
+      kind: rds
+      instanceClass: db.r6g.xlarge
+      capacity: 2
+  tenantdb:tenants:
+    - id: acme # first customer
+      server: shared-1
+`;
+
+function stackFile(text = STACK): string {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "tenantdb-config-")), "Pulumi.prod.yaml");
+    writeFileSync(file, text);
+    return file;
+}
+
+describe("adding a tenant to a stack file", () => {
+    it("records the least-loaded server and keeps comments", () => {
+        const file = stackFile();
+        assert.equal(addTenantToConfigFile(file, { id: "globex" }).server, "shared-2");
+        assert.equal(addTenantToConfigFile(file, { id: "initech", connectionLimit: 20 }).server, "shared-1");
+        assert.equal(readFileSync(file, "utf8"), STACK + "    - id: globex\n      server: shared-2\n    - id: initech\n      server: shared-1\n      connectionLimit: 20\n");
+    });
+
+    it("gives an enterprise tenant its dedicated server without writing one", () => {
+        const file = stackFile();
+        assert.equal(addTenantToConfigFile(file, { id: "big_co", plan: "enterprise" }).server, "ent-big-co");
+        assert.ok(readFileSync(file, "utf8").endsWith("    - id: big_co\n      plan: enterprise\n"));
+    });
+
+    it("refuses a bad or duplicate id and leaves the file untouched", () => {
+        const file = stackFile();
+        assert.throws(() => addTenantToConfigFile(file, { id: "Robert'); DROP TABLE" }), (error: unknown) =>
+            error instanceof ConfigError && error.problems[0].path === "tenantdb:tenants[1].id");
+        assert.throws(() => addTenantToConfigFile(file, { id: "acme" }), /duplicate id "acme" \(also tenants\[0\]\)/);
+        assert.equal(readFileSync(file, "utf8"), STACK);
+    });
+
+    it("refuses when every server is full, naming the fix", () => {
+        const file = stackFile();
+        addTenantToConfigFile(file, { id: "b" });
+        addTenantToConfigFile(file, { id: "c" });
+        addTenantToConfigFile(file, { id: "d" });
+        assert.throws(() => addTenantToConfigFile(file, { id: "e" }),
+            /tenantdb:tenants\[4\]\.server: not set, and no shared server has room \(declared: shared-1, shared-2\); add a server to tenantdb:servers or raise a server's capacity/);
+    });
+});
