@@ -143,7 +143,7 @@ async function applyRole(client: Client, context: Context, role: DeclaredRole): 
     const found = await client.query(
         `SELECT r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolinherit, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,
                 coalesce(r.rolconfig, '{}') AS config,
-                ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
+                ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
          FROM pg_roles r WHERE r.rolname = $1`,
         [role.name],
     );
