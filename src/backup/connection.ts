@@ -16,8 +16,10 @@ export function clientConfig(server: BackupServer, database: string): ClientConf
         database,
         application_name: "tenantdb-backup",
         connectionTimeoutMillis: 15_000,
-        // Catalog names (regtype, regprocedure) render schema-qualified whatever the database's search_path.
-        options: "-c search_path=pg_catalog",
+        // Catalog names (regtype, regprocedure) render schema-qualified whatever the database's
+        // search_path; a tenant's timeouts must not cut the long counts or the snapshot's
+        // transaction, which stays idle while pg_dump runs (pg_dump resets them likewise).
+        options: "-c search_path=pg_catalog -c statement_timeout=0 -c idle_in_transaction_session_timeout=0",
         ssl:
             ssl === "disable"
                 ? false

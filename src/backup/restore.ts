@@ -245,6 +245,8 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
             throw fail("restore-failed", "pg_restore", exitSummary("pg_restore", exit), "free disk space on the server (or pass --tablespace on a larger volume) if it ran out; otherwise see pg_restore's message.");
         }
 
+        log(`${tenantId}: pg_restore finished after ${((performance.now() - started) / 1000).toFixed(1)} s; checksum matches`);
+
         // 6. Owners, grants, database settings; then hold the result to the manifest.
         const restored = await connect(server, scratch);
         let actual;

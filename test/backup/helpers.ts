@@ -108,14 +108,15 @@ export async function withDatabase<T>(database: string, fn: (client: Client) => 
  * view, a free sequence, an audit trigger (SECURITY DEFINER), the migrations table, and
  * database-level settings. `scale` multiplies the row counts.
  */
-export async function seedErpTenant(tenantId: string, scale = 1): Promise<void> {
+export async function seedErpTenant(tenantId: string, scale = 1, admin: ClientConfig = adminConfig()): Promise<void> {
     const names = tenantNames(tenantId);
-    await withDatabase("postgres", async (admin) => {
-        await admin.query(`ALTER DATABASE ${id(names.database)} SET search_path = "$user", public, core`);
-        await admin.query(`ALTER DATABASE ${id(names.database)} SET statement_timeout = '45s'`);
-        await admin.query(`ALTER ROLE ${id(names.appRole)} IN DATABASE ${id(names.database)} SET work_mem = '8MB'`);
-    });
+    await withDatabase("postgres", async (server) => {
+        await server.query(`ALTER DATABASE ${id(names.database)} SET search_path = "$user", public, core`);
+        await server.query(`ALTER DATABASE ${id(names.database)} SET statement_timeout = '45s'`);
+        await server.query(`ALTER ROLE ${id(names.appRole)} IN DATABASE ${id(names.database)} SET work_mem = '8MB'`);
+    }, admin);
     await withDatabase(names.database, async (db) => {
+        await db.query("SET statement_timeout = 0");
         await db.query(`SET ROLE ${id(names.ownerRole)}`);
         const n = (rows: number) => Math.max(1, Math.round(rows * scale));
         await db.query(`
@@ -160,11 +161,11 @@ export async function seedErpTenant(tenantId: string, scale = 1): Promise<void> 
                 FROM generate_series(1, ${n(250)}) o, generate_series(1, 4) l;
             CREATE MATERIALIZED VIEW finance.balances AS SELECT account, sum(debit) - sum(credit) AS balance FROM finance.journal_lines GROUP BY account;
         `);
-    });
+    }, admin);
 }
 
 /** md5 of every table's rows in a fixed order, plus the state of every sequence. */
-export async function fingerprints(database: string): Promise<Record<string, string>> {
+export async function fingerprints(database: string, admin: ClientConfig = adminConfig()): Promise<Record<string, string>> {
     return withDatabase(database, async (db) => {
         const result: Record<string, string> = {};
         for (const table of await listTables(db)) {
@@ -180,7 +181,7 @@ export async function fingerprints(database: string): Promise<Record<string, str
             result[`sequence ${name}`] = rows[0].state;
         }
         return result;
-    });
+    }, admin);
 }
 
 /** Databases of a tenant on the server (live, restore, drill, before-restore copies), sorted. */
