@@ -26,6 +26,9 @@ function inventory(command: Command): BackupInventory {
     return loadInventory(file);
 }
 
+/** A table; plain (no colours) when the output is not a terminal, e.g. in CI logs. */
+const table = (head: string[]) => new Table({ head, ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }) });
+
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 const program = new Command("backup")
@@ -49,12 +52,12 @@ program
             storeOptions: { s3: config.s3 },
             log,
         });
-        const table = new Table({ head: ["tenant", "status", "key", "size", "tables", "schema"] });
+        const rows = table(["tenant", "status", "key", "size", "tables", "schema"]);
         for (const outcome of outcomes) {
             const m = outcome.result?.manifest;
-            table.push([outcome.tenantId, outcome.error ? "FAILED" : "ok", outcome.result?.key ?? "", m ? mib(m.sizeBytes) : "", m ? Object.keys(m.tables).length : "", m?.schemaVersion ?? ""]);
+            rows.push([outcome.tenantId, outcome.error ? "FAILED" : "ok", outcome.result?.key ?? "", m ? mib(m.sizeBytes) : "", m ? Object.keys(m.tables).length : "", m?.schemaVersion ?? ""]);
         }
-        console.log(table.toString());
+        console.log(rows.toString());
         const failed = outcomes.filter((outcome) => outcome.error);
         for (const outcome of failed) console.error(outcome.error!.message);
         if (failed.length > 0) {
@@ -71,20 +74,20 @@ program
     .action(async (ids: string[], opts: { allBackups?: boolean }, command: Command) => {
         const config = inventory(command);
         const listings = await listBackups(selectTenants(config, ids), { storeOptions: { s3: config.s3 } });
-        const table = new Table({ head: ["tenant", "backup", "age (h)", "size", "state"] });
+        const rows = table(["tenant", "backup", "age (h)", "size", "state"]);
         for (const listing of listings) {
             if (listing.error) {
-                table.push([listing.tenantId, "", "", "", `UNREACHABLE: ${listing.error.problem}`]);
+                rows.push([listing.tenantId, "", "", "", `UNREACHABLE: ${listing.error.problem}`]);
                 continue;
             }
             const shown = opts.allBackups ? listing.backups : listing.newest ? [listing.newest] : [];
-            if (shown.length === 0) table.push([listing.tenantId, "", "", "", "MISSING: no complete backup"]);
+            if (shown.length === 0) rows.push([listing.tenantId, "", "", "", "MISSING: no complete backup"]);
             for (const backup of shown) {
                 const state = !backup.complete ? "incomplete (no manifest)" : backup === listing.newest && listing.stale ? `STALE (> ${STALE_AFTER_HOURS} h)` : "ok";
-                table.push([listing.tenantId, backup.key, backup.ageHours.toFixed(1), mib(backup.sizeBytes), state]);
+                rows.push([listing.tenantId, backup.key, backup.ageHours.toFixed(1), mib(backup.sizeBytes), state]);
             }
         }
-        console.log(table.toString());
+        console.log(rows.toString());
         const flagged = listings.filter((listing) => listing.stale);
         if (flagged.length > 0) {
             console.error(`${flagged.length} tenant(s) without a backup in the last ${STALE_AFTER_HOURS} h: ${flagged.map((l) => l.tenantId).join(", ")}`);
@@ -123,11 +126,11 @@ program
             storeOptions: { s3: config.s3 },
             log,
         });
-        const table = new Table({ head: ["tenant", "status", "backup", "age (h)", "restore (s)"] });
+        const rows = table(["tenant", "status", "backup", "age (h)", "restore (s)"]);
         for (const r of report.results) {
-            table.push([r.tenantId, r.status === "ok" ? "ok" : r.status.toUpperCase(), r.key ?? "", r.ageHours?.toFixed(1) ?? "", r.restoreSeconds?.toFixed(1) ?? ""]);
+            rows.push([r.tenantId, r.status === "ok" ? "ok" : r.status.toUpperCase(), r.key ?? "", r.ageHours?.toFixed(1) ?? "", r.restoreSeconds?.toFixed(1) ?? ""]);
         }
-        console.log(table.toString());
+        console.log(rows.toString());
         for (const r of report.results) if (r.problem) console.error(`${r.tenantId}: ${r.problem}`);
         if (report.failed > 0) {
             console.error(`Drill failed for ${report.failed} of ${report.results.length} tenant(s).`);

@@ -1,0 +1,102 @@
+/**
+ * The documented commands, run as an operator runs them (`tsx scripts/backup.ts`, i.e.
+ * `npm run backup --`), with an inventory file and a file:// destination: exit codes and
+ * output, and the password never on a command line (it travels in the environment).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { tenantNames } from "../../src/naming";
+import { createTenantDatabase, dropTenantDatabase } from "../support/tenant-fixture";
+import { adminConfig, backupServer, dropExtraDatabases, fingerprints, seedErpTenant, tenantDatabases } from "./helpers";
+
+const run = promisify(execFile);
+const TENANT = "bak_cli";
+const MISSING = "bak_cli_none";
+
+async function backup(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+    const tsx = path.join(__dirname, "../../node_modules/.bin/tsx");
+    try {
+        const { stdout, stderr } = await run(tsx, ["scripts/backup.ts", ...args], { cwd: path.join(__dirname, "../.."), env });
+        return { code: 0, stdout, stderr };
+    } catch (error) {
+        const e = error as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+}
+
+describe("backup CLI (file:// destination)", function () {
+    this.timeout(60_000);
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+
+    before(async () => {
+        await dropTenantDatabase(adminConfig(), TENANT);
+        await createTenantDatabase(adminConfig(), TENANT);
+        await seedErpTenant(TENANT, 0.2);
+        dir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-cli-"));
+        const server = backupServer();
+        writeFileSync(
+            path.join(dir, "inventory.yaml"),
+            stringify({
+                servers: { local: { host: server.host, port: server.port, user: server.user, passwordEnv: "TENANTDB_TEST_ADMIN_PASSWORD" } },
+                tenants: [
+                    { id: TENANT, server: "local", destination: `file://${dir}/store` },
+                    { id: MISSING, server: "local", destination: `file://${dir}/store` },
+                ],
+            }),
+        );
+        env = { ...process.env, TENANTDB_BACKUP_CONFIG: path.join(dir, "inventory.yaml"), TENANTDB_TEST_ADMIN_PASSWORD: server.password };
+    });
+
+    after(async () => {
+        await dropExtraDatabases(TENANT);
+        await dropTenantDatabase(adminConfig(), TENANT);
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("backs up, lists, drills, restores and drops the previous copy; a tenant without backups fails list and drill", async () => {
+        const before = await fingerprints(tenantNames(TENANT).database);
+        const done = await backup(["run", TENANT], env);
+        assert.equal(done.code, 0, done.stderr);
+        assert.match(done.stdout, /bak_cli\s+│ ok\s+│ backups\/bak_cli\/\d{8}T\d{6}\.\d{3}Z\.dump/);
+        const files = readdirSync(path.join(dir, "store/backups", TENANT)).sort();
+        assert.equal(files.length, 2);
+        assert.match(files[0], /^\d{8}T\d{6}\.\d{3}Z\.dump$/);
+        assert.equal(files[1], `${files[0]}.json`);
+        assert.equal(JSON.parse(readFileSync(path.join(dir, "store/backups", TENANT, files[1]), "utf8")).tenantId, TENANT);
+
+        const listed = await backup(["list"], env);
+        assert.equal(listed.code, 1, "a tenant without a backup fails the list");
+        assert.match(listed.stdout, /bak_cli\s+│ backups\/bak_cli\/.*│ 0\.0\s+│.*│ ok/);
+        assert.match(listed.stdout, /bak_cli_none.*MISSING: no complete backup/);
+        assert.match(listed.stderr, /1 tenant\(s\) without a backup in the last 26 h: bak_cli_none/);
+
+        const drilled = await backup(["drill", TENANT, MISSING], env);
+        assert.equal(drilled.code, 1);
+        assert.match(drilled.stdout, /bak_cli\s+│ ok /);
+        assert.match(drilled.stdout, /bak_cli_none\s+│ MISSING/);
+        assert.match(drilled.stderr, /Drill failed for 1 of 2 tenant\(s\)/);
+
+        const restored = await backup(["restore", TENANT], env);
+        assert.equal(restored.code, 0, restored.stderr);
+        assert.match(restored.stdout, /^erp_bak_cli restored from backups\/bak_cli\/.*\.dump \(taken .*\) and verified in [\d.]+ s\.\nThe previous database is kept as (erp_bak_cli_before_restore_\d{14}); drop it with: npm run backup -- drop-previous bak_cli erp_bak_cli_before_restore_\d{14}\n$/);
+        const previous = /kept as (erp_bak_cli_before_restore_\d{14})/.exec(restored.stdout)![1];
+        assert.deepEqual(await fingerprints(tenantNames(TENANT).database), before);
+        assert.equal((await backup(["drop-previous", TENANT], env)).stdout, `${previous}\n`);
+        assert.equal((await backup(["drop-previous", TENANT, previous], env)).code, 0);
+        assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_cli"]);
+
+        const refused = await backup(["restore", MISSING], env);
+        assert.equal(refused.code, 1);
+        assert.equal(refused.stdout, "");
+        assert.match(refused.stderr, /^tenant bak_cli_none \(server local\), step "find latest backup": no complete backup under file:\/\/.*\/store\/backups\/bak_cli_none\/\. Fix: run a backup first: npm run backup -- bak_cli_none\n$/);
+        // The admin password reached the tools through the environment only, never in output.
+        for (const output of [done, listed, drilled, restored, refused]) assert.equal(`${output.stdout}${output.stderr}`.includes(env.TENANTDB_TEST_ADMIN_PASSWORD!), false);
+        assert.equal(existsSync(path.join(dir, "store/backups", MISSING)), false);
+    });
+});
