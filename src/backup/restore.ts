@@ -516,6 +516,27 @@ export async function dropPreviousDatabase(target: TenantBackupTarget, database:
     }
     const admin = await connect(target.server, MAINTENANCE_DATABASE);
     try {
+        // A name can look like a copy and be another tenant's live database (tenant id
+        // `<id>_before_restore_<digits>`): only a database owned by this tenant's owner role and
+        // closed to connections, as the switch leaves it, is dropped.
+        const { rows } = await admin.query<{ owner: string; datallowconn: boolean }>(
+            "SELECT pg_get_userbyid(datdba) AS owner, datallowconn FROM pg_database WHERE datname = $1",
+            [database],
+        );
+        const names = tenantNames(target.tenantId);
+        if (rows.length === 0) {
+            throw new TenantBackupError("config", target.tenantId, target.server.name, "drop previous database", `${database} does not exist.`, `list the copies with: npm run backup -- drop-previous ${target.tenantId}`);
+        }
+        if (rows[0].owner !== names.ownerRole || rows[0].datallowconn) {
+            throw new TenantBackupError(
+                "config",
+                target.tenantId,
+                target.server.name,
+                "drop previous database",
+                `${database} is owned by ${rows[0].owner} and ${rows[0].datallowconn ? "accepts" : "refuses"} connections; a before-restore copy of ${names.database} is owned by ${names.ownerRole} and refuses connections. Refusing to drop it.`,
+                "drop it by hand if you are sure.",
+            );
+        }
         await dropDatabase(admin, database);
     } finally {
         await admin.end().catch(() => undefined);

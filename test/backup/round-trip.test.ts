@@ -141,6 +141,7 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         assert.equal(await allowsConnections(previous), false);
         await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS true`));
         assert.deepEqual(await fingerprints(previous), afterBackup);
+        await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS false`));
 
         // The tenant's roles work as the component declares: app reads and writes, not the audit trail; readonly reads only.
         const app = new Client({ ...adminConfig(), user: names.appRole, password: fixture.passwords.app, database: names.database });
@@ -183,6 +184,9 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
 
         // The previous copy goes only when asked, and only a before-restore copy can go.
         await assert.rejects(dropPreviousDatabase(target, names.database), /erp_bak_roundtrip is not a before-restore copy of erp_bak_roundtrip; refusing to drop it/);
+        await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS true`));
+        await assert.rejects(dropPreviousDatabase(target, previous), /accepts connections; a before-restore copy of erp_bak_roundtrip is owned by erp_bak_roundtrip_owner and refuses connections\. Refusing to drop it/);
+        await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS false`));
         assert.deepEqual(await listPreviousDatabases(target), [previous]);
         await dropPreviousDatabase(target, previous);
         assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_roundtrip"]);
