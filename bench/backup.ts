@@ -21,7 +21,7 @@ import { restoreTenant } from "../src/backup/restore";
 import { openStore } from "../src/backup/store";
 import { startLocalServer } from "../src/local/embedded-server";
 import { tenantNames } from "../src/naming";
-import { createTenantDatabase } from "../test/support/tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase } from "../test/support/declared-tenants";
 import { fingerprints, s3Client, seedErpTenant } from "../test/backup/helpers";
 
 const TENANT = "bench";

@@ -56,3 +56,12 @@ export function derivedIdentifiers(tenantId: string): string[] {
 export function identifierBytes(identifier: string): number {
     return Buffer.byteLength(identifier, "utf8");
 }
+
+/**
+ * The longest name derived from a tenant id is the copy a restore keeps of the previous live
+ * database, `erp_<id>_before_restore_<YYYYMMDDHHMMSS>` (src/backup/identifiers.ts). Capping the
+ * id so that name fits means every derived name fits PostgreSQL's 63 bytes.
+ */
+export const BEFORE_RESTORE_INFIX = "_before_restore_";
+export const RESTORE_STAMP_LENGTH = 14;
+export const MAX_TENANT_ID_LENGTH = MAX_IDENTIFIER_BYTES - "erp_".length - BEFORE_RESTORE_INFIX.length - RESTORE_STAMP_LENGTH;

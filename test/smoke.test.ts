@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { Client } from "pg";
 import { testServer } from "./support/server";
-import { createTenantDatabase, dropTenantDatabase } from "./support/tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "./support/declared-tenants";
 
 describe("test server", () => {
     it("is PostgreSQL 15 with scram auth", async () => {

@@ -4,7 +4,7 @@
  * hands every object to the tenant's owner role and re-applies the grants and default
  * privileges the TenantDatabase component declares.
  *
- * KEEP IN STEP with components/ (and test/support/tenant-fixture.ts, which mirrors it).
+ * KEEP IN STEP with components/tenant-database.ts (a test compares the lists).
  * Restore verifies the result against the owners and privileges recorded at backup time, so
  * a drift between this file and the component fails the restore instead of passing silently.
  */

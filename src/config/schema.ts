@@ -6,10 +6,8 @@
 import { z } from "zod";
 import { MIN_TENANT_CONNECTION_LIMIT } from "./capacity";
 import { RESERVED_WORDS } from "./reserved-words";
-import { MAX_IDENTIFIER_BYTES } from "../naming";
+import { MAX_TENANT_ID_LENGTH } from "../naming";
 
-/** `erp_<id>_readonly` / `erp_<id>_migrator` are the longest derived names: 13 bytes around the id. */
-export const MAX_TENANT_ID_LENGTH = MAX_IDENTIFIER_BYTES - "erp__readonly".length;
 
 export const tenantIdSchema = z
     .string({ error: "must be a string, e.g. id: acme_corp" })
@@ -21,7 +19,7 @@ export const tenantIdSchema = z
     // where a doubled or trailing dash is invalid.
     .refine((id) => !id.includes("__") && !id.endsWith("_"), { error: "must not contain __ or end with _" })
     .max(MAX_TENANT_ID_LENGTH, {
-        error: `is longer than ${MAX_TENANT_ID_LENGTH} characters: its role name erp_<id>_readonly would pass PostgreSQL's 63-byte identifier limit and be truncated; shorten it`,
+        error: `is longer than ${MAX_TENANT_ID_LENGTH} characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit; shorten it`,
     })
     .refine((id) => !RESERVED_WORDS.has(id), { error: "is a PostgreSQL reserved word; choose another id, e.g. add a suffix" });
 

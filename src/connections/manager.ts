@@ -43,6 +43,7 @@ interface TenantPool {
     readonly size: number;
     /** Clients checked out through withClient, which eviction must never interrupt. */
     active: number;
+    /** Order of last use (a counter, not a clock: two uses in the same millisecond must still be ordered). */
     lastUsed: number;
 }
 
@@ -59,6 +60,7 @@ export class TenantConnectionManager {
     private readonly prepared = new WeakSet<ClientBase>();
     private readonly waiters = new Set<() => void>();
     private reserved = 0;
+    private uses = 0;
     private closed = false;
     private readonly maxTotal: number;
     private readonly poolSize: number;
@@ -73,7 +75,7 @@ export class TenantConnectionManager {
     async withClient<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
         const entry = await this.poolOf(tenantId);
         entry.active++;
-        entry.lastUsed = Date.now();
+        entry.lastUsed = ++this.uses;
         let client: PoolClient | undefined;
         try {
             client = await entry.pool.connect();
@@ -90,7 +92,7 @@ export class TenantConnectionManager {
             throw error;
         } finally {
             entry.active--;
-            entry.lastUsed = Date.now();
+            entry.lastUsed = ++this.uses;
             this.wake();
         }
     }
@@ -154,7 +156,7 @@ export class TenantConnectionManager {
             application_name: this.options.applicationName ?? "tenantdb",
         });
         pool.on("error", (error) => this.options.onIdleError?.(tenantId, error));
-        const entry: TenantPool = { tenantId, pool, size: this.poolSize, active: 0, lastUsed: Date.now() };
+        const entry: TenantPool = { tenantId, pool, size: this.poolSize, active: 0, lastUsed: ++this.uses };
         this.pools.set(tenantId, entry);
         return entry;
     }

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { tenantNames } from "../../src/naming";
-import { createTenantDatabase, dropTenantDatabase } from "../support/tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 import { adminConfig, backupServer, dropExtraDatabases, fingerprints, seedErpTenant, tenantDatabases } from "./helpers";
 
 const run = promisify(execFile);

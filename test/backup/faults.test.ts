@@ -22,7 +22,7 @@ import { RestoreOptions, restoreScratch, restoreTenant } from "../../src/backup/
 import { openStore } from "../../src/backup/store";
 import { freePort } from "../../src/local/embedded-server";
 import { tenantNames } from "../../src/naming";
-import { createTenantDatabase, dropTenantDatabase } from "../support/tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 import {
     S3Fixture,
     adminConfig,

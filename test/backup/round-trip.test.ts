@@ -12,7 +12,7 @@ import { drill } from "../../src/backup/drill";
 import { listBackups } from "../../src/backup/list";
 import { dropPreviousDatabase, listPreviousDatabases, restoreTenant } from "../../src/backup/restore";
 import { tenantNames } from "../../src/naming";
-import { createTenantDatabase, dropTenantDatabase, TenantFixture } from "../support/tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase, TenantFixture } from "../support/declared-tenants";
 import {
     S3Fixture,
     TEST_KMS_KEY,

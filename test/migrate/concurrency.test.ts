@@ -9,7 +9,7 @@ import { runFleet } from "../../src/migrate/fleet";
 import type { TenantTarget } from "../../src/migrate/targets";
 import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
-import { dropTenantDatabase } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
 const sleepy = (seconds: number) => `-- migrate:up\nCREATE TABLE core.marker (id int);\nSELECT pg_sleep(${seconds});\n`;
 

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { Client } from "pg";
 import { ConnectionBudgetError, TenantConnectionManager } from "../../src/connections/manager";
 import { adminServer, createTenants } from "../support/migration-targets";
-import { dropTenantDatabase, TenantFixture } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase, TenantFixture } from "../support/declared-tenants";
 
 async function backendsOf(databases: string[]): Promise<number> {
     const admin = new Client({ ...adminServer(), database: "postgres" });
@@ -13,6 +13,19 @@ async function backendsOf(databases: string[]): Promise<number> {
     } finally {
         await admin.end();
     }
+}
+
+/**
+ * A closed client's backend leaves pg_stat_activity a moment after the socket closes; poll
+ * (up to 5 s) until the count reaches what is expected, then return the count seen last.
+ */
+async function settledBackendsOf(databases: string[], expected: number): Promise<number> {
+    let seen = await backendsOf(databases);
+    for (let attempt = 0; seen !== expected && attempt < 50; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        seen = await backendsOf(databases);
+    }
+    return seen;
 }
 
 describe("TenantConnectionManager", function () {
@@ -65,12 +78,12 @@ describe("TenantConnectionManager", function () {
             await instance.query("mig_pool_a", "SELECT 1");
             await instance.query("mig_pool_c", "SELECT 1"); // b is the least recently used
             assert.deepEqual(instance.stats(), { pools: 2, reservedConnections: 2, openConnections: 2 });
-            assert.equal(await backendsOf(databases), 2);
-            assert.equal(await backendsOf(["erp_mig_pool_b"]), 0);
+            assert.equal(await settledBackendsOf(["erp_mig_pool_b"], 0), 0);
+            assert.equal(await settledBackendsOf(databases, 2), 2);
         } finally {
             await instance.close();
         }
-        assert.equal(await backendsOf(databases), 0);
+        assert.equal(await settledBackendsOf(databases, 0), 0);
     });
 
     it("makes a caller wait while every pool is busy, and fails it clearly at the deadline", async () => {

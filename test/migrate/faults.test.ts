@@ -6,7 +6,7 @@ import { runFleet, TenantResult } from "../../src/migrate/fleet";
 import type { TenantTarget } from "../../src/migrate/targets";
 import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
-import { dropTenantDatabase } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
 const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company"];
 const ADD_COLUMN = `-- tenantdb: lock_timeout=300ms statement_timeout=10s

@@ -7,7 +7,7 @@ import { formatJson, formatTable } from "../../src/migrate/report";
 import type { TenantTarget } from "../../src/migrate/targets";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 import { testServer } from "../support/server";
-import { dropTenantDatabase } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
 const ALL = ["0001_baseline", "0002_reference_data", "0003_first_company"];
 

@@ -4,7 +4,7 @@ import { seedFirstCompany } from "../../migrations/0003_first_company";
 import { loadCatalog } from "../../src/migrate/catalog";
 import { runFleet } from "../../src/migrate/fleet";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
-import { dropTenantDatabase, TenantFixture } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase, TenantFixture } from "../support/declared-tenants";
 
 async function connect(fixture: TenantFixture, role: "app" | "readonly" | "migrator", database = fixture.names.database): Promise<Client> {
     const user = { app: fixture.names.appRole, readonly: fixture.names.readonlyRole, migrator: fixture.names.migratorRole }[role];

@@ -7,7 +7,7 @@ import { fleetFailed, runFleet } from "../../src/migrate/fleet";
 import type { TenantTarget } from "../../src/migrate/targets";
 import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
-import { dropTenantDatabase } from "../support/tenant-fixture";
+import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
 const ADD_COLUMN = "-- migrate:up\nALTER TABLE core.companies ADD COLUMN vat_number text;\n-- migrate:down\nALTER TABLE core.companies DROP COLUMN vat_number;\n";
 

@@ -50,12 +50,12 @@ describe("stack config validation", () => {
             ]);
         });
 
-        it("accepts an id of 50 characters, whose erp_<id>_readonly is exactly 63 bytes, and refuses 51", () => {
-            const fifty = "a".repeat(50);
-            assert.equal(`erp_${fifty}_readonly`.length, 63);
-            assert.deepEqual(problems(withTenant({ id: fifty })), []);
-            assert.deepEqual(problems(withTenant({ id: "a".repeat(51) })), [
-                "tenantdb:tenants[0].id: is longer than 50 characters: its role name erp_<id>_readonly would pass PostgreSQL's 63-byte identifier limit and be truncated; shorten it",
+        it("accepts an id of 29 characters, whose erp_<id>_before_restore_<timestamp> is exactly 63 bytes, and refuses 30", () => {
+            const longest = "a".repeat(29);
+            assert.equal(`erp_${longest}_before_restore_20261127120000`.length, 63);
+            assert.deepEqual(problems(withTenant({ id: longest })), []);
+            assert.deepEqual(problems(withTenant({ id: "a".repeat(30) })), [
+                "tenantdb:tenants[0].id: is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit; shorten it",
             ]);
         });
     });

@@ -1,9 +1,9 @@
-/** Tenant databases (from tenant-fixture) as migration runner targets, for tests and the benchmark. */
+/** Tenant databases (applied from what the program declares) as migration runner targets, for tests and the benchmark. */
 import type { ClientConfig } from "pg";
 import type { TenantTarget } from "../../src/migrate/targets";
 import type { SeedInput } from "../../src/migrate/types";
 import { testServer } from "./server";
-import { createTenantDatabase, TenantFixture } from "./tenant-fixture";
+import { createDeclaredTenant as createTenantDatabase, TenantFixture } from "./declared-tenants";
 
 export interface AdminServer {
     readonly host: string;
