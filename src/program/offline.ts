@@ -24,6 +24,8 @@ export interface OfflineEvaluation {
         tenantSecrets: Record<string, TenantSecretsOutput>;
         servers: Record<string, { kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>;
     };
+    /** RandomPassword results by resource name (pass them back in to keep passwords stable). */
+    readonly passwords: Record<string, string>;
     /** Whether each stack output is a secret. */
     readonly secretOutputs: { tenants: boolean; tenantSecrets: boolean; servers: boolean };
 }
@@ -44,9 +46,9 @@ async function settle<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: 
  */
 export async function evaluateProgramOffline(
     config: StackConfigValues,
-    { stack = "dev", secretKeys = ["tenantdb:serverPasswords"] }: { stack?: string; secretKeys?: string[] } = {},
+    { stack = "dev", secretKeys = ["tenantdb:serverPasswords"], passwords }: { stack?: string; secretKeys?: string[]; passwords?: Record<string, string> } = {},
 ): Promise<OfflineEvaluation> {
-    const mocks = new RecordingMocks();
+    const mocks = new RecordingMocks(passwords);
     await pulumi.runtime.setMocks(mocks, "tenantdb", stack, false);
     const values: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) values[key] = typeof value === "string" ? value : JSON.stringify(value);
@@ -75,6 +77,7 @@ export async function evaluateProgramOffline(
     return {
         resources: mocks.resources,
         options,
+        passwords: mocks.passwords,
         outputs: { tenants: tenants.value, tenantSecrets: tenantSecrets.value, servers: servers.value },
         secretOutputs: { tenants: tenants.secret, tenantSecrets: tenantSecrets.secret, servers: servers.secret },
     };

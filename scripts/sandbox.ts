@@ -1,0 +1,71 @@
+/**
+ * npm start: the local sandbox. Starts an embedded PostgreSQL, applies the dev stack's tenants
+ * as the Pulumi program declares them, runs the migrations and default data, prints the cost
+ * preview and each tenant's connection strings, and stops cleanly on Ctrl-C.
+ *   npm start                 run and keep the server up until Ctrl-C
+ *   npm start -- --once       run, print, stop
+ *   npm start -- --stack dev  another stack file with one external server on 127.0.0.1
+ *   npm start -- --work-dir <dir>   run the Pulumi.<stack>.yaml of another folder (state in <dir>/.tenantdb)
+ */
+import * as path from "node:path";
+import { Command } from "commander";
+import { startSandbox } from "../src/local/sandbox";
+import { assumptionsFromStackConfig } from "../src/cost/assumptions";
+import { estimateCost } from "../src/cost/allocate";
+import { renderReport } from "../src/cost/format";
+import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
+import { fleetFailed } from "../src/migrate/fleet";
+import { formatTable } from "../src/migrate/report";
+
+const root = path.resolve(__dirname, "..");
+
+async function main(): Promise<void> {
+    const options = new Command("sandbox")
+        .option("--stack <name>", "stack file to run (Pulumi.<stack>.yaml)", "dev")
+        .option("--once", "stop after setting up instead of waiting for Ctrl-C")
+        .option("--work-dir <dir>", "folder holding Pulumi.<stack>.yaml", root)
+        .parse()
+        .opts<{ stack: string; once?: boolean; workDir: string }>();
+    const log = (line: string) => console.log(`[sandbox] ${line}`);
+    const started = Date.now();
+    const sandbox = await startSandbox({ workDir: path.resolve(options.workDir), stack: options.stack }, log);
+    let stopping = false;
+    const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        log("stopping PostgreSQL");
+        await sandbox.server.stop();
+    };
+    try {
+        console.log(`\nMigrations\n${formatTable(sandbox.migrations)}`);
+        if (fleetFailed(sandbox.migrations)) process.exitCode = 1;
+
+        const flat = Object.fromEntries(Object.entries(sandbox.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+        const assumptions = assumptionsFromStackConfig(flat);
+        const report = estimateCost(sandbox.evaluation.resources, loadPriceBook(defaultPricesPath(assumptions.region)), assumptions);
+        console.log(`\nCost preview of stack ${options.stack} if it ran on AWS prices (${assumptions.region})\n${renderReport(report, "table")}`);
+
+        console.log("\nTenants (local sandbox only: these connection strings carry passwords)");
+        for (const [tenantId, secrets] of Object.entries(sandbox.evaluation.outputs.tenantSecrets)) {
+            console.log(`  ${tenantId}`);
+            console.log(`    app       ${secrets.appConnectionString}`);
+            console.log(`    readonly  ${secrets.readonlyConnectionString}`);
+        }
+        console.log(`\nERP admin users are admin@<tenant>.example; their passwords and the roles' are in ${path.relative(process.cwd(), sandbox.secretsFile)} (mode 0600).`);
+        console.log(`Server admin: postgres@127.0.0.1:${sandbox.server.port}, password in ${path.relative(process.cwd(), path.join(path.dirname(sandbox.secretsFile), "pgdata.password"))}.`);
+        log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+    if (options.once) return stop();
+    log("running; press Ctrl-C to stop");
+    await new Promise<void>((resolve) => {
+        for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(resolve));
+    });
+}
+
+main().catch((error: Error) => {
+    console.error(`sandbox: ${error.message}`);
+    process.exit(1);
+});

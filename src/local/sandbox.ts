@@ -1,0 +1,102 @@
+/**
+ * The local sandbox behind `npm start`: an embedded PostgreSQL with the dev stack's tenants,
+ * declared exactly as `pulumi up` would declare them (offline evaluation + the harness), migrated
+ * and seeded. State lives in `.tenantdb/sandbox/` (git-ignored), so a second run reuses the
+ * cluster and the tenants' passwords and only does what changed.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { evaluateProgramOffline, OfflineEvaluation } from "../program/offline";
+import { applyDeclaredResources, ApplySummary } from "./apply-declared";
+import { LocalServer, startLocalServer } from "./embedded-server";
+import { FleetReport, runFleet } from "../migrate/fleet";
+import { targetsFromStackOutputs } from "../migrate/targets";
+import { SeedInput } from "../migrate/types";
+
+export interface SandboxOptions {
+    /** The project folder (Pulumi.yaml, Pulumi.<stack>.yaml). */
+    readonly workDir: string;
+    readonly stack?: string;
+    /** Where the cluster and the secrets file live. Defaults to <workDir>/.tenantdb/sandbox. */
+    readonly stateDir?: string;
+}
+
+export interface Sandbox {
+    readonly server: LocalServer;
+    readonly evaluation: OfflineEvaluation;
+    readonly applied: ApplySummary;
+    readonly migrations: FleetReport;
+    /** The stack config the program was evaluated with (secrets included: keep it in memory). */
+    readonly config: Record<string, unknown>;
+    /** File (mode 0600) holding the tenants' role passwords and ERP admin passwords. */
+    readonly secretsFile: string;
+}
+
+interface SandboxSecrets {
+    rolePasswords: Record<string, string>;
+    erpAdminPasswords: Record<string, string>;
+}
+
+/** Reads `config:` of a stack file, with values as the Pulumi config would hold them. */
+export function readStackFile(file: string): Record<string, unknown> {
+    if (!existsSync(file)) throw new Error(`${file} not found: the sandbox runs the stack described there`);
+    const config = parse(readFileSync(file, "utf8"))?.config;
+    if (!config || typeof config !== "object") throw new Error(`${file} has no config: section`);
+    return config as Record<string, unknown>;
+}
+
+function localServerOf(config: Record<string, unknown>, file: string): { name: string; port: number } {
+    const servers = (config["tenantdb:servers"] ?? {}) as Record<string, { kind?: string; host?: string; port?: number }>;
+    const local = Object.entries(servers).filter(([, s]) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
+    if (local.length !== 1) {
+        throw new Error(`${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`);
+    }
+    return { name: local[0][0], port: local[0][1].port ?? 5432 };
+}
+
+export async function startSandbox(options: SandboxOptions, log: (line: string) => void = () => {}): Promise<Sandbox> {
+    const stack = options.stack ?? "dev";
+    const file = path.join(options.workDir, `Pulumi.${stack}.yaml`);
+    const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "sandbox");
+    const secretsFile = path.join(stateDir, "secrets.json");
+    const config = readStackFile(file);
+    const local = localServerOf(config, file);
+
+    mkdirSync(stateDir, { recursive: true });
+    const secrets: SandboxSecrets = existsSync(secretsFile)
+        ? JSON.parse(readFileSync(secretsFile, "utf8"))
+        : { rolePasswords: {}, erpAdminPasswords: {} };
+
+    log(`starting PostgreSQL on 127.0.0.1:${local.port} (data: ${path.relative(options.workDir, stateDir)}/pgdata)`);
+    const server = await startLocalServer({ dataDir: path.join(stateDir, "pgdata"), port: local.port, persistent: true, settings: { max_connections: 300 } })
+        .catch((error: Error) => {
+            const portHint = /address already in use|could not bind|port/i.test(error.message)
+                ? ` Is another server using that port? Change servers.${local.name}.port in ${path.basename(file)}.` : "";
+            throw new Error(`cannot start the sandbox's PostgreSQL on port ${local.port}: ${error.message.trim()}${portHint}`);
+        });
+    try {
+        const stackConfig = { ...config, "tenantdb:serverPasswords": { [local.name]: server.password } };
+        log(`evaluating stack ${stack} offline (the Pulumi program under the SDK's mock runtime)`);
+        const evaluation = await evaluateProgramOffline(stackConfig, { stack, passwords: secrets.rolePasswords });
+        secrets.rolePasswords = evaluation.passwords;
+
+        const applied = await applyDeclaredResources(evaluation, server, { server: local.name });
+        log(`applied what the program declares: ${applied.changed} change(s)`);
+
+        const seed: Record<string, SeedInput> = {};
+        for (const tenantId of Object.keys(evaluation.outputs.tenants)) {
+            secrets.erpAdminPasswords[tenantId] ??= randomBytes(18).toString("base64url");
+            seed[tenantId] = { companyName: `${tenantId} (sandbox)`, adminEmail: `admin@${tenantId}.example`, adminPassword: secrets.erpAdminPasswords[tenantId] };
+        }
+        writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+
+        const targets = targetsFromStackOutputs(evaluation.outputs, { maxConnections: { [local.name]: 20 } });
+        const migrations = await runFleet(targets, { mode: "up", seed });
+        return { server, evaluation, applied, migrations, config: stackConfig, secretsFile };
+    } catch (error) {
+        await server.stop();
+        throw error;
+    }
+}
