@@ -51,7 +51,7 @@ async function main(): Promise<void> {
             console.log(`    app       ${secrets.appConnectionString}`);
             console.log(`    readonly  ${secrets.readonlyConnectionString}`);
         }
-        console.log(`\nERP admin users are admin@<tenant>.example; their passwords and the roles' are in ${path.relative(process.cwd(), sandbox.secretsFile)} (mode 0600).`);
+        console.log(`\nERP admin users are admin@<tenant id, _ as ->.example; their passwords and the roles' are in ${path.relative(process.cwd(), sandbox.secretsFile)} (mode 0600).`);
         console.log(`Server admin: postgres@127.0.0.1:${sandbox.server.port}, password in ${path.relative(process.cwd(), path.join(path.dirname(sandbox.secretsFile), "pgdata.password"))}.`);
         log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } catch (error) {

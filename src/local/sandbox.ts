@@ -88,7 +88,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
         const seed: Record<string, SeedInput> = {};
         for (const tenantId of Object.keys(evaluation.outputs.tenants)) {
             secrets.erpAdminPasswords[tenantId] ??= randomBytes(18).toString("base64url");
-            seed[tenantId] = { companyName: `${tenantId} (sandbox)`, adminEmail: `admin@${tenantId}.example`, adminPassword: secrets.erpAdminPasswords[tenantId] };
+            seed[tenantId] = { companyName: `${tenantId} (sandbox)`, adminEmail: `admin@${tenantId.replace(/_/g, "-")}.example`, adminPassword: secrets.erpAdminPasswords[tenantId] };
         }
         writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
 

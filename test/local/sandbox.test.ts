@@ -39,7 +39,7 @@ describe("sandbox (npm start)", function () {
         const first = await startSandbox({ workDir: dir, stack: "sbx" });
         const firstSecrets = readFileSync(first.secretsFile, "utf8");
         try {
-            assert.equal(first.migrations.counts.ok, 2);
+            assert.equal(first.migrations.counts.ok, 2, JSON.stringify(first.migrations));
             assert.equal(first.applied.counts.database.created, 2);
             const app = new Client(first.evaluation.outputs.tenantSecrets.sbx_one.appConnectionString);
             await app.connect();
