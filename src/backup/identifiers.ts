@@ -6,7 +6,6 @@
 import { escapeIdentifier, escapeLiteral } from "pg";
 import { MAX_IDENTIFIER_BYTES, identifierBytes, tenantNames } from "../naming";
 
-const TENANT_ID = /^[a-z][a-z0-9_]*$/;
 /** `YYYYMMDDHHMMSS`, UTC: the suffix of restore, drill and before-restore databases. */
 const COMPACT_STAMP = /^\d{14}$/;
 /** `YYYYMMDDTHHMMSS.mmmZ`, UTC: the name of a backup object. Sorts by time. */
@@ -24,28 +23,8 @@ export interface RestoreDatabaseNames {
     readonly beforeRestore: string;
 }
 
-/** Throws unless `tenantId` is a valid tenant id whose every derived name fits PostgreSQL's 63 bytes. */
-export function assertTenantId(tenantId: string): void {
-    if (!TENANT_ID.test(tenantId)) {
-        throw new Error(
-            `Invalid tenant id ${JSON.stringify(tenantId)}: use lower-case letters, digits and underscores, starting with a letter.`,
-        );
-    }
-    const longest = restoreDatabaseNames(tenantId, "00000000000000").beforeRestore;
-    const names = [...Object.values(tenantNames(tenantId)), longest];
-    for (const name of names) {
-        if (identifierBytes(name) > MAX_IDENTIFIER_BYTES) {
-            throw new Error(
-                `Tenant id ${JSON.stringify(tenantId)} is too long: the derived name ${name} exceeds PostgreSQL's ${MAX_IDENTIFIER_BYTES} bytes. ` +
-                    `Restore needs room for "${longest}"; use a tenant id of at most ${tenantIdBudget()} characters.`,
-            );
-        }
-    }
-}
-
-function tenantIdBudget(): number {
-    return MAX_IDENTIFIER_BYTES - restoreDatabaseNames("", "00000000000000").beforeRestore.length;
-}
+/** Throws unless `tenantId` is a valid tenant id; the cap on its length keeps every restore name within 63 bytes. */
+export { assertTenantId } from "../config/tenant-id";
 
 export function restoreDatabaseNames(tenantId: string, stamp: string): RestoreDatabaseNames {
     const live = tenantNames(tenantId).database;

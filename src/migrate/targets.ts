@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { derivedIdentifiers, identifierBytes, MAX_IDENTIFIER_BYTES, tenantNames } from "../naming";
+import { assertTenantId } from "../config/tenant-id";
+import { tenantNames } from "../naming";
 import type { SeedInput } from "./types";
 
 /** One tenant database the runner migrates, as the tenant's migrator role. */
@@ -26,15 +27,8 @@ export interface TenantTarget {
     readonly ownerRole?: string;
 }
 
-const TENANT_ID = /^[a-z][a-z0-9_]*$/;
-
-/** Tenant ids become identifiers (`erp_<id>_owner`...): lower snake case, short enough to stay untruncated. */
-export function validateTenantId(tenantId: string): string {
-    if (!TENANT_ID.test(tenantId)) throw new Error(`tenant id "${tenantId}" is invalid: use lower case letters, digits and _ and start with a letter`);
-    const tooLong = derivedIdentifiers(tenantId).find((name) => identifierBytes(name) > MAX_IDENTIFIER_BYTES);
-    if (tooLong) throw new Error(`tenant id "${tenantId}" is too long: ${tooLong} exceeds PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte identifiers`);
-    return tenantId;
-}
+/** Tenant ids become identifiers (`erp_<id>_owner`...): the stack config's rules, from one place. */
+export const validateTenantId = assertTenantId;
 
 const secret = z.object({ password: z.string().min(1).optional(), passwordEnv: z.string().min(1).optional() });
 const serverSchema = z.object({

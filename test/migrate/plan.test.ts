@@ -152,7 +152,8 @@ tenants:
 
     it("validates tenant ids and their derived identifiers' length", () => {
         assert.equal(validateTenantId("acme_2"), "acme_2");
-        assert.throws(() => validateTenantId("a".repeat(55)), /is too long: erp_a+_owner exceeds PostgreSQL's 63-byte identifiers/);
+        assert.throws(() => validateTenantId("a".repeat(30)),
+            /^Error: Invalid tenant id "a{30}": it is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit; shorten it$/);
     });
 
     it("redacts secrets from messages", () => {
