@@ -103,4 +103,4 @@ async function main() {
     console.log("\nTargets: ratio/flat (what tenantdb's code adds) <= 1.2; 50 tenants < 10 s.");
 }
 
-main().catch((error) => { console.error(error); process.exit(1); });
+if (require.main === module) main().catch((error) => { console.error(error); process.exit(1); });

@@ -92,7 +92,7 @@ export async function provisionTenant(ref: StackRef, request: ProvisionRequest, 
  * are protected and retained on delete; this lifts the protection of that tenant's resources
  * only (state edit through export/import), removes the tenant from config and deploys, so
  * Pulumi forgets the resources while the database and backups stay where they are. Take a
- * final backup first (npm run backup -- tenant <id>); dropping the archived database later is
+ * final backup first (npm run backup -- <id>); dropping the archived database later is
  * a deliberate manual step.
  */
 export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?: (line: string) => void): Promise<void> {
