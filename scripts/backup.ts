@@ -10,7 +10,7 @@
  * The inventory (servers, tenants, buckets, KMS keys) is read from --config, else
  * TENANTDB_BACKUP_CONFIG, else tenantdb.backup.yaml. Every command exits non-zero on any failure.
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import Table from "cli-table3";
 import { backupTenants } from "../src/backup/backup";
 import { drill } from "../src/backup/drill";
@@ -24,6 +24,12 @@ const log = (line: string) => console.error(`[${new Date().toISOString()}] ${lin
 function inventory(command: Command): BackupInventory {
     const file = (command.optsWithGlobals().config as string | undefined) ?? process.env.TENANTDB_BACKUP_CONFIG ?? "tenantdb.backup.yaml";
     return loadInventory(file);
+}
+
+function positiveInt(value: string): number {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
+    return n;
 }
 
 /** A table; plain (no colours) when the output is not a terminal, e.g. in CI logs. */
@@ -102,7 +108,9 @@ program
     .option("--backup <key-or-timestamp>", "which backup (default: the newest complete one)")
     .option("--tablespace <name>", "build the restored database in this tablespace")
     .option("--allow-privilege-drift", "restore even if owners/grants differ from those recorded at backup time (reported as warnings)")
-    .action(async (id: string, opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean }, command: Command) => {
+    .option("--jobs <n>", "parallel pg_restore jobs; above 1 the dump is verified in a private temp file first, 1 streams it (default: min(4, CPUs))", positiveInt)
+    .option("--temp-dir <dir>", "folder for the temporary copy of the dump (default: the OS temp folder)")
+    .action(async (id: string, opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean; jobs?: number; tempDir?: string }, command: Command) => {
         const config = inventory(command);
         const [target] = selectTenants(config, [id]);
         const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });

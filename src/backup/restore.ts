@@ -8,6 +8,10 @@
  * leaves the live one exactly as it was.
  */
 import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
@@ -34,6 +38,19 @@ export interface RestoreOptions extends BackupToolOptions {
     readonly tablespace?: string;
     /** How long sessions on the live database get to end before the switch gives up. Defaults to 15 s. */
     readonly terminateTimeoutMs?: number;
+    /**
+     * Parallel pg_restore jobs. Above 1 the dump is first downloaded to a private temporary file
+     * (checksum verified before any database is created), then restored with `pg_restore -j`.
+     * 1 streams the download straight into pg_restore, with no local copy. Defaults to
+     * min(4, CPUs).
+     */
+    readonly jobs?: number;
+    /** Folder for the temporary copy when jobs > 1. Defaults to the OS temp folder. */
+    readonly tempDir?: string;
+}
+
+export function defaultRestoreJobs(): number {
+    return Math.max(1, Math.min(4, os.cpus().length));
 }
 
 export interface RestoreResult {
@@ -161,6 +178,8 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
         throw fail("database", "connect", `cannot connect to ${server.host}:${server.port}/${MAINTENANCE_DATABASE} as ${server.user} (${describe(error)})`, "check that the server is reachable and the admin credentials are right.", error);
     }
     let created = false;
+    /** Temporary files to remove however the restore ends. */
+    const cleanups: (() => Promise<void>)[] = [];
     try {
         const version = await readServerVersion(admin);
         let tools: PgTools | undefined = options.tools;
@@ -202,7 +221,38 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
             throw fail("mismatch", "check archive header", `the dump ${key} is a dump of database ${header.database}, not ${names.database}; refusing to restore it.`, "pick one of this tenant's own backups.");
         }
 
-        // 4. A new database, closed to everyone but the admin while it is built.
+        // 4. With parallel jobs: the whole dump in a private temporary file, its checksum verified
+        //    before anything is created on the server.
+        const jobs = options.jobs ?? defaultRestoreJobs();
+        let localCopy: string | undefined;
+        if (jobs > 1) {
+            const folder = await mkdtemp(path.join(options.tempDir ?? os.tmpdir(), "tenantdb-restore-"));
+            cleanups.push(() => rm(folder, { recursive: true, force: true }));
+            localCopy = path.join(folder, "dump");
+            const file = createWriteStream(localCopy, { mode: 0o600 });
+            const written = new Promise<void>((resolve, reject) => {
+                file.on("finish", resolve);
+                file.on("error", reject);
+            });
+            let copied: { bytes: number; sha256: string };
+            try {
+                copied = await feed(buffered, chunks, file, new Promise(() => undefined));
+                await written;
+            } catch (error) {
+                download.destroy();
+                throw fail("unreachable", "download dump", `copying ${key} to ${folder} failed: ${describe(error)}`, "check the connection to the store and the free space in the temp folder (or pass --jobs 1 to stream without a local copy).", error);
+            }
+            if (copied.bytes !== manifest.sizeBytes || copied.sha256 !== manifest.sha256) {
+                throw fail(
+                    "corrupt",
+                    "verify checksum",
+                    `the dump ${key} does not match its manifest: read ${copied.bytes} bytes with sha256 ${copied.sha256}, the manifest records ${manifest.sizeBytes} bytes with sha256 ${manifest.sha256}.`,
+                    "restore another backup (npm run backup -- list).",
+                );
+            }
+        }
+
+        // 5. A new database, closed to everyone but the admin while it is built.
         const recorded = manifest.databaseSnapshot;
         const locale =
             recorded.localeProvider === "icu"
@@ -221,33 +271,44 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
         created = true;
         await admin.query(`REVOKE ALL ON DATABASE ${ident(scratch)} FROM PUBLIC`);
 
-        // 5. pg_restore, fed from the download while the sha256 is computed.
-        const restore = spawnTool(tools.pgRestore, ["--no-owner", "--no-acl", "--exit-on-error", "--no-password", `--dbname=${scratch}`], libpqEnv(server, scratch), "pipe-in");
-        let fed: { bytes: number; sha256: string };
-        try {
-            fed = await feed(buffered, chunks, restore.child.stdin!, restore.exited);
-        } catch (error) {
-            restore.child.kill("SIGTERM");
-            await restore.exited;
-            throw fail("unreachable", "download dump", `reading ${key} failed mid-way: ${describe(error)}`, `check the connection to ${store.location} and retry.`, error);
-        }
-        const exit = await restore.exited;
-        if (fed.bytes !== manifest.sizeBytes || fed.sha256 !== manifest.sha256) {
-            throw fail(
-                "corrupt",
-                "verify checksum",
-                `the dump ${key} does not match its manifest: read ${fed.bytes} bytes with sha256 ${fed.sha256}, the manifest records ${manifest.sizeBytes} bytes with sha256 ${manifest.sha256}` +
-                    (exit.code !== 0 ? ` (and ${exitSummary("pg_restore", exit)})` : "") + ".",
-                "restore another backup (npm run backup -- list).",
-            );
-        }
-        if (exit.code !== 0) {
-            throw fail("restore-failed", "pg_restore", exitSummary("pg_restore", exit), "free disk space on the server (or pass --tablespace on a larger volume) if it ran out; otherwise see pg_restore's message.");
+        // 6. pg_restore: from the verified local copy with parallel jobs, or fed from the download
+        //    while the sha256 is computed.
+        const restoreArgs = ["--no-owner", "--no-acl", "--exit-on-error", "--no-password", `--dbname=${scratch}`];
+        if (localCopy) {
+            const restore = spawnTool(tools.pgRestore, [...restoreArgs, `--jobs=${jobs}`, localCopy], libpqEnv(server, scratch), "pipe-out");
+            restore.child.stdout!.resume();
+            const exit = await restore.exited;
+            if (exit.code !== 0) {
+                throw fail("restore-failed", "pg_restore", exitSummary("pg_restore", exit), "free disk space on the server (or pass --tablespace on a larger volume) if it ran out; otherwise see pg_restore's message.");
+            }
+        } else {
+            const restore = spawnTool(tools.pgRestore, restoreArgs, libpqEnv(server, scratch), "pipe-in");
+            let fed: { bytes: number; sha256: string };
+            try {
+                fed = await feed(buffered, chunks, restore.child.stdin!, restore.exited);
+            } catch (error) {
+                restore.child.kill("SIGTERM");
+                await restore.exited;
+                throw fail("unreachable", "download dump", `reading ${key} failed mid-way: ${describe(error)}`, `check the connection to ${store.location} and retry.`, error);
+            }
+            const exit = await restore.exited;
+            if (fed.bytes !== manifest.sizeBytes || fed.sha256 !== manifest.sha256) {
+                throw fail(
+                    "corrupt",
+                    "verify checksum",
+                    `the dump ${key} does not match its manifest: read ${fed.bytes} bytes with sha256 ${fed.sha256}, the manifest records ${manifest.sizeBytes} bytes with sha256 ${manifest.sha256}` +
+                        (exit.code !== 0 ? ` (and ${exitSummary("pg_restore", exit)})` : "") + ".",
+                    "restore another backup (npm run backup -- list).",
+                );
+            }
+            if (exit.code !== 0) {
+                throw fail("restore-failed", "pg_restore", exitSummary("pg_restore", exit), "free disk space on the server (or pass --tablespace on a larger volume) if it ran out; otherwise see pg_restore's message.");
+            }
         }
 
         log(`${tenantId}: pg_restore finished after ${((performance.now() - started) / 1000).toFixed(1)} s; checksum matches`);
 
-        // 6. Owners, grants, database settings; then hold the result to the manifest.
+        // 7. Owners, grants, database settings; then hold the result to the manifest.
         const restored = await connect(server, scratch);
         let actual;
         try {
@@ -291,7 +352,7 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
             return { tenantId, key, manifest, database: scratch, restoreSeconds, warnings };
         }
 
-        // 7. The switch: the tenant always has a database named erp_<id>.
+        // 8. The switch: the tenant always has a database named erp_<id>.
         await swap(admin, names, scratch, databases.beforeRestore, exists.has(names.database), options.terminateTimeoutMs ?? 15_000, fail, log);
         created = false;
         const previousDatabase = exists.has(names.database) ? databases.beforeRestore : undefined;
@@ -313,6 +374,7 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
         if (!cleanup) throw wrapped;
         throw new TenantBackupError(wrapped.kind, tenantId, server.name, wrapped.step, wrapped.problem + cleanup, wrapped.fix, { cause: wrapped.cause });
     } finally {
+        for (const cleanup of cleanups) await cleanup().catch(() => undefined);
         await admin.end().catch(() => undefined);
     }
 }

@@ -108,17 +108,20 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
         await s3?.stop();
     });
 
-    it("refuses a corrupted dump (same size, bytes changed) on its checksum and drops the half-restored database", async () => {
-        const corrupted = Buffer.from(dump);
-        for (let i = 0; i < 64; i++) corrupted[Math.floor(corrupted.length / 2) + i] ^= 0xff;
-        const key = await plant(new Date("2031-06-01T03:00:00.000Z"), corrupted, {});
-        await rejectsWith(
-            restoreTenant(target, { ...options, backup: key }),
-            "corrupt",
-            "verify checksum",
-            new RegExp(`the dump ${key} does not match its manifest: read ${dump.length} bytes with sha256 [0-9a-f]{64}, the manifest records ${dump.length} bytes with sha256 ${good.manifest.sha256}`),
-        );
-    });
+    // jobs 1 streams the download into pg_restore; jobs 2 verifies a private local copy first.
+    for (const jobs of [1, 2]) {
+        it(`refuses a corrupted dump (same size, bytes changed) on its checksum and drops the half-restored database (jobs ${jobs})`, async () => {
+            const corrupted = Buffer.from(dump);
+            for (let i = 0; i < 64; i++) corrupted[Math.floor(corrupted.length / 2) + i] ^= 0xff;
+            const key = await plant(new Date(`2031-06-01T03:0${jobs}:00.000Z`), corrupted, {});
+            await rejectsWith(
+                restoreTenant(target, { ...options, backup: key, jobs }),
+                "corrupt",
+                "verify checksum",
+                new RegExp(`the dump ${key} does not match its manifest: read ${dump.length} bytes with sha256 [0-9a-f]{64}, the manifest records ${dump.length} bytes with sha256 ${good.manifest.sha256}`),
+            );
+        });
+    }
 
     it("refuses a truncated dump on its size before creating anything", async () => {
         const key = await plant(new Date("2031-06-01T04:00:00.000Z"), dump.subarray(0, Math.floor(dump.length / 2)), {});
@@ -130,15 +133,17 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
         );
     });
 
-    it("drops the half-restored database when pg_restore fails mid-way (a truncated dump recorded as complete)", async () => {
-        const truncated = dump.subarray(0, Math.floor(dump.length * 0.8));
-        const { createHash } = await import("node:crypto");
-        const key = await plant(new Date("2031-06-01T05:00:00.000Z"), truncated, {
-            sizeBytes: truncated.length,
-            sha256: createHash("sha256").update(truncated).digest("hex"),
+    for (const jobs of [1, 2]) {
+        it(`drops the half-restored database when pg_restore fails mid-way (a truncated dump recorded as complete; jobs ${jobs})`, async () => {
+            const truncated = dump.subarray(0, Math.floor(dump.length * 0.8));
+            const { createHash } = await import("node:crypto");
+            const key = await plant(new Date(`2031-06-01T05:0${jobs}:00.000Z`), truncated, {
+                sizeBytes: truncated.length,
+                sha256: createHash("sha256").update(truncated).digest("hex"),
+            });
+            await rejectsWith(restoreTenant(target, { ...options, backup: key, jobs }), "restore-failed", "pg_restore", /pg_restore exited with code 1: .*(unexpected end of file|could not read from input file|could not find block ID)/);
         });
-        await rejectsWith(restoreTenant(target, { ...options, backup: key }), "restore-failed", "pg_restore", /pg_restore exited with code 1: .*(unexpected end of file|could not read from input file|could not find block ID)/);
-    });
+    }
 
     it("reports a missing dump, a missing backup and a tenant with no backup at all", async () => {
         const key = await plant(new Date("2031-06-01T06:00:00.000Z"), undefined, {});
