@@ -1,8 +1,9 @@
 /**
  * npm run bench:program: how long and how much memory evaluating the program takes under the
  * SDK's mock runtime for 50, 200 and 500 tenants, next to two baselines run the same way:
- * - flat: the same resources with the same inputs, registered in a plain loop (no config
- *   validation, components, dependencies or outputs): the ratio is what tenantdb's own code adds;
+ * - flat: the same resources, built from the same SDK classes with the same inputs in a plain
+ *   loop (no config validation, components, parents, providers, dependencies or outputs): the
+ *   ratio is what tenantdb's own code and structure add;
  * - bare: the same number of resources with a single input: what the SDK costs per resource.
  * Each case runs in its own child process so its peak RSS is its own.
  *
@@ -12,7 +13,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { evaluateProgramOffline } from "../src/program/offline";
 
 const SIZES = [50, 200, 500];
@@ -42,8 +46,8 @@ async function runProgram(tenants: number, graphFile: string) {
     return { seconds, resources: evaluation.resources.length };
 }
 
-/** Registers `resources` in a plain loop inside a root stack, with mocks that only count. */
-async function registerFlat(resources: { type: string; name: string; inputs: Record<string, unknown> }[]) {
+/** As many resources with a single input: the SDK's own cost per resource. */
+async function runBare(resources: number) {
     const started = process.hrtime.bigint();
     let count = 0;
     await pulumi.runtime.setMocks({
@@ -51,24 +55,62 @@ async function registerFlat(resources: { type: string; name: string; inputs: Rec
         call: () => { throw new Error("no invokes in the baseline"); },
     }, "tenantdb", "bench", false);
     await pulumi.runtime.runInPulumiStack(async () => {
-        for (const resource of resources) new (pulumi.CustomResource as any)(resource.type, resource.name, resource.inputs);
+        for (let i = 0; i < resources; i++) new (pulumi.CustomResource as any)("bench:index:Bare", `bare-${i}`, { value: i });
         return {};
     });
     await (pulumi.runtime as any).waitForRPCs?.();
     return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources: count };
 }
 
-/** The program's own resources and inputs, without config, components, dependencies or outputs. */
-function runFlat(graphFile: string) {
+/** The provider SDK classes the program uses, by type token: the flat baseline builds the same classes. */
+const CLASSES: Record<string, new (name: string, args: any) => pulumi.Resource> = {
+    "postgresql:index/role:Role": postgresql.Role,
+    "postgresql:index/database:Database": postgresql.Database,
+    "postgresql:index/grant:Grant": postgresql.Grant,
+    "postgresql:index/schema:Schema": postgresql.Schema,
+    "postgresql:index/defaultPrivileges:DefaultPrivileges": postgresql.DefaultPrivileges,
+    "postgresql:index/extension:Extension": postgresql.Extension,
+    "random:index/randomPassword:RandomPassword": random.RandomPassword,
+    "aws:kms/key:Key": aws.kms.Key,
+    "aws:kms/alias:Alias": aws.kms.Alias,
+    "aws:s3/bucket:Bucket": aws.s3.Bucket,
+    "aws:s3/bucketVersioning:BucketVersioning": aws.s3.BucketVersioning,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": aws.s3.BucketServerSideEncryptionConfiguration,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": aws.s3.BucketPublicAccessBlock,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": aws.s3.BucketLifecycleConfiguration,
+    "aws:s3/bucketPolicy:BucketPolicy": aws.s3.BucketPolicy,
+    "aws:iam/policy:Policy": aws.iam.Policy,
+    "aws:rds/instance:Instance": aws.rds.Instance,
+    "aws:rds/parameterGroup:ParameterGroup": aws.rds.ParameterGroup,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": aws.cloudwatch.MetricAlarm,
+    "aws:cloudwatch/dashboard:Dashboard": aws.cloudwatch.Dashboard,
+    "pulumi:providers:postgresql": postgresql.Provider,
+};
+
+/**
+ * The program's own resources, built from the same SDK classes with the same inputs, in a plain
+ * loop: no config validation, components, parents, providers, dependencies or outputs.
+ */
+async function runFlat(graphFile: string) {
     const graph: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(readFileSync(graphFile, "utf8"));
-    // Provider resources need the engine's provider registration; register them as plain resources.
-    return registerFlat(graph.map((r) => (r.type.startsWith("pulumi:providers:") ? { ...r, type: "bench:index:Provider" } : r)));
+    const started = process.hrtime.bigint();
+    let count = 0;
+    await pulumi.runtime.setMocks({
+        newResource: (args) => { count++; return { id: `${args.name}-id`, state: args.inputs }; },
+        call: () => { throw new Error("no invokes in the baseline"); },
+    }, "tenantdb", "bench", false);
+    await pulumi.runtime.runInPulumiStack(async () => {
+        for (const resource of graph) {
+            const Class = CLASSES[resource.type];
+            if (!Class) throw new Error(`bench: no class for ${resource.type}; add it to CLASSES`);
+            new Class(resource.name, resource.inputs);
+        }
+        return {};
+    });
+    await (pulumi.runtime as any).waitForRPCs?.();
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources: count };
 }
 
-/** As many resources with a single input: the SDK's own cost per resource. */
-function runBare(resources: number) {
-    return registerFlat(Array.from({ length: resources }, (_, i) => ({ type: "bench:index:Bare", name: `bare-${i}`, inputs: { value: i } })));
-}
 
 function child(kind: string, n: number | string): { seconds: number; resources: number; peakMiB: number } {
     const run = spawnSync(process.execPath, [...process.execArgv, __filename, kind, String(n), graphFile], { encoding: "utf8", maxBuffer: 1 << 24 });
