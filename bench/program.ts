@@ -46,20 +46,24 @@ async function runProgram(tenants: number, graphFile: string) {
     return { seconds, resources: evaluation.resources.length };
 }
 
-/** As many resources with a single input: the SDK's own cost per resource. */
-async function runBare(resources: number) {
+/** Runs `declare` inside a root stack under mocks that only count registrations. */
+async function timedStack(declare: () => void) {
     const started = process.hrtime.bigint();
     let count = 0;
     await pulumi.runtime.setMocks({
         newResource: (args) => { count++; return { id: `${args.name}-id`, state: args.inputs }; },
         call: () => { throw new Error("no invokes in the baseline"); },
     }, "tenantdb", "bench", false);
-    await pulumi.runtime.runInPulumiStack(async () => {
-        for (let i = 0; i < resources; i++) new (pulumi.CustomResource as any)("bench:index:Bare", `bare-${i}`, { value: i });
-        return {};
-    });
+    await pulumi.runtime.runInPulumiStack(async () => { declare(); return {}; });
     await (pulumi.runtime as any).waitForRPCs?.();
     return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources: count };
+}
+
+/** As many resources with a single input: the SDK's own cost per resource. */
+function runBare(resources: number) {
+    return timedStack(() => {
+        for (let i = 0; i < resources; i++) new (pulumi.CustomResource as any)("bench:index:Bare", `bare-${i}`, { value: i });
+    });
 }
 
 /** The provider SDK classes the program uses, by type token: the flat baseline builds the same classes. */
@@ -91,26 +95,16 @@ const CLASSES: Record<string, new (name: string, args: any) => pulumi.Resource> 
  * The program's own resources, built from the same SDK classes with the same inputs, in a plain
  * loop: no config validation, components, parents, providers, dependencies or outputs.
  */
-async function runFlat(graphFile: string) {
+function runFlat(graphFile: string) {
     const graph: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(readFileSync(graphFile, "utf8"));
-    const started = process.hrtime.bigint();
-    let count = 0;
-    await pulumi.runtime.setMocks({
-        newResource: (args) => { count++; return { id: `${args.name}-id`, state: args.inputs }; },
-        call: () => { throw new Error("no invokes in the baseline"); },
-    }, "tenantdb", "bench", false);
-    await pulumi.runtime.runInPulumiStack(async () => {
+    return timedStack(() => {
         for (const resource of graph) {
             const Class = CLASSES[resource.type];
             if (!Class) throw new Error(`bench: no class for ${resource.type}; add it to CLASSES`);
             new Class(resource.name, resource.inputs);
         }
-        return {};
     });
-    await (pulumi.runtime as any).waitForRPCs?.();
-    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources: count };
 }
-
 
 function child(kind: string, n: number | string): { seconds: number; resources: number; peakMiB: number } {
     const run = spawnSync(process.execPath, [...process.execArgv, __filename, kind, String(n), graphFile], { encoding: "utf8", maxBuffer: 1 << 24 });
