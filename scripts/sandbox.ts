@@ -6,10 +6,11 @@
  *   npm start -- --once       run, print, stop
  *   npm start -- --stack dev  another stack file with one external server on 127.0.0.1
  *   npm start -- --work-dir <dir>   run the Pulumi.<stack>.yaml of another folder (state in <dir>/.tenantdb)
+ *   npm start -- --server-only      only the stack's PostgreSQL, empty, for `pulumi up` with the real provider
  */
 import * as path from "node:path";
 import { Command } from "commander";
-import { startSandbox } from "../src/local/sandbox";
+import { startSandbox, startServerOnly } from "../src/local/sandbox";
 import { assumptionsFromStackConfig } from "../src/cost/assumptions";
 import { estimateCost } from "../src/cost/allocate";
 import { renderReport } from "../src/cost/format";
@@ -24,9 +25,11 @@ async function main(): Promise<void> {
         .option("--stack <name>", "stack file to run (Pulumi.<stack>.yaml)", "dev")
         .option("--once", "stop after setting up instead of waiting for Ctrl-C")
         .option("--work-dir <dir>", "folder holding Pulumi.<stack>.yaml", root)
+        .option("--server-only", "start only the stack's PostgreSQL (empty), for pulumi up with the real provider")
         .parse()
-        .opts<{ stack: string; once?: boolean; workDir: string }>();
+        .opts<{ stack: string; once?: boolean; workDir: string; serverOnly?: boolean }>();
     const log = (line: string) => console.log(`[sandbox] ${line}`);
+    if (options.serverOnly) return serverOnly(path.resolve(options.workDir), options.stack, log);
     const started = Date.now();
     const sandbox = await startSandbox({ workDir: path.resolve(options.workDir), stack: options.stack }, log);
     let stopping = false;
@@ -62,6 +65,19 @@ async function main(): Promise<void> {
     log("running; press Ctrl-C to stop");
     await new Promise<void>((resolve) => {
         for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(resolve));
+    });
+}
+
+async function serverOnly(workDir: string, stack: string, log: (line: string) => void): Promise<void> {
+    const { server, serverName } = await startServerOnly({ workDir, stack });
+    const passwordFile = path.relative(process.cwd(), path.join(workDir, ".tenantdb", "server-only", "pgdata.password"));
+    log(`PostgreSQL for stack ${stack} on 127.0.0.1:${server.port}, no tenants yet. Deploy with the real provider:`);
+    console.log(`  pulumi stack select ${stack} || pulumi stack init ${stack}`);
+    console.log(`  pulumi config set --secret --path 'tenantdb:serverPasswords.${serverName}' "$(cat ${passwordFile})"`);
+    console.log("  pulumi up");
+    log("running; press Ctrl-C to stop");
+    await new Promise<void>((resolve) => {
+        for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void server.stop().then(resolve));
     });
 }
 

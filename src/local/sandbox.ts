@@ -47,13 +47,27 @@ export function readStackFile(file: string): Record<string, unknown> {
     return config as Record<string, unknown>;
 }
 
-function localServerOf(config: Record<string, unknown>, file: string): { name: string; port: number } {
+export function localServerOf(config: Record<string, unknown>, file: string): { name: string; port: number } {
     const servers = (config["tenantdb:servers"] ?? {}) as Record<string, { kind?: string; host?: string; port?: number }>;
     const local = Object.entries(servers).filter(([, s]) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
     if (local.length !== 1) {
         throw new Error(`${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`);
     }
     return { name: local[0][0], port: local[0][1].port ?? 5432 };
+}
+
+/**
+ * Only the stack's local PostgreSQL, empty of tenants (data in `.tenantdb/server-only/`), for
+ * deploying the same stack with the real provider: `pulumi up` then declares everything.
+ */
+export async function startServerOnly(options: SandboxOptions): Promise<{ server: LocalServer; serverName: string }> {
+    const stack = options.stack ?? "dev";
+    const file = path.join(options.workDir, `Pulumi.${stack}.yaml`);
+    const local = localServerOf(readStackFile(file), file);
+    const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "server-only");
+    mkdirSync(stateDir, { recursive: true });
+    const server = await startLocalServer({ dataDir: path.join(stateDir, "pgdata"), port: local.port, persistent: true, settings: { max_connections: 300 } });
+    return { server, serverName: local.name };
 }
 
 export async function startSandbox(options: SandboxOptions, log: (line: string) => void = () => {}): Promise<Sandbox> {

@@ -62,6 +62,34 @@ describe("sandbox (npm start)", function () {
         }
     });
 
+    it("--server-only starts the stack's PostgreSQL empty, for pulumi up with the real provider", async () => {
+        const dir = projectDir(dirs);
+        const port = await freePort();
+        stackFile(dir, port);
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/sandbox.ts"), "--stack", "sbx", "--work-dir", dir, "--server-only"], { cwd: root });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        child.stderr.on("data", (chunk) => (output += chunk));
+        await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`server did not get ready:\n${output}`)), 120_000);
+            child.stdout.on("data", () => {
+                if (output.includes("press Ctrl-C to stop")) { clearTimeout(timer); resolve(); }
+            });
+        });
+        try {
+            assert.match(output, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' "\$\(cat .*\.tenantdb\/server-only\/pgdata\.password\)"/);
+            const password = readFileSync(path.join(dir, ".tenantdb/server-only/pgdata.password"), "utf8");
+            const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+            await admin.connect();
+            const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'erp\\_%'");
+            await admin.end();
+            assert.deepEqual(rows, [{ n: 0 }]);
+        } finally {
+            child.kill("SIGINT");
+            await new Promise((resolve) => child.on("exit", resolve));
+        }
+    });
+
     it("runs as npm start does and stops cleanly on Ctrl-C", async () => {
         const dir = projectDir(dirs);
         const port = await freePort();
