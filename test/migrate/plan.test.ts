@@ -132,7 +132,7 @@ tenants:
     const bad: Array<[string, string, NodeJS.ProcessEnv, RegExp]> = [
         ["a missing environment variable", file, { ACME_ADMIN: "x" }, /targets file t\.yaml, tenant acme: environment variable ACME_PW is not set/],
         ["an unknown field", "tenants:\n  - { id: acme, server: s, host: h, password: p, pasword: q }\n", {}, /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/],
-        ["an unsafe tenant id", "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n", {}, /tenant id "acme"; drop" is invalid/],
+        ["an unsafe tenant id", "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n", {}, /Invalid tenant id "acme\\"; drop": it must start with a lowercase letter and contain only a-z, 0-9 and _ \(no upper case, spaces, quotes, dashes or unicode\), e\.g\. acme_corp/],
         ["an unknown server", "tenants:\n  - { id: acme, server: s, password: p }\n", {}, /server "s" is not in servers and the tenant has no host/],
     ];
     for (const [title, text, env, error] of bad) {
