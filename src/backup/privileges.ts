@@ -1,8 +1,8 @@
 /**
- * Ownership and privileges of a restored database. pg_restore runs with --no-owner --no-acl
- * as the admin, so everything it creates belongs to the admin and carries no grants; this
- * hands every object to the tenant's owner role and re-applies the grants and default
- * privileges the TenantDatabase component declares.
+ * Ownership and privileges of a restored database. pg_restore runs with --no-owner as the
+ * admin (ACLs restored, so objects a migration closed to PUBLIC stay closed), so everything it
+ * creates belongs to the admin; this hands every object to the tenant's owner role and
+ * re-applies the grants and default privileges the TenantDatabase component declares.
  *
  * KEEP IN STEP with components/tenant-database.ts (a test compares the lists).
  * Restore verifies the result against the owners and privileges recorded at backup time, so

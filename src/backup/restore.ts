@@ -273,7 +273,9 @@ async function runRestore(target: TenantBackupTarget, options: RestoreOptions, m
 
         // 6. pg_restore: from the verified local copy with parallel jobs, or fed from the download
         //    while the sha256 is computed.
-        const restoreArgs = ["--no-owner", "--no-acl", "--exit-on-error", "--no-password", `--dbname=${scratch}`];
+        // ACLs are restored (the roles they name exist on this server): objects a migration closed to
+        // PUBLIC, such as the audit functions, must stay closed. Owners are set afterwards.
+        const restoreArgs = ["--no-owner", "--exit-on-error", "--no-password", `--dbname=${scratch}`];
         if (localCopy) {
             const restore = spawnTool(tools.pgRestore, [...restoreArgs, `--jobs=${jobs}`, localCopy], libpqEnv(server, scratch), "pipe-out");
             restore.child.stdout!.resume();
