@@ -137,8 +137,31 @@ export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.e
 
 /** The stack outputs the Pulumi program exports (tenantSecrets unwrapped from its secret). */
 export interface StackOutputs {
-    readonly tenants: Record<string, { database: string; server: string; host: string; port: number; roles: { owner: string; app: string; readonly: string; migrator: string } }>;
+    readonly tenants: Record<string, { database: string; server: string; host: string; port: number; sslmode?: string; roles: { owner: string; app: string; readonly: string; migrator: string } }>;
     readonly tenantSecrets: Record<string, { migratorPassword: string; appPassword: string; readonlyPassword: string }>;
+}
+
+/**
+ * node-postgres TLS settings for a libpq sslmode. Without one (older outputs), TLS is required
+ * except on the loopback interface: RDS servers force TLS, and credentials must not cross a
+ * network in clear. verify-ca/verify-full check the server against the CA bundle in
+ * PGSSLROOTCERT (e.g. the RDS global bundle) or the system's.
+ */
+export function sslForMode(sslmode: string | undefined, host: string): boolean | object {
+    const mode = sslmode ?? (host === "127.0.0.1" || host === "localhost" || host === "::1" ? "disable" : "require");
+    switch (mode) {
+        case "disable":
+            return false;
+        case "require":
+            return { rejectUnauthorized: false };
+        case "verify-ca":
+        case "verify-full": {
+            const ca = process.env.PGSSLROOTCERT ? readFileSync(process.env.PGSSLROOTCERT, "utf8") : undefined;
+            return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === "verify-ca" ? { checkServerIdentity: () => undefined } : {}) };
+        }
+        default:
+            throw new Error(`sslmode "${mode}" is not supported; use disable, require, verify-ca or verify-full`);
+    }
 }
 
 /** Targets from stack outputs; `maxConnections` per server name is the runner's budget there. */
@@ -156,7 +179,7 @@ export function targetsFromStackOutputs(outputs: StackOutputs, options: { maxCon
             user: tenant.roles.migrator,
             ownerRole: tenant.roles.owner,
             password,
-            ssl: options.ssl,
+            ssl: options.ssl ?? sslForMode(tenant.sslmode, tenant.host),
             maxConnections: options.maxConnections?.[tenant.server],
         };
     });

@@ -22,6 +22,8 @@ export interface TenantOutput {
     plan: string;
     host: string;
     port: number;
+    /** libpq sslmode to connect with (require on RDS, the server's setting on external servers). */
+    sslmode: string;
     roles: { owner: string; app: string; readonly: string; migrator: string };
     bucket?: string;
     kmsKeyArn?: string;
@@ -88,6 +90,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
             plan: tenant.plan,
             host: server.host,
             port: server.port,
+            sslmode: server.sslmode,
             roles: { owner: names.ownerRole, app: names.appRole, readonly: names.readonlyRole, migrator: names.migratorRole },
             bucket: component.backups?.bucket.id,
             kmsKeyArn: component.backups?.key.arn,

@@ -145,8 +145,11 @@ tenants:
             tenantSecrets: { acme: { migratorPassword: "m", appPassword: "a", readonlyPassword: "r" } },
         };
         assert.deepEqual(targetsFromStackOutputs(outputs, { maxConnections: { "pg-1": 5 } }), [
-            { tenantId: "acme", server: "pg-1", host: "h", port: 5432, database: "erp_acme", user: "erp_acme_migrator", ownerRole: "erp_acme_owner", password: "m", ssl: undefined, maxConnections: 5 },
+            { tenantId: "acme", server: "pg-1", host: "h", port: 5432, database: "erp_acme", user: "erp_acme_migrator", ownerRole: "erp_acme_owner", password: "m", ssl: { rejectUnauthorized: false }, maxConnections: 5 },
         ]);
+        const local = { ...outputs.tenants.acme, host: "127.0.0.1", sslmode: "disable" };
+        assert.equal(targetsFromStackOutputs({ ...outputs, tenants: { acme: local } })[0].ssl, false);
+        assert.deepEqual(targetsFromStackOutputs({ ...outputs, tenants: { acme: { ...local, host: "db.internal", sslmode: "verify-full" } } })[0].ssl, { rejectUnauthorized: true });
         assert.throws(() => targetsFromStackOutputs({ ...outputs, tenantSecrets: {} }), /tenantSecrets has no migratorPassword for tenant acme/);
     });
 
