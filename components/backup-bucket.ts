@@ -16,6 +16,11 @@ export interface TenantBackupBucketArgs {
     readonly backupRoleName?: string;
 }
 
+/** A stack name as S3 and RDS accept it in names: lowercase letters, digits and single dashes. */
+export function dnsLabel(name: string): string {
+    return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "stack";
+}
+
 /** Statements of the bucket policy: refuse every request that does not use TLS. */
 export function tlsOnlyPolicy(bucketArn: string): string {
     return JSON.stringify({
@@ -42,7 +47,8 @@ export function backupJobPolicy(bucketArn: string, keyArn: string): string {
         Statement: [
             { Sid: "ListTenantBucket", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: bucketArn },
             { Sid: "ReadWriteTenantBackups", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"], Resource: `${bucketArn}/*` },
-            { Sid: "UseTenantKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], Resource: keyArn },
+            // SSE-KMS needs GenerateDataKey to write and Decrypt to read, and only through S3.
+            { Sid: "UseTenantKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: keyArn, Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } } },
         ],
     });
 }
@@ -60,7 +66,9 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
     constructor(name: string, args: TenantBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenantdb:index:TenantBackupBucket", name, {}, opts);
         const keep = { parent: this, protect: true, retainOnDelete: true };
-        const child = { parent: this };
+        // Every setting of a kept bucket is kept too: offboarding must not leave the bucket
+        // public, unencrypted by the tenant's key, unversioned or without its lifecycle.
+        const child = { parent: this, retainOnDelete: true };
         const dashed = args.tenantId.replace(/_/g, "-");
 
         this.key = new aws.kms.Key(`${name}-key`, {
@@ -76,7 +84,7 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
 
         // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
         this.bucket = new aws.s3.Bucket(`${name}`, {
-            bucketPrefix: `tdb-${args.stack}-${dashed}`.slice(0, 36).replace(/-$/, "") + "-",
+            bucketPrefix: `tdb-${dnsLabel(args.stack)}-${dashed}`.slice(0, 36).replace(/-+$/, "") + "-",
             forceDestroy: false,
             tags: args.tags,
         }, keep);

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { RdsServerConfig } from "../src/config/schema";
+import { dnsLabel } from "./backup-bucket";
 
 export interface RdsServerArgs {
     /** The validated server config. */
@@ -74,7 +75,7 @@ export class RdsServer extends pulumi.ComponentResource {
             backupRetentionPeriod: server.backupRetentionDays,
             deletionProtection: true,
             skipFinalSnapshot: false,
-            finalSnapshotIdentifier: `tenantdb-${pulumi.getStack()}-${name}-final`,
+            finalSnapshotIdentifier: `tenantdb-${dnsLabel(pulumi.getStack())}-${name}-final`,
             copyTagsToSnapshot: true,
             performanceInsightsEnabled: server.performanceInsights,
             enabledCloudwatchLogsExports: ["postgresql"],
@@ -88,7 +89,9 @@ export class RdsServer extends pulumi.ComponentResource {
         // RDS keeps the admin password in Secrets Manager (and may rotate it); read the current one.
         const adminPassword = this.instance.masterUserSecrets.apply((secrets) => {
             const arn = secrets?.[0]?.secretArn;
-            if (!arn) return pulumi.output("");
+            if (!arn) {
+                throw new pulumi.ResourceError(`RDS reports no managed admin secret for server ${name}; check manageMasterUserPassword on the instance`, this.instance);
+            }
             return aws.secretsmanager.getSecretVersionOutput({ secretId: arn }, { parent: this }).secretString
                 .apply((value) => JSON.parse(value).password as string);
         });
@@ -125,7 +128,7 @@ export class RdsServer extends pulumi.ComponentResource {
         alarm("connections-high", "DatabaseConnections", "GreaterThanThreshold", Math.floor(maxConnections * 0.8), `${name}: connections above 80% of max_connections (${maxConnections})`);
 
         new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
-            dashboardName: `tenantdb-${pulumi.getStack()}-${name}`,
+            dashboardName: `tenantdb-${dnsLabel(pulumi.getStack())}-${name}`,
             dashboardBody: this.instance.identifier.apply((id) => JSON.stringify({
                 widgets: ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "ReadIOPS", "WriteIOPS"].map((metric, index) => ({
                     type: "metric", x: (index % 3) * 8, y: Math.floor(index / 3) * 6, width: 8, height: 6,

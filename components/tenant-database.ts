@@ -116,6 +116,10 @@ export class TenantDatabase extends pulumi.ComponentResource {
                 }, afterDatabase(role))),
         ];
 
+        // Schema public: USAGE only for PUBLIC (extension functions live there), never CREATE,
+        // also on servers older than PostgreSQL 15, whose default lets everyone create tables.
+        new postgresql.Grant(`${name}-public-schema`, { database, schema: "public", role: "public", objectType: "schema", privileges: ["USAGE"] }, afterDatabase());
+
         for (const extension of new Set([...DEFAULT_EXTENSIONS, ...tenant.extensions])) {
             new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database, schema: "public" }, { ...retained, dependsOn: databaseGrants });
         }

@@ -25,8 +25,9 @@ export const tenantIdSchema = z
 
 export const serverNameSchema = z
     .string()
-    .regex(/^[a-z](-?[a-z0-9]){0,39}$/, {
-        error: "server names must start with a lowercase letter and contain only a-z, 0-9 and single dashes, at most 40 characters, e.g. shared-1",
+    .max(40, { error: "server names are at most 40 characters" })
+    .regex(/^[a-z](-?[a-z0-9])*$/, {
+        error: "server names must start with a lowercase letter and contain only a-z, 0-9 and single dashes, e.g. shared-1",
     });
 
 /** Extensions a tenant may ask for: trusted, widely available on RDS and stock PostgreSQL. */
@@ -132,7 +133,7 @@ export const stackConfigSchema = z.strictObject({
     tenants: z.array(tenantSchema).default([]),
     backup: backupSchema.default(() => backupSchema.parse({})),
     cost: costSchema.default(() => costSchema.parse({})),
-    dedicatedServer: dedicatedDefaultsSchema.default({ instanceClass: "db.t4g.medium" }),
+    dedicatedServer: dedicatedDefaultsSchema.default({}),
 });
 
 export type RdsServerConfig = z.output<typeof rdsServerSchema>;

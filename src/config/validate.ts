@@ -41,6 +41,9 @@ export interface ValidationContext {
     readonly serverPasswordNames: readonly string[];
 }
 
+/** Instance class of an enterprise tenant's server when neither tenantdb:dedicatedServer nor the tenant sets one. */
+export const DEFAULT_DEDICATED_INSTANCE_CLASS = "db.t4g.medium";
+
 const SECRET_LOOKING_KEYS = /^(admin)?pass(word)?$|secret|token/i;
 
 function zodProblems(error: z.ZodError, prefix: PropertyKey[] = []): ConfigProblem[] {
@@ -52,6 +55,10 @@ function zodProblems(error: z.ZodError, prefix: PropertyKey[] = []): ConfigProbl
                     ? "secrets do not belong in plain config; remove it and run: pulumi config set --secret --path 'serverPasswords.<server>' <password>"
                     : "is not a known field; check its spelling against the config reference in README.md",
             }));
+        }
+        if (issue.code === "invalid_key") {
+            // A bad record key (a server name): report what is wrong with the key itself.
+            return issue.issues.map((inner) => ({ path: configPath([...prefix, ...issue.path]), message: inner.message }));
         }
         return [{ path: configPath([...prefix, ...issue.path]), message: issue.message }];
     });
@@ -120,7 +127,7 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
     for (const tenant of config.tenants) {
         if (tenant.plan !== "enterprise") continue;
         const name = dedicatedServerName(tenant.id);
-        const spec = { kind: "rds", ...config.dedicatedServer, ...tenant.dedicated, capacity: 1 };
+        const spec = { kind: "rds", instanceClass: DEFAULT_DEDICATED_INSTANCE_CLASS, ...config.dedicatedServer, ...tenant.dedicated, capacity: 1 };
         const server = serverSchema.safeParse(spec);
         if (!server.success) {
             problems.push(...zodProblems(server.error, ["tenants", firstIndexOfId.get(tenant.id)!, "dedicated"]));

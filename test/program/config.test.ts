@@ -151,6 +151,19 @@ describe("stack config validation", () => {
         assert.equal(model.tenants[0].server, "ent-big-co");
     });
 
+    it("keeps the dedicated server's default class when tenantdb:dedicatedServer sets other fields", () => {
+        const model = validateStackConfig({ tenants: [{ id: "big_co", plan: "enterprise" }], dedicatedServer: { multiAz: false } }, context);
+        const server = model.servers.get("ent-big-co");
+        assert.ok(server && server.kind === "rds");
+        assert.deepEqual([server.instanceClass, server.multiAz], ["db.t4g.medium", false]);
+    });
+
+    it("refuses a server name longer than 40 characters", () => {
+        assert.deepEqual(problems({ servers: { ["s".repeat(41)]: external }, tenants: [] }, { serverPasswordNames: ["s".repeat(41)] }), [
+            `tenantdb:servers.${"s".repeat(41)}: server names are at most 40 characters`,
+        ]);
+    });
+
     it("applies the documented defaults", () => {
         const model = validateStackConfig(withTenant({ id: "acme" }), context);
         const tenant = model.tenants[0];

@@ -61,10 +61,11 @@ describe("TenantDatabase under the mock runtime", () => {
             "erp_acme_migrator database - [CONNECT]",
             "erp_acme_readonly database - [CONNECT]",
             "public database - []",
+            "public schema public [USAGE]",
             ...SCHEMAS.flatMap((schema) => [`erp_acme_app schema ${schema} [USAGE]`, `erp_acme_readonly schema ${schema} [USAGE]`]),
         ].sort();
         assert.deepEqual(await grantsOf("erp_acme"), expected);
-        assert.deepEqual((await grantsOf("erp_big_co")).length, 16);
+        assert.deepEqual((await grantsOf("erp_big_co")).length, 17);
     });
 
     it("sets default privileges so tables created by migrations reach app (read/write, audit read-only) and readonly (read)", async () => {
@@ -98,7 +99,7 @@ describe("TenantDatabase under the mock runtime", () => {
             ...ofType(evaluation, "postgresql:index/grant:Grant"),
             ...ofType(evaluation, "postgresql:index/defaultPrivileges:DefaultPrivileges"),
         ];
-        assert.equal(privileged.length, 3 * (16 + 18));
+        assert.equal(privileged.length, 3 * (17 + 18));
         for (const resource of privileged) {
             const database: string = resource.inputs.database;
             const roles = [resource.inputs.role, resource.inputs.owner].filter((r) => r !== undefined && r !== "public");
@@ -110,7 +111,7 @@ describe("TenantDatabase under the mock runtime", () => {
         const evaluation = await fleet();
         const expected: Record<string, string> = { acme: "server-shared-postgresql", globex: "server-onprem-postgresql", big_co: "server-ent-big-co-postgresql" };
         const pg = evaluation.resources.filter((r) => r.type.startsWith("postgresql:"));
-        assert.equal(pg.length, 3 * 4 + 3 + 16 * 3 + 18 * 3 + 7 * 3 + 7);
+        assert.equal(pg.length, 3 * 4 + 3 + 17 * 3 + 18 * 3 + 7 * 3 + 7);
         for (const resource of pg) {
             const tenant = resource.name.match(/^tenant-(acme|globex|big_co)-/)![1];
             assert.equal(providerName(resource.provider), expected[tenant], resource.name);
@@ -126,7 +127,7 @@ describe("TenantDatabase under the mock runtime", () => {
             ["aws:kms/key:Key", "tenant-acme-backups-key"],
             ["aws:rds/instance:Instance", "server-shared"],
         ]) assert.deepEqual(opts(type, name), { protect: true, retainOnDelete: true, parent: opts(type, name)!.parent }, name);
-        for (const resource of evaluation.resources.filter((r) => r.type.startsWith("postgresql:index/"))) {
+        for (const resource of evaluation.resources.filter((r) => r.type.startsWith("postgresql:index/") || r.type.startsWith("aws:s3/") || r.type === "aws:kms/alias:Alias")) {
             assert.equal(opts(resource.type, resource.name)?.retainOnDelete, true, resource.name);
         }
         assert.equal(opts("postgresql:index/database:Database", "tenant-acme-database")!.parent, "tenant-acme");
@@ -177,7 +178,10 @@ describe("TenantDatabase under the mock runtime", () => {
             Statement: [
                 { Sid: "ListTenantBucket", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: bucketArn },
                 { Sid: "ReadWriteTenantBackups", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"], Resource: `${bucketArn}/*` },
-                { Sid: "UseTenantKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], Resource: "arn:aws:kms:us-east-1:123456789012:key/key-tenant-acme-backups-key" },
+                {
+                    Sid: "UseTenantKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+                    Resource: "arn:aws:kms:us-east-1:123456789012:key/key-tenant-acme-backups-key", Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } },
+                },
             ],
         });
         assert.deepEqual(named(evaluation, "tenant-acme-backups-job-policy-attachment").inputs, {
