@@ -19,7 +19,16 @@ export interface NewTenant {
 export function readConfigFile(file: string): { raw: Record<string, unknown>; passwordNames: string[] } {
     const document = parseDocument(readFileSync(file, "utf8"));
     const config = (document.toJS()?.config ?? {}) as Record<string, unknown>;
-    const value = (key: string) => config[`tenantdb:${key}`];
+    // Structured values may also be stored as JSON strings (older Automation API writes).
+    const value = (key: string) => {
+        const raw = config[`tenantdb:${key}`];
+        if (typeof raw !== "string" || key === "serverPasswords") return raw;
+        try {
+            return JSON.parse(raw);
+        } catch {
+            throw new Error(`${file}: tenantdb:${key} is a string that is not JSON; write it as YAML`);
+        }
+    };
     const passwords = value("serverPasswords");
     return {
         raw: { servers: value("servers"), tenants: value("tenants"), backup: value("backup"), cost: value("cost"), dedicatedServer: value("dedicatedServer") },
@@ -36,7 +45,10 @@ export function addTenantToConfigFile(file: string, tenant: NewTenant): { server
     const text = readFileSync(file, "utf8");
     const document = parseDocument(text);
     const { raw } = readConfigFile(file);
-    const tenants = (Array.isArray(raw.tenants) ? raw.tenants : []) as NewTenant[];
+    if (raw.tenants !== undefined && raw.tenants !== null && !Array.isArray(raw.tenants)) {
+        throw new Error(`${file}: tenantdb:tenants is not a list; fix it by hand before adding tenants (nothing was written)`);
+    }
+    const tenants = (raw.tenants ?? []) as NewTenant[];
     const servers = (raw.servers ?? {}) as Record<string, { capacity?: number }>;
     const plan = tenant.plan ?? "standard";
     const server = tenant.server ?? (plan === "standard"
@@ -53,7 +65,7 @@ export function addTenantToConfigFile(file: string, tenant: NewTenant): { server
 
     const list = document.getIn(["config", "tenantdb:tenants"]);
     if (list instanceof YAMLSeq) list.add(document.createNode(entry));
-    else document.setIn(["config", "tenantdb:tenants"], document.createNode([entry]));
+    else document.setIn(["config", "tenantdb:tenants"], document.createNode([...tenants, entry]));
     writeFileSync(file, document.toString());
     return { server: model.tenants.find((t) => t.id === tenant.id)!.server, model };
 }

@@ -10,7 +10,7 @@ import { FleetOptions, FleetReport, runFleet } from "../migrate/fleet";
 import { StackOutputs, targetsFromStackOutputs } from "../migrate/targets";
 import { SeedInput } from "../migrate/types";
 import { validateStackConfig } from "../config/validate";
-import { chooseServer } from "../placement";
+import { chooseServer, dedicatedServerName } from "../placement";
 
 /** Whether a `pulumi` binary is on PATH (the Automation API drives it). */
 export function pulumiCliAvailable(): boolean {
@@ -31,6 +31,25 @@ export interface StackRef {
 async function selectStack({ stackName, workDir }: StackRef): Promise<automation.Stack> {
     if (!pulumiCliAvailable()) throw new Error("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to deploy; the offline sandbox (npm start) needs no CLI");
     return automation.LocalWorkspace.selectStack({ stackName, workDir });
+}
+
+/**
+ * Writes `tenantdb:tenants` as structured config (a YAML list in Pulumi.<stack>.yaml, as a
+ * person would write it), not as a JSON string, so config-file edits keep working after it.
+ */
+async function setTenants(stack: automation.Stack, tenants: unknown[]): Promise<void> {
+    await stack.setAllConfigJson(JSON.stringify({ "tenantdb:tenants": { value: JSON.stringify(tenants), objectValue: tenants, secret: false } }));
+}
+
+/** Parses one structured config value; a parse error never echoes the value (it may be secret). */
+function parseConfigValue(config: automation.ConfigMap, key: string): unknown {
+    const raw = config[key];
+    if (raw === undefined) return undefined;
+    try {
+        return JSON.parse(raw.value);
+    } catch {
+        throw new Error(`stack config ${key} is not valid structured config${raw.secret ? " (a secret; its value is not shown)" : ""}: set it with pulumi config set --path`);
+    }
 }
 
 async function stackOutputs(stack: automation.Stack): Promise<StackOutputs & { servers: Record<string, { maxConnections: number }> }> {
@@ -71,7 +90,7 @@ export interface ProvisionRequest {
 export async function provisionTenant(ref: StackRef, request: ProvisionRequest, onOutput?: (line: string) => void): Promise<FleetReport> {
     const stack = await selectStack(ref);
     const config = await stack.getAllConfig();
-    const read = (key: string) => (config[`tenantdb:${key}`] ? JSON.parse(config[`tenantdb:${key}`].value) : undefined);
+    const read = (key: string) => parseConfigValue(config, `tenantdb:${key}`);
     const tenants = (read("tenants") ?? []) as { id: string; plan?: "standard" | "enterprise"; server?: string }[];
     const servers = (read("servers") ?? {}) as Record<string, { capacity?: number }>;
     const plan = request.plan ?? "standard";
@@ -79,10 +98,10 @@ export async function provisionTenant(ref: StackRef, request: ProvisionRequest, 
         ? chooseServer(tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })), Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? 50 })))
         : undefined;
     const entry = { id: request.tenantId, plan, ...(server ? { server } : {}), ...(request.connectionLimit ? { connectionLimit: request.connectionLimit } : {}) };
-    const passwordNames = config["tenantdb:serverPasswords"] ? Object.keys(JSON.parse(config["tenantdb:serverPasswords"].value)) : [];
+    const passwordNames = Object.keys((parseConfigValue(config, "tenantdb:serverPasswords") ?? {}) as object);
     validateStackConfig({ servers, tenants: [...tenants, entry], backup: read("backup"), cost: read("cost"), dedicatedServer: read("dedicatedServer") }, { serverPasswordNames: passwordNames });
 
-    await stack.setConfig("tenantdb:tenants", { value: JSON.stringify([...tenants, entry]) });
+    await setTenants(stack, [...tenants, entry]);
     await stack.up({ onOutput });
     return runFleet(await deployedTargets(stack), { mode: "up", only: [request.tenantId], seed: { [request.tenantId]: request.seed } });
 }
@@ -98,8 +117,13 @@ export async function provisionTenant(ref: StackRef, request: ProvisionRequest, 
 export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?: (line: string) => void): Promise<void> {
     const stack = await selectStack(ref);
     const config = await stack.getAllConfig();
-    const tenants = JSON.parse(config["tenantdb:tenants"]?.value ?? "[]") as { id: string }[];
-    if (!tenants.some((t) => t.id === tenantId)) throw new Error(`tenant ${tenantId} is not in stack ${ref.stackName}'s tenantdb:tenants`);
+    const tenants = (parseConfigValue(config, "tenantdb:tenants") ?? []) as { id: string; plan?: string }[];
+    const tenant = tenants.find((t) => t.id === tenantId);
+    if (!tenant) throw new Error(`tenant ${tenantId} is not in stack ${ref.stackName}'s tenantdb:tenants`);
+    if (tenant.plan === "enterprise") {
+        // Its dedicated RDS server is protected too and would leave with it; refuse before changing anything.
+        throw new Error(`tenant ${tenantId} is an enterprise tenant with a dedicated server (${dedicatedServerName(tenantId)}); offboard it by hand: final backup, then pulumi state unprotect its server and tenant resources, then remove it from config`);
+    }
     const state = await stack.exportStack();
     const prefix = `tenant-${tenantId}`;
     for (const resource of (state.deployment.resources ?? []) as { urn: string; protect?: boolean }[]) {
@@ -107,6 +131,6 @@ export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?:
         if (name === prefix || name.startsWith(`${prefix}-`)) resource.protect = false;
     }
     await stack.importStack(state);
-    await stack.setConfig("tenantdb:tenants", { value: JSON.stringify(tenants.filter((t) => t.id !== tenantId)) });
+    await setTenants(stack, tenants.filter((t) => t.id !== tenantId));
     await stack.up({ onOutput });
 }

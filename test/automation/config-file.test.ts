@@ -58,3 +58,22 @@ describe("adding a tenant to a stack file", () => {
             /tenantdb:tenants\[4\]\.server: not set, and no shared server has room \(declared: shared-1, shared-2\); add a server to tenantdb:servers or raise a server's capacity/);
     });
 });
+
+describe("adding a tenant to a stack file written by the Automation API", () => {
+    it("reads a tenant list stored as a JSON string and writes the whole list back as YAML", () => {
+        const file = stackFile(`config:
+  tenantdb:servers:
+    shared-1: { kind: rds, instanceClass: db.r6g.xlarge }
+  tenantdb:tenants: '[{"id":"acme","server":"shared-1"}]'
+`);
+        assert.equal(addTenantToConfigFile(file, { id: "globex" }).server, "shared-1");
+        assert.ok(readFileSync(file, "utf8").endsWith("  tenantdb:tenants:\n    - id: acme\n      server: shared-1\n    - id: globex\n      server: shared-1\n"));
+    });
+
+    it("refuses a tenant list that is not a list, writing nothing", () => {
+        const text = "config:\n  tenantdb:tenants: { id: acme }\n";
+        const file = stackFile(text);
+        assert.throws(() => addTenantToConfigFile(file, { id: "globex" }), /tenantdb:tenants is not a list; fix it by hand before adding tenants \(nothing was written\)/);
+        assert.equal(readFileSync(file, "utf8"), text);
+    });
+});
