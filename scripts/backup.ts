@@ -32,6 +32,13 @@ function positiveInt(value: string): number {
     return n;
 }
 
+/** Exactly one tenant: restore and drop-previous act on one database, never on `all`. */
+function oneTenant(config: BackupInventory, id: string) {
+    if (id === "all") throw new Error("this command works on one tenant: give its id, not all");
+    const [target] = selectTenants(config, [id]);
+    return target;
+}
+
 /** A table; plain (no colours) when the output is not a terminal, e.g. in CI logs. */
 const table = (head: string[]) => new Table({ head, ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }) });
 
@@ -46,9 +53,9 @@ program
     .command("run", { isDefault: true })
     .description("back up tenants: `all` or tenant ids")
     .argument("[tenants...]", "tenant ids, or all", [])
-    .option("--concurrency <n>", "tenants dumped at once", "4")
+    .option("--concurrency <n>", "tenants dumped at once", positiveInt, 4)
     .option("--lock-wait-timeout <duration>", "give up when a table lock is not granted in time", "5min")
-    .action(async (ids: string[], opts: { concurrency: string; lockWaitTimeout: string }, command: Command) => {
+    .action(async (ids: string[], opts: { concurrency: number; lockWaitTimeout: string }, command: Command) => {
         const config = inventory(command);
         const targets = selectTenants(config, ids);
         if (ids.length === 0) throw new Error("Name the tenants to back up, or `all`.");
@@ -112,7 +119,7 @@ program
     .option("--temp-dir <dir>", "folder for the temporary copy of the dump (default: the OS temp folder)")
     .action(async (id: string, opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean; jobs?: number; tempDir?: string }, command: Command) => {
         const config = inventory(command);
-        const [target] = selectTenants(config, [id]);
+        const target = oneTenant(config, id);
         const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });
         console.log(
             `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
@@ -124,13 +131,13 @@ program
     .command("drill")
     .description("restore the newest backup of each tenant into a scratch database, verify, drop; report missing, stale and corrupt backups")
     .argument("[tenants...]", "tenant ids (default: all)", [])
-    .option("--sample <n>", "drill a random sample of n tenants")
-    .option("--concurrency <n>", "restores at once", "1")
-    .action(async (ids: string[], opts: { sample?: string; concurrency: string }, command: Command) => {
+    .option("--sample <n>", "drill a random sample of n tenants", positiveInt)
+    .option("--concurrency <n>", "restores at once", positiveInt, 1)
+    .action(async (ids: string[], opts: { sample?: number; concurrency: number }, command: Command) => {
         const config = inventory(command);
         const report = await drill(selectTenants(config, ids), {
             sample: opts.sample === undefined ? undefined : Number(opts.sample),
-            concurrency: Number(opts.concurrency),
+            concurrency: opts.concurrency,
             storeOptions: { s3: config.s3 },
             log,
         });
@@ -152,7 +159,7 @@ program
     .argument("<tenant>", "tenant id")
     .argument("[database]", "erp_<id>_before_restore_<ts> to drop")
     .action(async (id: string, database: string | undefined, _opts: unknown, command: Command) => {
-        const [target] = selectTenants(inventory(command), [id]);
+        const target = oneTenant(inventory(command), id);
         if (!database) {
             const copies = await listPreviousDatabases(target);
             console.log(copies.length > 0 ? copies.join("\n") : `No before-restore copies of tenant ${id}.`);

@@ -75,7 +75,7 @@ function explain(scope: ErrorScope, cause: unknown): { reason: string; fix: stri
         case "DRIFT":
             return { code, reason: message, fix: "restore the applied migration files from version control, or, if the edit is intended and already reflected in the database, run `migrate repair` to accept the local files" };
         case "LOCKED":
-            return { code, reason: message, fix: "re-run when the other runner has finished (it may finish the job itself), or raise --lock-timeout" };
+            return { code, reason: message, fix: "re-run when the other runner has finished (it may finish the job itself), or wait longer with --lock-wait <ms>" };
         case "NO_DOWN":
             return { code, reason: message, fix: "choose a --to at or above that migration, or write a new migration that undoes the change" };
         case "ECONNREFUSED":
