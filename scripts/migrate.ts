@@ -12,12 +12,13 @@ import { loadCatalog } from "../src/migrate/catalog";
 import { fleetFailed, FleetOptions, runFleet } from "../src/migrate/fleet";
 import { createProgress } from "../src/migrate/progress";
 import { formatJson, formatTable } from "../src/migrate/report";
-import { loadTargetsFile, StackOutputs, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
+import { loadSeedsFile, loadTargetsFile, StackOutputs, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
 import type { Mode } from "../src/migrate/tenant";
 
 interface CliOptions {
     targets?: string;
     stackOutputs?: string;
+    seeds?: string;
     only?: string[];
     to?: string;
     dryRun?: boolean;
@@ -50,10 +51,12 @@ function loadInput(options: CliOptions): TargetsFile {
         // `pulumi stack output --json --show-secrets > outputs.json`
         outputs = JSON.parse(readFileSync(options.stackOutputs!, "utf8"));
     } catch (error) {
-        throw new Error(`cannot read stack outputs ${options.stackOutputs}: ${(error as Error).message}`);
+        // Never the parser's message: it quotes the file, which holds passwords.
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new Error(`cannot read stack outputs ${options.stackOutputs}: ${code ?? "not valid JSON (export it with pulumi stack output --json --show-secrets)"}`);
     }
     if (!outputs?.tenants || !outputs?.tenantSecrets) throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);
-    return { targets: targetsFromStackOutputs(outputs), seed: {} };
+    return { targets: targetsFromStackOutputs(outputs), seed: options.seeds ? loadSeedsFile(options.seeds) : {} };
 }
 
 async function run(mode: Mode, options: CliOptions): Promise<void> {
@@ -88,6 +91,7 @@ function withFleetOptions(command: Command): Command {
     return command
         .option("--targets <file>", "YAML/JSON targets file (servers, tenants, passwordEnv)")
         .option("--stack-outputs <file>", "JSON of `pulumi stack output --json --show-secrets`")
+        .option("--seeds <file>", "with --stack-outputs: first company and admin of new tenants (YAML map of tenant id to companyName, adminEmail, adminPasswordEnv)")
         .option("--only <tenants>", "comma-separated tenant ids", list)
         .option("--to <migration>", "target version: a migration name (down: the version to end at, 0 for none)")
         .option("--dry-run", "plan only: report what would change, change nothing")

@@ -14,6 +14,7 @@ import { deployAndMigrate, offboardTenant, provisionTenant } from "../src/automa
 import { validateStackConfig } from "../src/config/validate";
 import { fleetFailed } from "../src/migrate/fleet";
 import { formatTable } from "../src/migrate/report";
+import { loadSeedsFile } from "../src/migrate/targets";
 
 const root = path.resolve(__dirname, "..");
 const stackFile = (stack: string) => path.join(root, `Pulumi.${stack}.yaml`);
@@ -38,8 +39,11 @@ program.command("list").description("the stack's tenants, servers and limits").a
     console.log(table.toString());
 });
 
-program.command("deploy").description("pulumi up, then migrate every tenant").action(async () => {
-    const { migrations } = await deployAndMigrate(ref(program.opts().stack), {}, (line) => process.stdout.write(line));
+program.command("deploy").description("pulumi up, then migrate every tenant")
+    .option("--seeds <file>", "first company and admin of tenants added since the last deploy (see README, Migrations)")
+    .action(async (options: { seeds?: string }) => {
+    const seed = options.seeds ? loadSeedsFile(options.seeds) : undefined;
+    const { migrations } = await deployAndMigrate(ref(program.opts().stack), { seed }, (line) => process.stdout.write(line));
     console.log(formatTable(migrations));
     if (fleetFailed(migrations)) process.exitCode = 1;
 });

@@ -115,14 +115,40 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
             ssl: server?.ssl,
             maxConnections: server?.maxConnections,
         });
-        if (tenant.seed) {
-            const { adminPasswordEnv, adminPassword, ...rest } = tenant.seed;
-            const admin = adminPassword ?? (adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined);
-            if (!admin) throw new Error(`${where}: seed needs adminPasswordEnv (or adminPassword)`);
-            seed[tenant.id] = { ...rest, adminPassword: admin };
-        }
+        if (tenant.seed) seed[tenant.id] = resolveSeed(where, tenant.seed, env);
     }
     return { targets, seed };
+}
+
+function resolveSeed(where: string, input: z.output<typeof seedSchema>, env: NodeJS.ProcessEnv): SeedInput {
+    const { adminPasswordEnv, adminPassword, ...rest } = input;
+    const admin = adminPassword ?? (adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined);
+    if (!admin) throw new Error(`${where}: seed needs adminPasswordEnv (or adminPassword)`);
+    return { ...rest, adminPassword: admin };
+}
+
+/**
+ * Provisioning input for tenants migrated from stack outputs (which carry none): a YAML/JSON
+ * map of tenant id to `{ companyName, adminEmail, adminPasswordEnv }`. Only new tenants need it
+ * (the first-company migration runs once per tenant).
+ */
+export function loadSeedsFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, SeedInput> {
+    let raw: unknown;
+    try {
+        raw = parseYaml(readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new Error(`cannot read seeds file ${file}: ${(error as NodeJS.ErrnoException).code ?? "not valid YAML/JSON"}`);
+    }
+    const parsed = z.record(z.string(), seedSchema.strict()).safeParse(raw);
+    if (!parsed.success) {
+        throw new Error(`seeds file ${file} is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
+    }
+    const seeds: Record<string, SeedInput> = {};
+    for (const [tenantId, input] of Object.entries(parsed.data)) {
+        validateTenantId(tenantId);
+        seeds[tenantId] = resolveSeed(`seeds file ${file}, tenant ${tenantId}`, input, env);
+    }
+    return seeds;
 }
 
 export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.env): TargetsFile {

@@ -7,7 +7,7 @@ import { redact } from "../../src/migrate/errors";
 import { planWaves } from "../../src/migrate/fleet";
 import { fingerprintOf, setFingerprintSql } from "../../src/migrate/fingerprint";
 import { planTenant } from "../../src/migrate/plan";
-import { parseTargets, targetsFromStackOutputs, validateTenantId } from "../../src/migrate/targets";
+import { loadSeedsFile, parseTargets, targetsFromStackOutputs, validateTenantId } from "../../src/migrate/targets";
 
 const local = ["0001_a", "0002_b", "0003_c"].map((name) => ({ name, checksum: `sum-${name}`, hasDown: true }));
 const applied = (...names: string[]) => names.map((name) => ({ name, checksum: `sum-${name}` }));
@@ -161,5 +161,20 @@ tenants:
 
     it("redacts secrets from messages", () => {
         assert.equal(redact("auth failed for s3cret-pw at s3cret-pw", ["s3cret-pw"]), "auth failed for [redacted] at [redacted]");
+    });
+});
+
+describe("seeds file (provisioning input for tenants from stack outputs)", () => {
+    it("reads each tenant's first company and admin, the password from the environment only", () => {
+        const { mkdtempSync, writeFileSync } = require("node:fs") as typeof import("node:fs");
+        const dir = mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "tenantdb-seeds-"));
+        const file = `${dir}/seeds.yaml`;
+        writeFileSync(file, "acme: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN }\n");
+        assert.deepEqual(loadSeedsFile(file, { ACME_ADMIN: "s3cret-admin" }), {
+            acme: { companyName: "Acme Ltd", adminEmail: "admin@acme.test", adminPassword: "s3cret-admin" },
+        });
+        assert.throws(() => loadSeedsFile(file, {}), /seeds file .*seeds\.yaml, tenant acme, seed: environment variable ACME_ADMIN is not set/);
+        writeFileSync(file, "Acme: { companyName: A, adminEmail: a@a.test, adminPasswordEnv: X }\n");
+        assert.throws(() => loadSeedsFile(file, { X: "x" }), /Invalid tenant id "Acme"/);
     });
 });
