@@ -226,8 +226,9 @@ export class FileStore implements BackupStore {
         const file = this.file(key);
         const partial = `${file}.partial`;
         try {
-            await mkdir(path.dirname(file), { recursive: true });
-            await pipeline(body, createWriteStream(partial));
+            // Dumps hold every row of a tenant, password hashes included: owner-only files and folders.
+            await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+            await pipeline(body, createWriteStream(partial, { mode: 0o600 }));
             await rename(partial, file);
         } catch (error) {
             await rm(partial, { force: true });
@@ -239,8 +240,8 @@ export class FileStore implements BackupStore {
     async putText(key: string, text: string): Promise<void> {
         const file = this.file(key);
         try {
-            await mkdir(path.dirname(file), { recursive: true });
-            await writeFile(`${file}.partial`, text);
+            await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+            await writeFile(`${file}.partial`, text, { mode: 0o600 });
             await rename(`${file}.partial`, file);
         } catch (error) {
             this.fail("write", key, error);

@@ -1,5 +1,5 @@
 /** Saved planned graphs (JSON arrays of {@link PlannedResource}), for `--graph` and `--save-graph`. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { CostError } from "./errors";
 import { PlannedResource } from "./graph";
 
@@ -37,4 +37,6 @@ export function readGraphFile(file: string): PlannedResource[] {
  */
 export function writeGraphFile(file: string, graph: readonly PlannedResource[]): void {
     writeFileSync(file, JSON.stringify(graph, null, 2) + "\n", { mode: 0o600 });
+    chmodSync(file, 0o600); // mode applies only when the file is created
+
 }

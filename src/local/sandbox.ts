@@ -5,7 +5,7 @@
  * cluster and the tenants' passwords and only does what changed.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { evaluateProgramOffline, OfflineEvaluation } from "../program/offline";
@@ -105,6 +105,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
             seed[tenantId] = { companyName: `${tenantId} (sandbox)`, adminEmail: `admin@${tenantId.replace(/_/g, "-")}.example`, adminPassword: secrets.erpAdminPasswords[tenantId] };
         }
         writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+        chmodSync(secretsFile, 0o600); // mode applies only when the file is created
 
         const targets = targetsFromStackOutputs(evaluation.outputs, { maxConnections: { [local.name]: 20 } });
         const migrations = await runFleet(targets, { mode: "up", seed });
