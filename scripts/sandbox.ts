@@ -73,7 +73,7 @@ async function serverOnly(workDir: string, stack: string, log: (line: string) =>
     const passwordFile = path.relative(process.cwd(), path.join(workDir, ".tenantdb", "server-only", "pgdata.password"));
     log(`PostgreSQL for stack ${stack} on 127.0.0.1:${server.port}, no tenants yet. Deploy with the real provider:`);
     console.log(`  pulumi stack select ${stack} || pulumi stack init ${stack}`);
-    console.log(`  pulumi config set --secret --path 'tenantdb:serverPasswords.${serverName}' "$(cat ${passwordFile})"`);
+    console.log(`  pulumi config set --secret --path 'tenantdb:serverPasswords.${serverName}' < ${passwordFile}`);
     console.log("  pulumi up");
     log("running; press Ctrl-C to stop");
     await new Promise<void>((resolve) => {

@@ -52,7 +52,7 @@ function zodProblems(error: z.ZodError, prefix: PropertyKey[] = []): ConfigProbl
             return issue.keys.map((key) => ({
                 path: configPath([...prefix, ...issue.path, key]),
                 message: SECRET_LOOKING_KEYS.test(key)
-                    ? "secrets do not belong in plain config; remove it and run: pulumi config set --secret --path 'serverPasswords.<server>' <password>"
+                    ? "secrets do not belong in plain config; remove it and run: pulumi config set --secret --path 'serverPasswords.<server>' (it prompts for the value, or reads it from stdin)"
                     : "is not a known field; check its spelling against the config reference in README.md",
             }));
         }
@@ -84,7 +84,7 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
         if (server.kind === "external" && !context.serverPasswordNames.includes(name)) {
             problems.push({
                 path: configPath(["serverPasswords", name]),
-                message: `external server "${name}" needs its admin password as a secret: pulumi config set --secret --path 'serverPasswords.${name}' <password>`,
+                message: `external server "${name}" needs its admin password as a secret: pulumi config set --secret --path 'serverPasswords.${name}' (it prompts for the value, or reads it from stdin)`,
             });
         }
         if (server.kind === "rds" && server.maxAllocatedStorageGb < server.allocatedStorageGb) {

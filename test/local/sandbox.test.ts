@@ -84,7 +84,7 @@ describe("sandbox (npm start)", function () {
         stackFile(dir, port);
         const { child, printed } = await spawnUntilReady(["--stack", "sbx", "--work-dir", dir, "--server-only"]);
         try {
-            assert.match(printed.text, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' "\$\(cat .*\.tenantdb\/server-only\/pgdata\.password\)"/);
+            assert.match(printed.text, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' < .*\.tenantdb\/server-only\/pgdata\.password/);
             const password = readFileSync(path.join(dir, ".tenantdb/server-only/pgdata.password"), "utf8");
             const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
             await admin.connect();

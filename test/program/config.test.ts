@@ -98,11 +98,11 @@ describe("stack config validation", () => {
         const raw = { servers: { onprem: { ...external, adminPassword: "hunter2" }, lab: { ...external } }, tenants: [] };
         const found = problems(raw);
         assert.deepEqual(found, [
-            "tenantdb:servers.onprem.adminPassword: secrets do not belong in plain config; remove it and run: pulumi config set --secret --path 'serverPasswords.<server>' <password>",
+            "tenantdb:servers.onprem.adminPassword: secrets do not belong in plain config; remove it and run: pulumi config set --secret --path 'serverPasswords.<server>' (it prompts for the value, or reads it from stdin)",
         ]);
         assert.ok(!found.join("\n").includes("hunter2"), "the message must not echo the secret");
         assert.deepEqual(problems({ servers: { lab: external }, tenants: [] }), [
-            "tenantdb:serverPasswords.lab: external server \"lab\" needs its admin password as a secret: pulumi config set --secret --path 'serverPasswords.lab' <password>",
+            "tenantdb:serverPasswords.lab: external server \"lab\" needs its admin password as a secret: pulumi config set --secret --path 'serverPasswords.lab' (it prompts for the value, or reads it from stdin)",
         ]);
     });
 
