@@ -16,7 +16,22 @@ export const DEFAULT_STATEMENT_TIMEOUT = "5min";
 const NAME = /^\d{4}_[a-z0-9_]+$/;
 const TIMEOUT = /^\d+\s*(ms|s|min|h)?$/;
 const SETTINGS_LINE = /^--\s*tenantdb:\s*(.*)$/m;
-const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END)\s*;/im;
+/** Statements that would end or split the runner's transaction (any form: COMMIT WORK, ABORT...). */
+const TRANSACTION_CONTROL = /^(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b/i;
+
+/**
+ * The first top-level statement of `sql` that controls transactions, if any. Comments, quoted
+ * strings and dollar-quoted bodies (plpgsql's BEGIN ... END;) are skipped, so only real
+ * statements count.
+ */
+export function transactionControlStatement(sql: string): string | undefined {
+    const code = sql
+        .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g, " ")
+        .replace(/'(?:[^']|'')*'/g, " ")
+        .replace(/--[^\n]*/g, " ")
+        .replace(/\/\*[\s\S]*?\*\//g, " ");
+    return code.split(";").map((statement) => statement.trim()).find((statement) => TRANSACTION_CONTROL.test(statement));
+}
 
 export interface LocalMigration {
     /** File name without extension, e.g. `0001_baseline`; the version a tenant is at. */
@@ -83,7 +98,8 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
     const downSql = downMarker ? normalised.slice(downMarker.index + downMarker[0].length) : undefined;
     // Each migration runs inside the runner's transaction, together with its bookkeeping row.
     for (const section of [upSql, downSql ?? ""]) {
-        if (TRANSACTION_CONTROL.test(section)) throw new CatalogError(file, "must not contain BEGIN/COMMIT/ROLLBACK: the runner wraps each migration in a transaction");
+        const control = transactionControlStatement(section);
+        if (control) throw new CatalogError(file, `must not contain "${control.split(/\s+/).slice(0, 3).join(" ")}": the runner wraps each migration in a transaction with its bookkeeping row`);
     }
     if (upSql.trim() === "") throw new CatalogError(file, "has an empty up section");
     return {

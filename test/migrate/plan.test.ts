@@ -73,7 +73,9 @@ describe("migration catalog", () => {
     });
 
     const refusals: Array<[string, string, RegExp]> = [
-        ["0001_tx.sql", "-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", /must not contain BEGIN\/COMMIT\/ROLLBACK/],
+        ["0001_tx.sql", "-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", /must not contain "BEGIN": the runner wraps each migration in a transaction with its bookkeeping row/],
+        ["0001_commitwork.sql", "-- migrate:up\nSELECT 1;\nCOMMIT WORK;\n", /must not contain "COMMIT WORK"/],
+        ["0001_abort.sql", "-- migrate:up\nSELECT 1; abort;\n", /must not contain "abort"/],
         ["0001_nomarker.sql", "SELECT 1;\n", /has no "-- migrate:up" line/],
         ["0001_badtimeout.sql", "-- tenantdb: lock_timeout=1;DROP\n-- migrate:up\nSELECT 1;\n", /lock_timeout "1;DROP" is not a duration/],
         ["1_badname.sql", "-- migrate:up\nSELECT 1;\n", /name must look like 0001_lower_snake_case/],
@@ -85,6 +87,12 @@ describe("migration catalog", () => {
             assert.throws(() => loadCatalog(dir, {}), error);
         });
     }
+
+    it("accepts BEGIN and END inside plpgsql bodies, strings and comments", () => {
+        const body = "-- migrate:up\n-- BEGIN; in a comment\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $fn$\nBEGIN\n  RETURN 1;\nEND;\n$fn$;\nSELECT 'COMMIT;';\n";
+        writeFileSync(path.join(dir, "0001_plpgsql.sql"), body);
+        assert.deepEqual(loadCatalog(dir, {}).migrations.map((m) => m.name), ["0001_plpgsql"]);
+    });
 
     it("loads the project's migrations in order", () => {
         assert.deepEqual(loadCatalog().migrations.map((m) => [m.name, m.hasDown]), [
