@@ -209,6 +209,9 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         log(`${tenantId}: backed up ${manifest.sizeBytes} bytes, ${Object.keys(manifest.tables).length} tables, ${rows} rows, sha256 ${manifest.sha256}`);
         return { tenantId, key, location: store.location, manifest };
     } catch (error) {
+        // Best effort: on AWS the job role has no s3:DeleteObject (backups are append-only), so a
+        // leftover dump stays until the lifecycle expires it. Without a manifest it is never
+        // listed as complete or restored.
         if (key) await store.remove(key).catch(() => undefined);
         if (error instanceof TenantBackupError) throw error;
         throw fail("database", "backup", describe(error), undefined, error);
