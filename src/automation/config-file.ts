@@ -5,7 +5,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseDocument, YAMLSeq } from "yaml";
-import { validateStackConfig, StackModel } from "../config/validate";
+import { DEFAULT_CAPACITY } from "../config/schema";
+import { RawStackConfig, validateStackConfig, StackModel } from "../config/validate";
 import { chooseServer } from "../placement";
 
 export interface NewTenant {
@@ -16,7 +17,7 @@ export interface NewTenant {
 }
 
 /** Reads the tenantdb config of a stack file as validateStackConfig takes it. */
-export function readConfigFile(file: string): { raw: Record<string, unknown>; passwordNames: string[] } {
+export function readConfigFile(file: string): { raw: RawStackConfig; passwordNames: string[] } {
     const document = parseDocument(readFileSync(file, "utf8"));
     const config = (document.toJS()?.config ?? {}) as Record<string, unknown>;
     // Structured values may also be stored as JSON strings (older Automation API writes).
@@ -45,27 +46,41 @@ export function addTenantToConfigFile(file: string, tenant: NewTenant): { server
     const text = readFileSync(file, "utf8");
     const document = parseDocument(text);
     const { raw } = readConfigFile(file);
+    // The file holds no secrets: external servers' passwords live in the Pulumi secrets store.
+    const { entry, tenants, server, model } = appendTenant(raw, tenant, Object.keys((raw.servers ?? {}) as object), file);
+
+    const list = document.getIn(["config", "tenantdb:tenants"]);
+    if (list instanceof YAMLSeq) list.add(document.createNode(entry));
+    else document.setIn(["config", "tenantdb:tenants"], document.createNode(tenants));
+    writeFileSync(file, document.toString());
+    return { server, model };
+}
+
+/**
+ * The tenant list with `tenant` appended: its server chosen once (placement.chooseServer) unless
+ * given, and the whole config validated. Shared by config-file edits and the portal's provisioning.
+ * Throws (ConfigError for config problems) without side effects.
+ */
+export function appendTenant(
+    raw: RawStackConfig,
+    tenant: NewTenant,
+    serverPasswordNames: readonly string[],
+    origin: string,
+): { entry: Record<string, unknown>; tenants: unknown[]; server: string; model: StackModel } {
     if (raw.tenants !== undefined && raw.tenants !== null && !Array.isArray(raw.tenants)) {
-        throw new Error(`${file}: tenantdb:tenants is not a list; fix it by hand before adding tenants (nothing was written)`);
+        throw new Error(`${origin}: tenantdb:tenants is not a list; fix it by hand before adding tenants (nothing was written)`);
     }
     const tenants = (raw.tenants ?? []) as NewTenant[];
     const servers = (raw.servers ?? {}) as Record<string, { capacity?: number }>;
     const plan = tenant.plan ?? "standard";
     const server = tenant.server ?? (plan === "standard"
         ? chooseServer(tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })),
-            Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? 50 })))
+            Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? DEFAULT_CAPACITY })))
         : undefined);
     const entry: Record<string, unknown> = { id: tenant.id };
     if (plan !== "standard") entry.plan = plan;
     if (server !== undefined) entry.server = server;
     if (tenant.connectionLimit !== undefined) entry.connectionLimit = tenant.connectionLimit;
-
-    const everyServerHasPassword = Object.keys(servers);
-    const model = validateStackConfig({ ...raw, tenants: [...tenants, entry] }, { serverPasswordNames: everyServerHasPassword });
-
-    const list = document.getIn(["config", "tenantdb:tenants"]);
-    if (list instanceof YAMLSeq) list.add(document.createNode(entry));
-    else document.setIn(["config", "tenantdb:tenants"], document.createNode([...tenants, entry]));
-    writeFileSync(file, document.toString());
-    return { server: model.tenants.find((t) => t.id === tenant.id)!.server, model };
+    const model = validateStackConfig({ ...raw, tenants: [...tenants, entry] }, { serverPasswordNames });
+    return { entry, tenants: [...tenants, entry], server: model.tenants.find((t) => t.id === tenant.id)!.server, model };
 }

@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import { FleetOptions, FleetReport, runFleet } from "../migrate/fleet";
 import { StackOutputs, targetsFromStackOutputs } from "../migrate/targets";
 import { SeedInput } from "../migrate/types";
-import { validateStackConfig } from "../config/validate";
-import { chooseServer, dedicatedServerName } from "../placement";
+import { dedicatedServerName } from "../placement";
+import { appendTenant } from "./config-file";
 
 /** Whether a `pulumi` binary is on PATH (the Automation API drives it). */
 export function pulumiCliAvailable(): boolean {
@@ -91,17 +91,11 @@ export async function provisionTenant(ref: StackRef, request: ProvisionRequest, 
     const stack = await selectStack(ref);
     const config = await stack.getAllConfig();
     const read = (key: string) => parseConfigValue(config, `tenantdb:${key}`);
-    const tenants = (read("tenants") ?? []) as { id: string; plan?: "standard" | "enterprise"; server?: string }[];
-    const servers = (read("servers") ?? {}) as Record<string, { capacity?: number }>;
-    const plan = request.plan ?? "standard";
-    const server = plan === "standard"
-        ? chooseServer(tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })), Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? 50 })))
-        : undefined;
-    const entry = { id: request.tenantId, plan, ...(server ? { server } : {}), ...(request.connectionLimit ? { connectionLimit: request.connectionLimit } : {}) };
-    const passwordNames = Object.keys((parseConfigValue(config, "tenantdb:serverPasswords") ?? {}) as object);
-    validateStackConfig({ servers, tenants: [...tenants, entry], backup: read("backup"), cost: read("cost"), dedicatedServer: read("dedicatedServer") }, { serverPasswordNames: passwordNames });
+    const raw = { servers: read("servers"), tenants: read("tenants"), backup: read("backup"), cost: read("cost"), dedicatedServer: read("dedicatedServer") };
+    const passwordNames = Object.keys((read("serverPasswords") ?? {}) as object);
+    const { tenants } = appendTenant(raw, { id: request.tenantId, plan: request.plan, connectionLimit: request.connectionLimit }, passwordNames, `stack ${ref.stackName}`);
 
-    await setTenants(stack, [...tenants, entry]);
+    await setTenants(stack, tenants);
     await stack.up({ onOutput });
     return runFleet(await deployedTargets(stack), { mode: "up", only: [request.tenantId], seed: { [request.tenantId]: request.seed } });
 }

@@ -40,9 +40,12 @@ const locale = z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?
     error: "must be a locale name such as en_US.UTF-8 or C.UTF-8",
 });
 
+/** Most tenants a server holds unless its config says otherwise (the seed's cost model). */
+export const DEFAULT_CAPACITY = 50;
+
 const common = {
     /** Most tenants this server may hold. */
-    capacity: z.number().int().min(1).max(1000).default(50),
+    capacity: z.number().int().min(1).max(1000).default(DEFAULT_CAPACITY),
     /** Collation and ctype of tenant databases (the locale must exist on the server). */
     locale: locale.default("en_US.UTF-8"),
 };
