@@ -17,6 +17,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { unwrapSecrets } from "../src/local/declared-resources";
 import { evaluateProgramOffline } from "../src/program/offline";
 
 const SIZES = [50, 200, 500];
@@ -31,12 +32,6 @@ export function fleetConfig(tenants: number): Record<string, unknown> {
         "tenantdb:tenants": Array.from({ length: tenants }, (_, i) => ({ id: `tenant_${i}`, server: `shared-${Math.floor(i / 50) + 1}` })),
     };
 }
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const unwrapSecrets = (value: any): any =>
-    Array.isArray(value) ? value.map(unwrapSecrets)
-        : value && typeof value === "object" ? (SECRET_SIG in value ? value.value : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)])))
-            : value;
 
 async function runProgram(tenants: number, graphFile: string) {
     const started = process.hrtime.bigint();

@@ -62,6 +62,11 @@ async function main(): Promise<void> {
         throw error;
     }
     if (options.once) return stop();
+    await runUntilStopped(stop, log);
+}
+
+/** Waits for Ctrl-C (or SIGTERM), then runs `stop`. */
+async function runUntilStopped(stop: () => Promise<void>, log: (line: string) => void): Promise<void> {
     log("running; press Ctrl-C to stop");
     await new Promise<void>((resolve) => {
         for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(resolve));
@@ -75,10 +80,7 @@ async function serverOnly(workDir: string, stack: string, log: (line: string) =>
     console.log(`  pulumi stack select ${stack} || pulumi stack init ${stack}`);
     console.log(`  pulumi config set --secret --path 'tenantdb:serverPasswords.${serverName}' < ${passwordFile}`);
     console.log("  pulumi up");
-    log("running; press Ctrl-C to stop");
-    await new Promise<void>((resolve) => {
-        for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void server.stop().then(resolve));
-    });
+    await runUntilStopped(() => server.stop(), log);
 }
 
 main().catch((error: Error) => {

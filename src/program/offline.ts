@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../config/read";
-import { declareStack, TenantOutput, TenantSecretsOutput } from "./stack";
+import { declareStack, ServerOutput, TenantOutput, TenantSecretsOutput } from "./stack";
 import { RecordedResource, RecordingMocks } from "./mocks";
 
 /** Resource options as the program set them, captured by a stack transformation. */
@@ -22,7 +22,7 @@ export interface OfflineEvaluation {
     readonly outputs: {
         tenants: Record<string, TenantOutput>;
         tenantSecrets: Record<string, TenantSecretsOutput>;
-        servers: Record<string, { kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>;
+        servers: Record<string, ServerOutput>;
     };
     /** RandomPassword results by resource name (pass them back in to keep passwords stable). */
     readonly passwords: Record<string, string>;

@@ -40,10 +40,19 @@ export interface TenantSecretsOutput {
     migratorConnectionString: string;
 }
 
+/** Per server, its endpoint and the max_connections the program budgets with. */
+export interface ServerOutput {
+    kind: string;
+    host: string;
+    port: number;
+    maxConnections: number;
+    dedicatedTo?: string;
+}
+
 export interface StackOutputs {
     tenants: pulumi.Output<Record<string, TenantOutput>>;
     tenantSecrets: pulumi.Output<Record<string, TenantSecretsOutput>>;
-    servers: pulumi.Output<Record<string, { kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>>;
+    servers: pulumi.Output<Record<string, ServerOutput>>;
 }
 
 function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Record<string, string>>): DeclaredServer {
@@ -106,7 +115,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
         });
     }
 
-    const servers: Record<string, pulumi.Output<{ kind: string; host: string; port: number; maxConnections: number; dedicatedTo?: string }>> = {};
+    const servers: Record<string, pulumi.Output<ServerOutput>> = {};
     for (const server of model.servers.values()) {
         const endpoint = declared.get(server.name)!;
         servers[server.name] = pulumi.output({

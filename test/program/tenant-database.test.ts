@@ -1,9 +1,9 @@
 import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks } from "../../src/program/mocks";
 import { fleet, named, ofType } from "./fixture";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const isSecretInput = (value: any) => typeof value === "object" && value !== null && value[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+const isSecretInput = (value: any) => typeof value === "object" && value !== null && value[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 const providerName = (ref?: string) => ref?.split("::")[3];
 
 const SCHEMAS = ["core", "masters", "finance", "inventory", "sales", "audit"];
