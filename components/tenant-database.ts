@@ -107,13 +107,24 @@ export class TenantDatabase extends pulumi.ComponentResource {
         const database = names.database;
         const afterDatabase = (...more: pulumi.Resource[]) => ({ ...retained, dependsOn: [this.database, ...more] });
 
+        // Grants and default privileges on one object rewrite one catalog row (its ACL); PostgreSQL
+        // fails the second of two at once with "tuple concurrently updated", and the engine runs
+        // independent resources in parallel. So each one on an object waits for the one before it.
+        const aclChains = new Map<string, pulumi.Resource>();
+        const onAcl = <T extends pulumi.Resource>(object: string, declare: (after: pulumi.Resource[]) => T): T => {
+            const previous = aclChains.get(object);
+            const resource = declare(previous ? [previous] : []);
+            aclChains.set(object, resource);
+            return resource;
+        };
+
         // Database: nobody but this tenant's login roles may connect.
         const databaseGrants = [
-            new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, afterDatabase()),
+            onAcl("database", (after) => new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, afterDatabase(...after))),
             ...([["app", app, names.appRole], ["readonly", readonly, names.readonlyRole], ["migrator", migrator, names.migratorRole]] as const).map(([key, role, roleName]) =>
-                new postgresql.Grant(`${name}-${key}-connect`, {
+                onAcl("database", (after) => new postgresql.Grant(`${name}-${key}-connect`, {
                     database, role: roleName, objectType: "database", privileges: ["CONNECT"],
-                }, afterDatabase(role))),
+                }, afterDatabase(role, ...after)))),
         ];
 
         // Schema public: USAGE only for PUBLIC (extension functions live there), never CREATE,
@@ -127,16 +138,17 @@ export class TenantDatabase extends pulumi.ComponentResource {
         new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, afterDatabase());
         for (const schemaName of BUSINESS_SCHEMAS) {
             const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, afterDatabase());
-            const afterSchema = (role: postgresql.Role) => ({ ...retained, dependsOn: [schema, role] });
+            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...retained, dependsOn: [schema, role, ...after] });
             for (const [key, role, roleName] of [["app", app, names.appRole], ["readonly", readonly, names.readonlyRole]] as const) {
-                new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
+                onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
                     database, schema: schemaName, role: roleName, objectType: "schema", privileges: ["USAGE"],
-                }, afterSchema(role));
+                }, afterSchema(role, after)));
             }
+            // One pg_default_acl row per owner, schema and object type holds every grantee's defaults.
             const defaults = (key: string, role: postgresql.Role, roleName: string, objectType: string, privileges: string[]) =>
-                new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
+                onAcl(`defaults ${schemaName} ${objectType}`, (after) => new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
                     database, schema: schemaName, owner: names.ownerRole, role: roleName, objectType, privileges,
-                }, afterSchema(role));
+                }, afterSchema(role, after)));
             defaults("app", app, names.appRole, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
             defaults("app", app, names.appRole, "sequence", APP_SEQUENCE_PRIVILEGES);
             defaults("readonly", readonly, names.readonlyRole, "table", READONLY_TABLE_PRIVILEGES);

@@ -10,6 +10,7 @@ import { DeclaredRole, declaredResources, declaredServers, providerName, unwrapS
 import * as sql from "../../src/local/declared-sql";
 import type { OfflineEvaluation } from "../../src/program/offline";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, fixturesOf, SERVER } from "../support/declared-tenants";
+import { catalogSnapshot as catalogOf } from "../support/catalog";
 import { testServer } from "../support/server";
 import { asRole, assertRefused } from "./helpers";
 
@@ -30,29 +31,8 @@ async function withAdmin<T>(database: string, body: (client: Client) => Promise<
     }
 }
 
-/** Everything the harness manages for these tenants, as the catalog has it (password verifiers included; lists sorted). */
-async function catalogSnapshot(): Promise<unknown> {
-    const server = await withAdmin("postgres", async (client) => ({
-        roles: (await client.query(
-            `SELECT a.rolname, a.rolpassword, a.rolsuper, a.rolcreatedb, a.rolcreaterole, a.rolinherit, a.rolcanlogin, a.rolreplication, a.rolbypassrls, a.rolconnlimit,
-                    ARRAY(SELECT unnest(r.rolconfig) ORDER BY 1) AS rolconfig, ARRAY(SELECT pg_get_userbyid(m.roleid)::text FROM pg_auth_members m WHERE m.member = a.oid ORDER BY 1) AS member_of
-             FROM pg_authid a JOIN pg_roles r ON r.oid = a.oid WHERE a.rolname LIKE 'erp\\_sec\\_idem\\_%' ORDER BY 1`,
-        )).rows,
-        databases: (await client.query(
-            `SELECT datname, pg_get_userbyid(datdba) AS owner, datcollate, datctype, datconnlimit, datallowconn, datistemplate, ARRAY(SELECT unnest(datacl::text[]) ORDER BY 1) AS acl
-             FROM pg_database WHERE datname LIKE 'erp\\_sec\\_idem\\_%' ORDER BY 1`,
-        )).rows,
-    }));
-    const databases: Record<string, unknown> = {};
-    for (const tenant of IDS) {
-        databases[tenant] = await withAdmin(`erp_${tenant}`, async (client) => ({
-            schemas: (await client.query("SELECT nspname, pg_get_userbyid(nspowner) AS owner, ARRAY(SELECT unnest(nspacl::text[]) ORDER BY 1) AS acl FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' ORDER BY 1")).rows,
-            extensions: (await client.query("SELECT extname, extnamespace::regnamespace::text AS schema FROM pg_extension ORDER BY 1")).rows,
-            defaults: (await client.query("SELECT defaclrole::regrole::text, defaclnamespace::regnamespace::text, defaclobjtype, ARRAY(SELECT unnest(defaclacl::text[]) ORDER BY 1) AS acl FROM pg_default_acl ORDER BY 1, 2, 3")).rows,
-        }));
-    }
-    return { server, databases };
-}
+/** Everything the harness manages for these tenants, password verifiers included. */
+const catalogSnapshot = () => catalogOf(testServer(), IDS, { passwords: "verifier" });
 
 describe("Security: the apply harness converges and quotes", function () {
     this.timeout(60_000);

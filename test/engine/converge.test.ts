@@ -1,0 +1,111 @@
+/**
+ * The real engine and providers on the dev stack's shape (one external server, no buckets):
+ * `pulumi up` converges, the local harness builds the same catalog, and hand-made drift is seen.
+ */
+import * as assert from "node:assert/strict";
+import * as automation from "@pulumi/pulumi/automation";
+import { mkdtempSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Client } from "pg";
+import { applyDeclaredResources } from "../../src/local/apply-declared";
+import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
+import { catalogSnapshot } from "../support/catalog";
+import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
+import { EngineProject, requireEngine, stackConfigOf } from "../support/engine";
+import { testServer } from "../support/server";
+
+const TENANTS = [{ id: "eng_acme", connectionLimit: 20 }, { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] }, { id: "eng_initech", connectionLimit: 20 }];
+const IDS = TENANTS.map((tenant) => tenant.id);
+/** Per tenant, as the engine counts them (src/program/stack.ts, components/tenant-database.ts). */
+const PER_TENANT = 53;
+
+async function query(database: string, sql: string): Promise<void> {
+    const client = new Client({ ...testServer(), database });
+    await client.connect();
+    try {
+        await client.query(sql);
+    } finally {
+        await client.end();
+    }
+}
+
+describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
+    this.timeout(300_000);
+    let project: EngineProject;
+    let stack: automation.Stack;
+    let firstUp: automation.UpResult;
+
+    before(async function () {
+        const engine = requireEngine(this);
+        for (const id of IDS) await dropDeclaredTenant(testServer(), id);
+        project = EngineProject.create(engine);
+        stack = await project.stack("dev", stackConfigOf(declaredTenantsConfig(testServer(), TENANTS)));
+        firstUp = await stack.up();
+    });
+
+    after(async () => {
+        project?.remove();
+        for (const id of IDS) await dropDeclaredTenant(testServer(), id);
+    });
+
+    it("creates every tenant's resources, then a second up changes nothing", async () => {
+        // The stack, the server's provider, the default random provider and each tenant's resources.
+        assert.deepEqual(firstUp.summary.resourceChanges, { create: 3 + 3 * PER_TENANT });
+        assert.equal(firstUp.summary.result, "succeeded");
+        const again = await stack.up({ expectNoChanges: true });
+        assert.deepEqual(again.summary.resourceChanges, { same: 3 + 3 * PER_TENANT });
+    });
+
+    it("leaves the catalog the local harness builds from the same program, item by item", async () => {
+        const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-harness-"));
+        let harness: LocalServer | undefined;
+        try {
+            harness = await startLocalServer({ dataDir: path.join(root, "pgdata") });
+            const evaluation = await evaluateSerially(declaredTenantsConfig(harness, TENANTS));
+            await applyDeclaredResources(evaluation, harness, { server: SERVER, parallel: 2 });
+            const real = (await catalogSnapshot(testServer(), IDS, { passwords: "presence" })) as { server: { roles: unknown[]; databases: unknown[] } };
+            assert.deepEqual([real.server.roles.length, real.server.databases.length], [12, 3]);
+            assert.deepEqual(await catalogSnapshot(harness, IDS, { passwords: "presence" }), real);
+        } finally {
+            await harness?.stop();
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    it("reports drift made by hand on refresh, and the next up puts it back", async () => {
+        const declared = await catalogSnapshot(testServer(), IDS, { passwords: "verifier" });
+        await query("postgres", "ALTER ROLE erp_eng_acme_app CONNECTION LIMIT 99 CREATEDB");
+        await query("erp_eng_acme", "GRANT CREATE ON SCHEMA sales TO erp_eng_acme_readonly");
+        await query("erp_eng_acme", "ALTER DEFAULT PRIVILEGES FOR ROLE erp_eng_acme_owner IN SCHEMA finance GRANT TRUNCATE ON TABLES TO erp_eng_acme_app");
+        await query("postgres", "ALTER DATABASE erp_eng_acme CONNECTION LIMIT 5");
+        await query("erp_eng_acme", "GRANT USAGE ON SCHEMA core TO PUBLIC");
+
+        // What refresh reads back differs from the state: the resources whose drift it sees. (A
+        // preview-only refresh records no update, so its summary is not this run's: events it is.)
+        const drifted: Record<string, string[]> = {};
+        await stack.refresh({
+            previewOnly: true,
+            onEvent: (event) => {
+                const metadata = event.resOutputsEvent?.metadata;
+                if (metadata?.op === "update") drifted[metadata.urn.split("::").pop()!] = [...(metadata.diffs ?? [])].sort();
+            },
+        });
+        assert.deepEqual(drifted, {
+            "tenant-eng_acme-app": ["connectionLimit", "createDatabase"],
+            "tenant-eng_acme-database": ["connectionLimit"],
+            "tenant-eng_acme-finance-app-default-tables": ["privileges"],
+            "tenant-eng_acme-sales-readonly-usage": ["privileges"],
+        });
+
+        // The PUBLIC grant on core is not seen: no resource manages PUBLIC on the business schemas.
+        const repaired = await stack.up({ refresh: true });
+        assert.equal(repaired.summary.result, "succeeded");
+        const after = (await catalogSnapshot(testServer(), IDS, { passwords: "verifier" })) as { databases: Record<string, { schemas: { nspname: string; acl: string[] }[] }> };
+        const core = after.databases.erp_eng_acme.schemas.find((schema) => schema.nspname === "core")!;
+        const declaredCore = (declared as typeof after).databases.erp_eng_acme.schemas.find((schema) => schema.nspname === "core")!;
+        assert.deepEqual(core.acl, [...declaredCore.acl, "=U/erp_eng_acme_owner"].sort());
+        await query("erp_eng_acme", "REVOKE USAGE ON SCHEMA core FROM PUBLIC");
+        assert.deepEqual(await catalogSnapshot(testServer(), IDS, { passwords: "verifier" }), declared);
+    });
+});
