@@ -64,11 +64,11 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
     public readonly policy: aws.iam.Policy;
 
     constructor(name: string, args: TenantBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("tenantdb:index:TenantBackupBucket", name, {}, opts);
+        super("tenantdb:index:TenantBackupBucket", name, {}, { protect: true, ...opts });
         const keep = { parent: this, protect: true, retainOnDelete: true };
-        // Every setting of a kept bucket is kept too: offboarding must not leave the bucket
-        // public, unencrypted by the tenant's key, unversioned or without its lifecycle.
-        const child = { parent: this, retainOnDelete: true };
+        // Every setting of a kept bucket is kept too (offboarding must not leave the bucket public,
+        // unencrypted by the tenant's key, unversioned or without its lifecycle), and protected, so
+        // a tenant leaving the config stops `up` before the engine deletes or forgets any of them.
         const dashed = args.tenantId.replace(/_/g, "-");
 
         this.key = new aws.kms.Key(`${name}-key`, {
@@ -80,7 +80,7 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
         new aws.kms.Alias(`${name}-key-alias`, {
             name: `alias/tenantdb/${args.stack}/${args.tenantId}`,
             targetKeyId: this.key.keyId,
-        }, child);
+        }, keep);
 
         // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
         this.bucket = new aws.s3.Bucket(`${name}`, {
@@ -91,21 +91,21 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
         new aws.s3.BucketVersioning(`${name}-versioning`, {
             bucket: this.bucket.id,
             versioningConfiguration: { status: "Enabled" },
-        }, child);
+        }, keep);
         new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
             bucket: this.bucket.id,
             rules: [{
                 applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
                 bucketKeyEnabled: true,
             }],
-        }, child);
+        }, keep);
         const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(`${name}-public-access-block`, {
             bucket: this.bucket.id,
             blockPublicAcls: true,
             blockPublicPolicy: true,
             ignorePublicAcls: true,
             restrictPublicBuckets: true,
-        }, child);
+        }, keep);
         new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
             bucket: this.bucket.id,
             rules: [{
@@ -116,22 +116,22 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
                 noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
                 abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
             }],
-        }, child);
+        }, keep);
         new aws.s3.BucketPolicy(`${name}-tls-only`, {
             bucket: this.bucket.id,
             policy: this.bucket.arn.apply(tlsOnlyPolicy),
-        }, { ...child, dependsOn: [publicAccessBlock] });
+        }, { ...keep, dependsOn: [publicAccessBlock] });
 
         this.policy = new aws.iam.Policy(`${name}-job-policy`, {
             description: `tenantdb ${args.stack}: backup job access to tenant ${args.tenantId}'s bucket and key only`,
             policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([bucketArn, keyArn]) => backupJobPolicy(bucketArn, keyArn)),
             tags: args.tags,
-        }, child);
+        }, keep);
         if (args.backupRoleName) {
             new aws.iam.RolePolicyAttachment(`${name}-job-policy-attachment`, {
                 role: args.backupRoleName,
                 policyArn: this.policy.arn,
-            }, child);
+            }, keep);
         }
         this.registerOutputs({ bucket: this.bucket.id, keyArn: this.key.arn, policyArn: this.policy.arn });
     }

@@ -45,9 +45,11 @@ export class RdsServer extends pulumi.ComponentResource {
     public readonly port: pulumi.Output<number>;
 
     constructor(name: string, args: RdsServerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("tenantdb:index:RdsServer", name, {}, opts);
+        super("tenantdb:index:RdsServer", name, {}, { protect: true, ...opts });
         const { server, tags } = args;
-        const child = { parent: this };
+        // Everything protected: a server (or an enterprise tenant) leaving the config stops `up`
+        // before the engine deletes its parameter group or alarms ahead of the protected instance.
+        const child = { parent: this, protect: true };
         const major = server.engineVersion.split(".")[0];
 
         const parameterGroup = new aws.rds.ParameterGroup(`${name}-parameters`, {
@@ -113,7 +115,7 @@ export class RdsServer extends pulumi.ComponentResource {
     }
 
     private alarms(name: string, { server, maxConnections, tags }: RdsServerArgs): void {
-        const child = { parent: this };
+        const child = { parent: this, protect: true };
         const dimensions = { DBInstanceIdentifier: this.instance.identifier };
         const actions = server.alarmTopicArn ? [server.alarmTopicArn] : [];
         const alarm = (key: string, metricName: string, comparisonOperator: string, threshold: number, description: string) =>

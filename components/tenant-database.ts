@@ -39,9 +39,12 @@ const NO_POWERS = { superuser: false, createDatabase: false, createRole: false, 
  * (reporting) and migrator (LOGIN, member of owner, switches to it at login so migrations
  * create objects owned by owner, which the default privileges then share with app and readonly).
  *
- * Nothing is lost by a config edit: the database, roles and bucket are retained when the tenant
- * leaves the config, and the database and bucket are protected, so `pulumi up` stops with an
- * error instead of dropping them. Offboarding is explicit (README, "Offboarding a tenant").
+ * Nothing is lost by a config edit: every resource of the tenant is protected and retained on
+ * delete. Protecting only the database is not enough: the engine deletes a leaving tenant's
+ * resources in dependency order, so it would forget its grants, schemas and roles (from the
+ * state, retained on the server) before it stopped at the database, and the next `up` would fail
+ * to create roles that exist. With everything protected, `pulumi up` stops before any delete.
+ * Offboarding is explicit (README, "Offboarding a tenant").
  */
 export class TenantDatabase extends pulumi.ComponentResource {
     public readonly names: TenantNames;
@@ -52,16 +55,15 @@ export class TenantDatabase extends pulumi.ComponentResource {
     public readonly backups?: TenantBackupBucket;
 
     constructor(name: string, args: TenantDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("tenantdb:index:TenantDatabase", name, {}, opts);
+        super("tenantdb:index:TenantDatabase", name, {}, { protect: true, ...opts });
         const { tenant, provider } = args;
         const names = (this.names = tenantNames(tenant.id));
-        // Retained: leaving the config never runs DROP. Protected: the database is never replaced or deleted by an up.
-        const retained = { parent: this, provider, retainOnDelete: true };
-        const protectedAndRetained = { ...retained, protect: true };
+        // Protected: never replaced or deleted by an up. Retained: even an unprotected delete never runs DROP.
+        const retained = { parent: this, provider, protect: true, retainOnDelete: true };
         const limits = roleConnectionLimits(tenant.connectionLimit);
 
         const password = (role: string) =>
-            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, { parent: this });
+            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, { parent: this, protect: true });
         const appPassword = password("app");
         const readonlyPassword = password("readonly");
         const migratorPassword = password("migrator");
@@ -101,7 +103,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
             connectionLimit: tenant.connectionLimit,
             allowConnections: true,
             isTemplate: false,
-        }, { ...protectedAndRetained, dependsOn: [owner] });
+        }, { ...retained, dependsOn: [owner] });
         // Names are known strings; ordering comes from dependsOn. Passing plain values instead of
         // other resources' outputs keeps the program cheap to evaluate for hundreds of tenants.
         const database = names.database;

@@ -118,19 +118,16 @@ describe("TenantDatabase under the mock runtime", () => {
         }
     });
 
-    it("protects and retains what holds data, and retains the rest, so removing a tenant never drops anything", async () => {
+    it("protects and retains every resource of a tenant and server, so removing one from config stops up before any delete", async () => {
         const evaluation = await fleet();
         const opts = (type: string, name: string) => evaluation.options.get(`${type}::${name}`);
-        for (const [type, name] of [
-            ["postgresql:index/database:Database", "tenant-acme-database"],
-            ["aws:s3/bucket:Bucket", "tenant-acme-backups"],
-            ["aws:kms/key:Key", "tenant-acme-backups-key"],
-            ["aws:rds/instance:Instance", "server-shared"],
-        ]) assert.deepEqual(opts(type, name), { protect: true, retainOnDelete: true, parent: opts(type, name)!.parent }, name);
+        const unprotected = evaluation.resources.filter((r) => r.type !== "pulumi:pulumi:Stack" && opts(r.type, r.name)?.protect !== true).map((r) => r.name);
+        // Only the providers of external servers, which hold nothing (an external server is not ours to delete).
+        assert.deepEqual(unprotected, ["server-onprem-postgresql"]);
         for (const resource of evaluation.resources.filter((r) => r.type.startsWith("postgresql:index/") || r.type.startsWith("aws:s3/") || r.type === "aws:kms/alias:Alias")) {
             assert.equal(opts(resource.type, resource.name)?.retainOnDelete, true, resource.name);
         }
-        assert.equal(opts("postgresql:index/database:Database", "tenant-acme-database")!.parent, "tenant-acme");
+        assert.deepEqual(opts("postgresql:index/database:Database", "tenant-acme-database"), { protect: true, retainOnDelete: true, parent: "tenant-acme" });
     });
 
     it("gives each tenant its own bucket: SSE-KMS with its own rotating key, versioning, no public access, TLS only, lifecycle", async () => {

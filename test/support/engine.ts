@@ -124,12 +124,11 @@ export class EngineProject {
         return stack;
     }
 
-    /** Rewrites the plain config of a stack file (a config-file edit), keeping its secrets. */
+    /** Rewrites the given keys of a stack file (a config-file edit); every other key, secrets included, stays. */
     writeConfig(stackName: string, plain: Record<string, unknown>): void {
         const file = path.join(this.dir, `Pulumi.${stackName}.yaml`);
         const existing: { config?: Record<string, unknown> } = existsSync(file) ? parseYaml(readFileSync(file, "utf8")) ?? {} : {};
-        const secrets = Object.fromEntries(Object.entries(existing.config ?? {}).filter(([, value]) => typeof value === "object" && value !== null && "secure" in value));
-        writeFileSync(file, toYaml({ ...existing, config: { ...plain, ...secrets } }));
+        writeFileSync(file, toYaml({ ...existing, config: { ...existing.config, ...plain } }));
     }
 
     enter(): void {
