@@ -12,13 +12,12 @@ import { applyDeclaredResources } from "../../src/local/apply-declared";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
-import { EngineProject, requireEngine, stackConfigOf } from "../support/engine";
+import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
 
 const TENANTS = [{ id: "eng_acme", connectionLimit: 20 }, { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] }, { id: "eng_initech", connectionLimit: 20 }];
 const IDS = TENANTS.map((tenant) => tenant.id);
-/** Per tenant, as the engine counts them (src/program/stack.ts, components/tenant-database.ts). */
-const PER_TENANT = 53;
+const RESOURCES = STACK_RESOURCES + 3 * RESOURCES_PER_TENANT + 1;
 
 async function query(database: string, sql: string): Promise<void> {
     const client = new Client({ ...testServer(), database });
@@ -50,11 +49,10 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
     });
 
     it("creates every tenant's resources, then a second up changes nothing", async () => {
-        // The stack, the server's provider, the default random provider and each tenant's resources.
-        assert.deepEqual(firstUp.summary.resourceChanges, { create: 3 + 3 * PER_TENANT });
+        assert.deepEqual(firstUp.summary.resourceChanges, { create: RESOURCES });
         assert.equal(firstUp.summary.result, "succeeded");
         const again = await stack.up({ expectNoChanges: true });
-        assert.deepEqual(again.summary.resourceChanges, { same: 3 + 3 * PER_TENANT });
+        assert.deepEqual(again.summary.resourceChanges, { same: RESOURCES });
     });
 
     it("leaves the catalog the local harness builds from the same program, item by item", async () => {

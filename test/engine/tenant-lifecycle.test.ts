@@ -10,13 +10,12 @@ import { targetsFromStackOutputs } from "../../src/migrate/targets";
 import { tenantNames } from "../../src/naming";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
-import { EngineProject, requireEngine, stackConfigOf } from "../support/engine";
+import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
 
 const FIRST = [{ id: "life_acme", connectionLimit: 20 }, { id: "life_globex", connectionLimit: 20 }];
 const ADDED = { id: "life_hooli", connectionLimit: 20 };
 const IDS = [...FIRST, ADDED].map((tenant) => tenant.id);
-const PER_TENANT = 53;
 const SEED = { companyName: "Hooli", adminEmail: "admin@hooli.test", adminPassword: "correct horse battery staple" };
 
 /** The tenant a resource URN belongs to (its component and children are named tenant-<id>...). */
@@ -63,15 +62,15 @@ describe("Real engine: adding and removing tenants by editing the stack config",
                 if (metadata && metadata.op !== "same") (planned[metadata.op] ??= []).push(tenantOfUrn(metadata.urn) ?? metadata.urn);
             },
         });
-        // Unchanged: the stack, the server's provider and the two tenants (the engine does not
-        // count the default random provider among them when something else changes).
-        assert.deepEqual(preview.changeSummary, { create: PER_TENANT, same: 2 + 2 * PER_TENANT });
+        // Unchanged: the stack, the server's provider and the two tenants' resources (summaries do
+        // not count the engine's default random provider).
+        assert.deepEqual(preview.changeSummary, { create: RESOURCES_PER_TENANT, same: STACK_RESOURCES + 2 * RESOURCES_PER_TENANT });
         assert.deepEqual(Object.keys(planned), ["create"]);
         assert.deepEqual(new Set(planned.create), new Set([ADDED.id]));
-        assert.equal(planned.create.length, PER_TENANT);
+        assert.equal(planned.create.length, RESOURCES_PER_TENANT);
 
         const up = await stack.up();
-        assert.deepEqual(up.summary.resourceChanges, { create: PER_TENANT, same: 2 + 2 * PER_TENANT });
+        assert.deepEqual(up.summary.resourceChanges, { create: RESOURCES_PER_TENANT, same: STACK_RESOURCES + 2 * RESOURCES_PER_TENANT });
 
         const outputs = await stack.outputs();
         const report = await runFleet(targetsFromStackOutputs({ tenants: outputs.tenants.value, tenantSecrets: outputs.tenantSecrets.value }), {
@@ -111,6 +110,6 @@ describe("Real engine: adding and removing tenants by editing the stack config",
         // Nothing was forgotten either: with the tenant back in the config, up has nothing to do.
         project.writeConfig("dev", configWith([...FIRST, ADDED]).plain);
         const back = await stack.up();
-        assert.deepEqual(back.summary.resourceChanges, { same: 2 + 3 * PER_TENANT });
+        assert.deepEqual(back.summary.resourceChanges, { same: STACK_RESOURCES + 3 * RESOURCES_PER_TENANT });
     });
 });

@@ -159,3 +159,12 @@ export function stackConfigOf(values: Record<string, unknown>): StackConfig {
     const secrets = Object.fromEntries(Object.entries((passwords ?? {}) as Record<string, string>).map(([server, value]) => [`tenantdb:serverPasswords.${server}`, value]));
     return { plain, secrets };
 }
+
+/**
+ * Resources per tenant as the engine counts them (components/tenant-database.ts: the component,
+ * 3 passwords, 4 roles, the database, 5 grants on it and on schema public, 2 extensions, 7
+ * schemas, 12 USAGE grants and 18 default privileges); each extra extension adds one.
+ */
+export const RESOURCES_PER_TENANT = 53;
+/** Beside the tenants: the stack and the server's provider (summaries leave out the engine's default random provider). */
+export const STACK_RESOURCES = 2;
