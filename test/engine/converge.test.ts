@@ -4,6 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,12 +13,21 @@ import { applyDeclaredResources } from "../../src/local/apply-declared";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
-import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
+import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
 
 const TENANTS = [{ id: "eng_acme", connectionLimit: 20 }, { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] }, { id: "eng_initech", connectionLimit: 20 }];
 const IDS = TENANTS.map((tenant) => tenant.id);
 const RESOURCES = STACK_RESOURCES + 3 * RESOURCES_PER_TENANT + 1;
+
+/** `npm run cost -- preview` as a user runs it in the project folder; its JSON report. */
+function costPreview(project: EngineProject, source: "offline" | "preview"): Promise<{ lineItems: unknown[]; tenants: { tenant: string; monthlyUsd: number }[]; totalMonthlyUsd: number }> {
+    return new Promise((resolve, reject) => {
+        execFile(path.join(REPO_ROOT, "node_modules/.bin/tsx"), [path.join(REPO_ROOT, "scripts/cost.ts"), "preview", "--stack", "dev", "--source", source, "--format", "json"],
+            { cwd: project.dir, env: { ...process.env, ...project.env }, maxBuffer: 16 * 1024 * 1024 },
+            (error, stdout, stderr) => (error ? reject(new Error(`cost preview --source ${source} failed: ${stderr}`)) : resolve(JSON.parse(stdout))));
+    });
+}
 
 async function query(database: string, sql: string): Promise<void> {
     const client = new Client({ ...testServer(), database });
@@ -69,6 +79,14 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
             await harness?.stop();
             rmSync(root, { recursive: true, force: true });
         }
+    });
+
+    it("prices a real pulumi preview (--source preview) with the same line items as the offline graph", async () => {
+        const [real, offline] = [await costPreview(project, "preview"), await costPreview(project, "offline")];
+        assert.deepEqual(real.lineItems, offline.lineItems);
+        assert.deepEqual(real.tenants.map((t) => [t.tenant, t.monthlyUsd]), [["eng_acme", 0.9], ["eng_globex", 0.9], ["eng_initech", 0.9]]);
+        assert.equal(real.totalMonthlyUsd, 2.7);
+        assert.equal(real.lineItems.length, 3);
     });
 
     it("reports drift made by hand on refresh, and the next up puts it back", async () => {
