@@ -18,6 +18,15 @@ export interface TenantDatabaseArgs {
     readonly stack: string;
     /** Backup settings; no bucket is declared when `buckets` is false. */
     readonly backup: BackupConfig;
+    /**
+     * The database of the tenant declared before this one on the same server. This one waits for
+     * it: the provider creates, alters and drops a database while holding an advisory lock on its
+     * admin role in one pooled connection and needing a second from the same pool, so as many
+     * database steps at once as the pool has connections deadlock (seen with 10 tenants and the
+     * pool of 4). One database step per server at a time costs nothing: that lock serializes
+     * them anyway.
+     */
+    readonly afterDatabase?: postgresql.Database;
 }
 
 /** Table privileges of the app role, listed explicitly: the provider never converges on ALL. */
@@ -103,7 +112,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
             connectionLimit: tenant.connectionLimit,
             allowConnections: true,
             isTemplate: false,
-        }, { ...retained, dependsOn: [owner] });
+        }, { ...retained, dependsOn: args.afterDatabase ? [owner, args.afterDatabase] : [owner] });
         // Names are known strings; ordering comes from dependsOn. Passing plain values instead of
         // other resources' outputs keeps the program cheap to evaluate for hundreds of tenants.
         const database = names.database;

@@ -83,6 +83,8 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
 
     const tenants: Record<string, pulumi.Output<TenantOutput>> = {};
     const secrets: Record<string, pulumi.Output<TenantSecretsOutput>> = {};
+    // Per server, the last database declared: the next tenant's database waits for it (see afterDatabase).
+    const lastDatabase = new Map<string, postgresql.Database>();
     for (const tenant of model.tenants) {
         const server = declared.get(tenant.server)!;
         const component = new TenantDatabase(`tenant-${tenant.id}`, {
@@ -91,7 +93,9 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
             locale: model.servers.get(tenant.server)!.locale,
             stack,
             backup: model.backup,
+            afterDatabase: lastDatabase.get(tenant.server),
         });
+        lastDatabase.set(tenant.server, component.database);
         const names = component.names;
         tenants[tenant.id] = pulumi.output({
             database: names.database,

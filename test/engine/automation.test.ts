@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { Client } from "pg";
+import { withClient } from "../support/catalog";
 import { parse as parseYaml } from "yaml";
 import { deployAndMigrate, offboardTenant, provisionTenant, StackRef } from "../../src/automation/stack-ops";
 import { tenantNames } from "../../src/naming";
@@ -20,15 +20,8 @@ const IDS = [...TENANTS.map((tenant) => tenant.id), NEW];
 const MIGRATIONS = ["0001_baseline", "0002_reference_data", "0003_first_company"];
 const seed = (company: string) => ({ companyName: company, adminEmail: `admin@${company.toLowerCase()}.test`, adminPassword: "correct horse battery staple" });
 
-async function companies(tenantId: string): Promise<string[]> {
-    const client = new Client({ ...testServer(), database: tenantNames(tenantId).database });
-    await client.connect();
-    try {
-        return (await client.query("SELECT name FROM core.companies ORDER BY 1")).rows.map((row) => row.name);
-    } finally {
-        await client.end();
-    }
-}
+const companies = (tenantId: string) => withClient(testServer(), tenantNames(tenantId).database,
+    async (client) => (await client.query("SELECT name FROM core.companies ORDER BY 1")).rows.map((row) => row.name as string));
 
 /** The tenants whose resources the state holds (tenant-<id> component names). */
 async function tenantsInState(stack: automation.Stack): Promise<string[]> {
@@ -81,21 +74,17 @@ describe("Real engine: the Automation API layer deploys, provisions and offboard
     });
 
     it("offboardTenant: the tenant leaves the config and the state, its database, roles and data stay", async () => {
-        await offboardTenant(ref, NEW);
-        assert.deepEqual(tenantList(), ["auto_acme", "auto_globex"]);
-        assert.deepEqual(await tenantsInState(stack), ["auto_acme", "auto_globex"]);
+        // globex sits between two tenants: the next tenant's database waited for its database.
+        const leaving = "auto_globex";
+        await offboardTenant(ref, leaving);
+        assert.deepEqual(tenantList(), ["auto_acme", NEW]);
+        assert.deepEqual(await tenantsInState(stack), ["auto_acme", NEW]);
         const { deployment } = await stack.exportStack();
-        assert.deepEqual((deployment.resources as { urn: string }[]).filter((r) => r.urn.includes(`::tenant-${NEW}`)), []);
-        assert.deepEqual(await companies(NEW), ["NewCo"]);
-        const names = tenantNames(NEW);
-        const client = new Client({ ...testServer(), database: "postgres" });
-        await client.connect();
-        try {
-            const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1", [`${names.database}\\_%`]);
-            assert.deepEqual(roles.rows.map((row) => row.rolname), [names.appRole, names.migratorRole, names.ownerRole, names.readonlyRole]);
-        } finally {
-            await client.end();
-        }
+        assert.deepEqual((deployment.resources as { urn: string }[]).filter((r) => r.urn.includes(`::tenant-${leaving}`)), []);
+        assert.deepEqual(await companies(leaving), ["Globex"]);
+        const names = tenantNames(leaving);
+        const roles = await withClient(testServer(), "postgres", (client) => client.query("SELECT rolname FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1", [`${names.database}\\_%`]));
+        assert.deepEqual(roles.rows.map((row) => row.rolname), [names.appRole, names.migratorRole, names.ownerRole, names.readonlyRole]);
         // The other tenants are untouched, and the stack converges.
         const again = await stack.up({ expectNoChanges: true });
         assert.equal(again.summary.result, "succeeded");

@@ -8,10 +8,9 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Client } from "pg";
 import { applyDeclaredResources } from "../../src/local/apply-declared";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
-import { catalogSnapshot } from "../support/catalog";
+import { catalogSnapshot, withClient } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
 import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
@@ -29,15 +28,7 @@ function costPreview(project: EngineProject, source: "offline" | "preview"): Pro
     });
 }
 
-async function query(database: string, sql: string): Promise<void> {
-    const client = new Client({ ...testServer(), database });
-    await client.connect();
-    try {
-        await client.query(sql);
-    } finally {
-        await client.end();
-    }
-}
+const query = (database: string, sql: string) => withClient(testServer(), database, (client) => client.query(sql));
 
 describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
     this.timeout(300_000);

@@ -4,11 +4,11 @@
  */
 import * as assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { runFleet } from "../../src/migrate/fleet";
 import { targetsFromStackOutputs } from "../../src/migrate/targets";
 import { tenantNames } from "../../src/naming";
-import { catalogSnapshot } from "../support/catalog";
+import { catalogSnapshot, withClient } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
@@ -23,15 +23,8 @@ function tenantOfUrn(urn: string): string | undefined {
     return /::tenant-([a-z0-9_]+?)(?:-[a-z].*)?$/.exec(urn)?.[1];
 }
 
-async function asRole<T>(user: string, password: string, database: string, body: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client({ host: testServer().host, port: testServer().port, user, password, database });
-    await client.connect();
-    try {
-        return await body(client);
-    } finally {
-        await client.end();
-    }
-}
+const asRole = <T>(user: string, password: string, database: string, body: (client: Client) => Promise<T>) =>
+    withClient({ host: testServer().host, port: testServer().port, user, password }, database, body);
 
 describe("Real engine: adding and removing tenants by editing the stack config", function () {
     this.timeout(300_000);

@@ -15,7 +15,8 @@ export interface CatalogOptions {
     readonly passwords: "verifier" | "presence";
 }
 
-async function withClient<T>(admin: ClientConfig, database: string, body: (client: Client) => Promise<T>): Promise<T> {
+/** Runs `body` on a connection to `database` (any role's config), then closes it. */
+export async function withClient<T>(admin: ClientConfig, database: string, body: (client: Client) => Promise<T>): Promise<T> {
     const client = new Client({ ...admin, database });
     await client.connect();
     try {
