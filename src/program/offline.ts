@@ -13,6 +13,8 @@ export interface RecordedOptions {
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
     readonly parent?: string;
+    /** Names of the resources in its dependsOn. */
+    readonly dependsOn: string[];
 }
 
 export interface OfflineEvaluation {
@@ -66,6 +68,7 @@ export async function evaluateProgramOffline(
                 protect: args.opts.protect === true,
                 retainOnDelete: args.opts.retainOnDelete === true,
                 parent: args.opts.parent ? (args.opts.parent as any).__name : undefined,
+                dependsOn: ([] as unknown[]).concat(args.opts.dependsOn ?? []).map((resource) => (resource as any).__name as string),
             });
             return undefined;
         });

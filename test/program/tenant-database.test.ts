@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks } from "../../src/program/mocks";
+import { evaluateProgramOffline } from "../../src/program/offline";
 import { fleet, named, ofType } from "./fixture";
 
 const isSecretInput = (value: any) => typeof value === "object" && value !== null && value[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
@@ -127,7 +128,31 @@ describe("TenantDatabase under the mock runtime", () => {
         for (const resource of evaluation.resources.filter((r) => r.type.startsWith("postgresql:index/") || r.type.startsWith("aws:s3/") || r.type === "aws:kms/alias:Alias")) {
             assert.equal(opts(resource.type, resource.name)?.retainOnDelete, true, resource.name);
         }
-        assert.deepEqual(opts("postgresql:index/database:Database", "tenant-acme-database"), { protect: true, retainOnDelete: true, parent: "tenant-acme" });
+        assert.deepEqual(opts("postgresql:index/database:Database", "tenant-acme-database"), { protect: true, retainOnDelete: true, parent: "tenant-acme", dependsOn: ["tenant-acme-owner"] });
+    });
+
+    it("orders what the real provider cannot do at once: one database step per server, one grant per ACL", async () => {
+        const external = (port: number) => ({ kind: "external", host: "127.0.0.1", port, superuser: true, sslmode: "disable" });
+        const evaluation = await evaluateProgramOffline({
+            "tenantdb:servers": { a: external(5433), b: external(5434) },
+            "tenantdb:tenants": [{ id: "t1", server: "a", connectionLimit: 20 }, { id: "t2", server: "b", connectionLimit: 20 }, { id: "t3", server: "a", connectionLimit: 20 }],
+            "tenantdb:backup": { buckets: false },
+            "tenantdb:serverPasswords": { a: "pa", b: "pb" },
+        });
+        const after = (type: string, name: string) => evaluation.options.get(`postgresql:index/${type}::${name}`)!.dependsOn;
+        assert.deepEqual(after("database:Database", "tenant-t1-database"), ["tenant-t1-owner"]);
+        assert.deepEqual(after("database:Database", "tenant-t2-database"), ["tenant-t2-owner"]);
+        assert.deepEqual(after("database:Database", "tenant-t3-database"), ["tenant-t3-owner", "tenant-t1-database"]);
+        // The database's ACL: PUBLIC revoked, then CONNECT for app, readonly and migrator, one after another.
+        assert.deepEqual(after("grant:Grant", "tenant-t1-revoke-public"), ["tenant-t1-database"]);
+        assert.deepEqual(after("grant:Grant", "tenant-t1-app-connect"), ["tenant-t1-database", "tenant-t1-app", "tenant-t1-revoke-public"]);
+        assert.deepEqual(after("grant:Grant", "tenant-t1-readonly-connect"), ["tenant-t1-database", "tenant-t1-readonly", "tenant-t1-app-connect"]);
+        assert.deepEqual(after("grant:Grant", "tenant-t1-migrator-connect"), ["tenant-t1-database", "tenant-t1-migrator", "tenant-t1-readonly-connect"]);
+        // A schema's ACL and each of its default ACL rows (owner, schema, object type).
+        assert.deepEqual(after("grant:Grant", "tenant-t1-sales-readonly-usage"), ["tenant-t1-schema-sales", "tenant-t1-readonly", "tenant-t1-sales-app-usage"]);
+        assert.deepEqual(after("defaultPrivileges:DefaultPrivileges", "tenant-t1-sales-readonly-default-tables"),
+            ["tenant-t1-schema-sales", "tenant-t1-readonly", "tenant-t1-sales-app-default-tables"]);
+        assert.deepEqual(after("defaultPrivileges:DefaultPrivileges", "tenant-t1-sales-app-default-sequences"), ["tenant-t1-schema-sales", "tenant-t1-app"]);
     });
 
     it("gives each tenant its own bucket: SSE-KMS with its own rotating key, versioning, no public access, TLS only, lifecycle", async () => {
