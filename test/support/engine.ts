@@ -31,6 +31,8 @@ function onPath(binary: string): string | undefined {
     }
 }
 
+const ENGINE_ON_PATH = "pulumi on PATH";
+
 let located: Engine | null | undefined;
 /** The engine these tests run on, or undefined when there is none. */
 export function locateEngine(): Engine | undefined {
@@ -44,7 +46,7 @@ export function locateEngine(): Engine | undefined {
             located = { binDir, source: "npm run engine" };
         } catch {
             const binDir = onPath("pulumi");
-            if (binDir) located = { binDir, source: "pulumi on PATH" };
+            if (binDir) located = { binDir, source: ENGINE_ON_PATH };
         }
     }
     return located ?? undefined;
@@ -91,7 +93,9 @@ export class EngineProject {
         symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.dir, "node_modules"));
         this.env = {
             PATH: `${engine.binDir}${path.delimiter}${path.join(REPO_ROOT, "node_modules/.bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-            PULUMI_HOME: path.join(root, "home"),
+            // A released CLI finds its plugins where `pulumi plugin install` put them (the user's
+            // PULUMI_HOME); the tenantdb build serves them from its folder on PATH.
+            ...(engine.source === ENGINE_ON_PATH ? {} : { PULUMI_HOME: path.join(root, "home") }),
             PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
             PULUMI_CONFIG_PASSPHRASE: "tenantdb-engine-tests",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
