@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { roleConnectionLimits } from "../src/config/capacity";
 import { BackupConfig } from "../src/config/schema";
 import { ResolvedTenant } from "../src/config/validate";
+import { scramVerifier } from "../src/scram";
 import { BUSINESS_SCHEMAS, DEFAULT_EXTENSIONS, MIGRATIONS_SCHEMA, TenantNames, tenantNames } from "../src/naming";
 import { TenantBackupBucket } from "./backup-bucket";
 
@@ -79,24 +80,26 @@ export class TenantDatabase extends pulumi.ComponentResource {
         this.appPassword = pulumi.secret(appPassword.result);
         this.readonlyPassword = pulumi.secret(readonlyPassword.result);
         this.migratorPassword = pulumi.secret(migratorPassword.result);
+        // What the server is sent: the SCRAM verifier, so no statement (and no server log) holds a password.
+        const verifier = (role: string, password: pulumi.Output<string>) => pulumi.secret(password.apply((value) => scramVerifier(role, value)));
 
         const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, retained);
         const app = new postgresql.Role(`${name}-app`, {
             name: names.appRole, login: true, ...NO_POWERS,
-            password: this.appPassword,
+            password: verifier(names.appRole, this.appPassword),
             connectionLimit: limits.app,
             statementTimeout: tenant.statementTimeoutMs,
             idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         }, retained);
         const readonly = new postgresql.Role(`${name}-readonly`, {
             name: names.readonlyRole, login: true, ...NO_POWERS,
-            password: this.readonlyPassword,
+            password: verifier(names.readonlyRole, this.readonlyPassword),
             connectionLimit: limits.readonly,
             statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
         }, retained);
         const migrator = new postgresql.Role(`${name}-migrator`, {
             name: names.migratorRole, login: true, ...NO_POWERS,
-            password: this.migratorPassword,
+            password: verifier(names.migratorRole, this.migratorPassword),
             connectionLimit: limits.migrator,
             roles: [names.ownerRole],
             assumeRole: names.ownerRole,

@@ -31,6 +31,8 @@ export interface LocalServerOptions {
     readonly persistent?: boolean;
     /** Extra `postgres -c` settings, e.g. `max_connections=400`. */
     readonly settings?: Record<string, string | number>;
+    /** Receives what the server logs (stdout and stderr), e.g. to read back `log_statement` lines. */
+    readonly onServerLog?: (message: string) => void;
 }
 
 /**
@@ -109,8 +111,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         createPostgresUser: process.getuid?.() === 0,
         initdbFlags: ["--encoding=UTF8", "--locale=C.UTF-8"],
         postgresFlags: Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`]),
-        onLog: () => undefined,
+        onLog: (message) => options.onServerLog?.(String(message)),
         onError: (message) => {
+            options.onServerLog?.(String(message));
             if (process.env.TENANTDB_DEBUG) console.error("[postgres]", message);
         },
     });

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks } from "../../src/program/mocks";
 import { evaluateProgramOffline } from "../../src/program/offline";
+import { scramMatches, scramVerifier } from "../../src/scram";
 import { fleet, named, ofType } from "./fixture";
 
 const isSecretInput = (value: any) => typeof value === "object" && value !== null && value[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
@@ -43,10 +44,16 @@ describe("TenantDatabase under the mock runtime", () => {
         assert.deepEqual(role("tenant-acme-migrator").rest, {
             name: "erp_acme_migrator", login: true, ...noPowers, connectionLimit: 2, roles: ["erp_acme_owner"], assumeRole: "erp_acme_owner",
         });
-        for (const name of ["app", "readonly", "migrator"]) {
+        // The server is sent each role's SCRAM verifier, built from the tenant's secret password.
+        const secrets = evaluation.outputs.tenantSecrets.acme;
+        for (const [name, plain] of [["app", secrets.appPassword], ["readonly", secrets.readonlyPassword], ["migrator", secrets.migratorPassword]] as const) {
             const { password } = role(`tenant-acme-${name}`);
             assert.ok(isSecretInput(password), `${name} password must be a secret input`);
-            assert.match(password.value, /^[A-Za-z0-9]{40}$/);
+            assert.match(plain, /^[A-Za-z0-9]{40}$/);
+            assert.match(password.value, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+            assert.equal(password.value, await scramVerifier(`erp_acme_${name}`, plain));
+            assert.ok(scramMatches(password.value, plain));
+            assert.ok(!scramMatches(password.value, `${plain}x`));
         }
         for (const password of ofType(evaluation, "random:index/randomPassword:RandomPassword")) {
             assert.deepEqual(password.inputs, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 });
