@@ -27,7 +27,7 @@ export interface TenantDatabaseArgs {
      * pool of 4). One database step per server at a time costs nothing: that lock serializes
      * them anyway.
      */
-    readonly afterDatabase?: postgresql.Database;
+    readonly previousDatabase?: postgresql.Database;
 }
 
 /** Table privileges of the app role, listed explicitly: the provider never converges on ALL. */
@@ -115,7 +115,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
             connectionLimit: tenant.connectionLimit,
             allowConnections: true,
             isTemplate: false,
-        }, { ...retained, dependsOn: args.afterDatabase ? [owner, args.afterDatabase] : [owner] });
+        }, { ...retained, dependsOn: args.previousDatabase ? [owner, args.previousDatabase] : [owner] });
         // Names are known strings; ordering comes from dependsOn. Passing plain values instead of
         // other resources' outputs keeps the program cheap to evaluate for hundreds of tenants.
         const database = names.database;

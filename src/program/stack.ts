@@ -83,7 +83,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
 
     const tenants: Record<string, pulumi.Output<TenantOutput>> = {};
     const secrets: Record<string, pulumi.Output<TenantSecretsOutput>> = {};
-    // Per server, the last database declared: the next tenant's database waits for it (see afterDatabase).
+    // Per server, the last database declared: the next tenant's database waits for it (see previousDatabase).
     const lastDatabase = new Map<string, postgresql.Database>();
     for (const tenant of model.tenants) {
         const server = declared.get(tenant.server)!;
@@ -93,7 +93,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
             locale: model.servers.get(tenant.server)!.locale,
             stack,
             backup: model.backup,
-            afterDatabase: lastDatabase.get(tenant.server),
+            previousDatabase: lastDatabase.get(tenant.server),
         });
         lastDatabase.set(tenant.server, component.database);
         const names = component.names;
