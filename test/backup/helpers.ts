@@ -13,7 +13,7 @@ import { listTables } from "../../src/backup/catalog";
 import { BackupServer, TenantBackupTarget } from "../../src/backup/inventory";
 import { BackupStore, openStore } from "../../src/backup/store";
 import { tenantNames } from "../../src/naming";
-import { testServer } from "../support/server";
+import { testServer, withClient } from "../support/server";
 
 export const TEST_KMS_KEY = "arn:aws:kms:eu-central-1:111122223333:key/00000000-0000-4000-8000-000000000001";
 
@@ -92,14 +92,8 @@ export function storeFor(s3: S3Fixture): (target: TenantBackupTarget) => BackupS
     return (target) => openStore(target, { s3Client: s3.client });
 }
 
-export async function withDatabase<T>(database: string, fn: (client: Client) => Promise<T>, config: ClientConfig = adminConfig()): Promise<T> {
-    const client = new Client({ ...config, database });
-    await client.connect();
-    try {
-        return await fn(client);
-    } finally {
-        await client.end();
-    }
+export function withDatabase<T>(database: string, fn: (client: Client) => Promise<T>, config: ClientConfig = adminConfig()): Promise<T> {
+    return withClient(config, database, fn);
 }
 
 /**

@@ -6,13 +6,12 @@ import * as assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { withClient } from "../support/catalog";
 import { parse as parseYaml } from "yaml";
 import { deployAndMigrate, offboardTenant, provisionTenant, StackRef } from "../../src/automation/stack-ops";
 import { tenantNames } from "../../src/naming";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
-import { testServer } from "../support/server";
+import { testServer, withClient } from "../support/server";
 
 const TENANTS = [{ id: "auto_acme", connectionLimit: 20 }, { id: "auto_globex", connectionLimit: 20 }];
 const NEW = "auto_newco";

@@ -10,10 +10,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { applyDeclaredResources } from "../../src/local/apply-declared";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
-import { catalogSnapshot, withClient } from "../support/catalog";
+import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
 import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
-import { testServer } from "../support/server";
+import { testServer, withClient } from "../support/server";
 
 const TENANTS = [{ id: "eng_acme", connectionLimit: 20 }, { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] }, { id: "eng_initech", connectionLimit: 20 }];
 const IDS = TENANTS.map((tenant) => tenant.id);

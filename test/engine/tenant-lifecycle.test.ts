@@ -8,10 +8,10 @@ import type { Client } from "pg";
 import { runFleet } from "../../src/migrate/fleet";
 import { targetsFromStackOutputs } from "../../src/migrate/targets";
 import { tenantNames } from "../../src/naming";
-import { catalogSnapshot, withClient } from "../support/catalog";
+import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
-import { testServer } from "../support/server";
+import { testServer, withClient } from "../support/server";
 
 const FIRST = [{ id: "life_acme", connectionLimit: 20 }, { id: "life_globex", connectionLimit: 20 }];
 const ADDED = { id: "life_hooli", connectionLimit: 20 };

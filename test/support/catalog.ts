@@ -4,8 +4,9 @@
  * the schemas, extensions and default ACLs. Lists are sorted, so two servers that hold the same
  * objects give deep-equal snapshots (the harness guard and the real-engine differential test).
  */
-import { Client, ClientConfig } from "pg";
+import type { ClientConfig } from "pg";
 import { tenantNames } from "../../src/naming";
+import { withClient } from "./server";
 
 export interface CatalogOptions {
     /**
@@ -13,17 +14,6 @@ export interface CatalogOptions {
      * "presence" keeps only whether it has one (two servers: SCRAM salts differ).
      */
     readonly passwords: "verifier" | "presence";
-}
-
-/** Runs `body` on a connection to `database` (any role's config), then closes it. */
-export async function withClient<T>(admin: ClientConfig, database: string, body: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client({ ...admin, database });
-    await client.connect();
-    try {
-        return await body(client);
-    } finally {
-        await client.end();
-    }
 }
 
 const sortedAcl = (column: string) => `ARRAY(SELECT unnest(${column}::text[]) ORDER BY 1)`;
