@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { startLocalServer } from "../src/local/embedded-server";
 import { evaluateProgramOffline } from "../src/program/offline";
 import { declaredTenantsConfig } from "../test/support/declared-tenants";
-import { ENGINE_MISSING, EngineProject, locateEngine, stackConfigOf } from "../test/support/engine";
+import { ENGINE_MISSING, EngineProject, locateEngine, stackConfigOf, STACK_RESOURCES } from "../test/support/engine";
 
 const SIZES = process.env.BENCH_TENANTS ? process.env.BENCH_TENANTS.split(",").map(Number) : [10, 25, 50];
 const PEAK_RSS = path.join(__dirname, "support/peak-rss.cjs");
@@ -27,6 +27,18 @@ const PEAK_RSS = path.join(__dirname, "support/peak-rss.cjs");
 type Admin = { host: string; port: number; user: string; password: string };
 const tenants = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `bench_${i}`, connectionLimit: 10 }));
 const config = (admin: Admin, n: number) => declaredTenantsConfig(admin, tenants(n));
+
+/** Runs `body` against a PostgreSQL server of its own, stopped and removed afterwards. */
+async function withFreshServer<T>(body: (admin: Admin) => Promise<T>): Promise<T> {
+    const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-bench-engine-"));
+    const server = await startLocalServer({ dataDir: path.join(root, "pgdata"), settings: { max_connections: 400 } });
+    try {
+        return await body(server);
+    } finally {
+        await server.stop();
+        rmSync(root, { recursive: true, force: true });
+    }
+}
 
 async function seconds<T>(run: () => Promise<T>): Promise<[number, T]> {
     const started = process.hrtime.bigint();
@@ -91,23 +103,16 @@ async function main() {
     console.log("tenants  resources  res/tenant  mock s  mock MiB  first up s  ratio/mock  no-op up s  add: full s  targeted s (creates)  state KiB  program MiB  ratio MiB/mock");
     const rows: (EngineFigures & { n: number })[] = [];
     for (const n of SIZES) {
-        const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-bench-engine-"));
-        const server = await startLocalServer({ dataDir: path.join(root, "pgdata"), settings: { max_connections: 400 } });
-        try {
-            const mock = mockEvaluation(n);
-            const figures = await engineRun(server, n);
-            rows.push({ ...figures, n });
-            console.log([
-                String(n).padStart(7), String(figures.resources).padStart(10), ((figures.resources - 2) / n).toFixed(1).padStart(11),
-                mock.seconds.toFixed(2).padStart(7), mock.peakMiB.toFixed(0).padStart(9), figures.firstUp.toFixed(1).padStart(11),
-                (figures.firstUp / mock.seconds).toFixed(1).padStart(11), figures.noopUp.toFixed(1).padStart(11), figures.addFull.toFixed(1).padStart(12),
-                `${figures.addTargeted.toFixed(1)} (${figures.addTargetedCreates})`.padStart(21), figures.stateKiB.toFixed(0).padStart(10),
-                figures.peakMiB.toFixed(0).padStart(12), (figures.peakMiB / mock.peakMiB).toFixed(2).padStart(15),
-            ].join(" "));
-        } finally {
-            await server.stop();
-            rmSync(root, { recursive: true, force: true });
-        }
+        const mock = mockEvaluation(n);
+        const figures = await withFreshServer((admin) => engineRun(admin, n));
+        rows.push({ ...figures, n });
+        console.log([
+            String(n).padStart(7), String(figures.resources).padStart(10), ((figures.resources - STACK_RESOURCES) / n).toFixed(1).padStart(11),
+            mock.seconds.toFixed(2).padStart(7), mock.peakMiB.toFixed(0).padStart(9), figures.firstUp.toFixed(1).padStart(11),
+            (figures.firstUp / mock.seconds).toFixed(1).padStart(11), figures.noopUp.toFixed(1).padStart(11), figures.addFull.toFixed(1).padStart(12),
+            `${figures.addTargeted.toFixed(1)} (${figures.addTargetedCreates})`.padStart(21), figures.stateKiB.toFixed(0).padStart(10),
+            figures.peakMiB.toFixed(0).padStart(12), (figures.peakMiB / mock.peakMiB).toFixed(2).padStart(15),
+        ].join(" "));
     }
     if (rows.length > 1) {
         const [a, b] = [rows[0], rows[rows.length - 1]];
@@ -118,19 +123,10 @@ async function main() {
 
     // Once, at one size: a first up with each knob against the default, each on a fresh server.
     const once = SIZES.includes(25) ? 25 : SIZES[0];
-    const firstUp = async (env: Record<string, string>) => {
-        const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-bench-engine-"));
-        const server = await startLocalServer({ dataDir: path.join(root, "pgdata"), settings: { max_connections: 400 } });
-        try {
-            return await engineRun(server, once, env, false);
-        } finally {
-            await server.stop();
-            rmSync(root, { recursive: true, force: true });
-        }
-    };
+    const firstUp = (env: Record<string, string>) => withFreshServer((admin) => engineRun(admin, once, env, false));
     const base = await firstUp({});
     const skipped = await firstUp({ PULUMI_SKIP_CHECKPOINTS: "true" });
-    console.log(`\nFirst up of ${once} tenants: ${base.firstUp.toFixed(1)} s as above; ` +
+    console.log(`\nFirst up of ${once} tenants: ${base.firstUp.toFixed(1)} s; ` +
         `${skipped.firstUp.toFixed(1)} s with PULUMI_SKIP_CHECKPOINTS=true (checkpoint writes: ratio ${(base.firstUp / skipped.firstUp).toFixed(2)})`);
     const transpiled = await firstUp({ PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
     console.log(`First up of ${once} tenants with PULUMI_NODEJS_TRANSPILE_ONLY=true (no type-check by ts-node): ${transpiled.firstUp.toFixed(1)} s, ` +

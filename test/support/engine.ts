@@ -2,8 +2,8 @@
  * The real Pulumi engine for tests: where its binaries are, and throwaway projects that run this
  * repository's program (index.ts, through the Node.js language host) on a `file://` backend.
  *
- * The engine is found, in order, in TENANTDB_ENGINE_BIN (a folder with `pulumi` and the
- * plugins), in the cache of `npm run engine`, or as a released `pulumi` on PATH. Without one the
+ * The engine is found, in order, in TENANTDB_ENGINE_BIN (a `bin` folder with `pulumi` and the
+ * plugins: the Automation API runs `<its parent>/bin/pulumi`), in the cache of `npm run engine`, or as a released `pulumi` on PATH. Without one the
  * real-engine tests skip and say why, unless TENANTDB_REQUIRE_ENGINE=1 (set by .ci/run), which
  * turns every such skip into a failure.
  */
