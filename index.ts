@@ -3,10 +3,10 @@
  * See README.md for the config reference; the logic lives in src/ and components/.
  */
 import { readStackConfig } from "./src/config/read";
-import { declareStack } from "./src/program/stack";
+import { currentStackContext, declareStack } from "./src/program/stack";
 
 const { model, serverPasswords } = readStackConfig();
-const outputs = declareStack(model, serverPasswords);
+const outputs = declareStack(model, serverPasswords, currentStackContext());
 
 /** Per tenant: database, server, host, port, role names, bucket and KMS key. No secrets. */
 export const tenants = outputs.tenants;

@@ -10,7 +10,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Client, escapeIdentifier as ident } from "pg";
+import { Client } from "pg";
+import { quoteIdentifier as ident } from "../src/shared/sql";
 import { startLocalServer } from "../src/local/embedded-server";
 import { loadCatalog } from "../src/migrate/catalog";
 import { fleetFailed, runFleet } from "../src/migrate/fleet";

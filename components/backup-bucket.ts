@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { backupBucketPrefix, backupKeyAlias } from "../src/naming";
 
 export interface TenantBackupBucketArgs {
     /** Tenant id; used in tags, the key alias and the bucket name prefix. */
@@ -14,11 +15,6 @@ export interface TenantBackupBucketArgs {
     readonly noncurrentVersionDays: number;
     /** IAM role of the backup job; the tenant's policy is attached to it when set. */
     readonly backupRoleName?: string;
-}
-
-/** A stack name as S3 and RDS accept it in names: lowercase letters, digits and single dashes. */
-export function dnsLabel(name: string): string {
-    return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "stack";
 }
 
 /** Statements of the bucket policy: refuse every request that does not use TLS. */
@@ -69,7 +65,6 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
         // Every setting of a kept bucket is kept too (offboarding must not leave the bucket public,
         // unencrypted by the tenant's key, unversioned or without its lifecycle), and protected, so
         // a tenant leaving the config stops `up` before the engine deletes or forgets any of them.
-        const dashed = args.tenantId.replace(/_/g, "-");
 
         this.key = new aws.kms.Key(`${name}-key`, {
             description: `tenantdb ${args.stack}: backups of tenant ${args.tenantId}`,
@@ -78,13 +73,13 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
             tags: args.tags,
         }, keep);
         new aws.kms.Alias(`${name}-key-alias`, {
-            name: `alias/tenantdb/${args.stack}/${args.tenantId}`,
+            name: backupKeyAlias(args.stack, args.tenantId),
             targetKeyId: this.key.keyId,
         }, keep);
 
         // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
         this.bucket = new aws.s3.Bucket(`${name}`, {
-            bucketPrefix: `tdb-${dnsLabel(args.stack)}-${dashed}`.slice(0, 36).replace(/-+$/, "") + "-",
+            bucketPrefix: backupBucketPrefix(args.stack, args.tenantId),
             forceDestroy: false,
             tags: args.tags,
         }, keep);

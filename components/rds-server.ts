@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { RdsServerConfig } from "../src/config/schema";
-import { dnsLabel } from "./backup-bucket";
+import { serverResourceName } from "../src/naming";
 
 export interface RdsServerArgs {
     /** The validated server config. */
@@ -11,6 +11,10 @@ export interface RdsServerArgs {
     readonly maxConnections: number;
     /** Tags for cost allocation: server, and tenant/plan for a dedicated server. */
     readonly tags: Record<string, string>;
+    /** Stack name, so two stacks in one account never share snapshot or dashboard names. */
+    readonly stack: string;
+    /** AWS region of the instance, for the dashboard's widgets. */
+    readonly region: string;
 }
 
 /** The admin user RDS creates; its password is managed by RDS in Secrets Manager. */
@@ -77,7 +81,7 @@ export class RdsServer extends pulumi.ComponentResource {
             backupRetentionPeriod: server.backupRetentionDays,
             deletionProtection: true,
             skipFinalSnapshot: false,
-            finalSnapshotIdentifier: `tenantdb-${dnsLabel(pulumi.getStack())}-${name}-final`,
+            finalSnapshotIdentifier: serverResourceName(args.stack, name, "final"),
             copyTagsToSnapshot: true,
             performanceInsightsEnabled: server.performanceInsights,
             enabledCloudwatchLogsExports: ["postgresql"],
@@ -114,7 +118,7 @@ export class RdsServer extends pulumi.ComponentResource {
         this.registerOutputs({ host: this.host, port: this.port });
     }
 
-    private alarms(name: string, { server, maxConnections, tags }: RdsServerArgs): void {
+    private alarms(name: string, { server, maxConnections, tags, stack, region }: RdsServerArgs): void {
         const child = { parent: this, protect: true };
         const dimensions = { DBInstanceIdentifier: this.instance.identifier };
         const actions = server.alarmTopicArn ? [server.alarmTopicArn] : [];
@@ -130,11 +134,11 @@ export class RdsServer extends pulumi.ComponentResource {
         alarm("connections-high", "DatabaseConnections", "GreaterThanThreshold", Math.floor(maxConnections * 0.8), `${name}: connections above 80% of max_connections (${maxConnections})`);
 
         new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
-            dashboardName: `tenantdb-${dnsLabel(pulumi.getStack())}-${name}`,
+            dashboardName: serverResourceName(stack, name),
             dashboardBody: this.instance.identifier.apply((id) => JSON.stringify({
                 widgets: ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "ReadIOPS", "WriteIOPS"].map((metric, index) => ({
                     type: "metric", x: (index % 3) * 8, y: Math.floor(index / 3) * 6, width: 8, height: 6,
-                    properties: { title: metric, region: aws.config.region ?? "us-east-1", stat: "Average", period: 300, metrics: [["AWS/RDS", metric, "DBInstanceIdentifier", id]] },
+                    properties: { title: metric, region, stat: "Average", period: 300, metrics: [["AWS/RDS", metric, "DBInstanceIdentifier", id]] },
                 })),
             })),
         }, child);

@@ -12,7 +12,8 @@ import { loadCatalog } from "../src/migrate/catalog";
 import { fleetFailed, FleetOptions, runFleet } from "../src/migrate/fleet";
 import { createProgress } from "../src/migrate/progress";
 import { formatJson, formatTable } from "../src/migrate/report";
-import { loadSeedsFile, loadTargetsFile, StackOutputs, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
+import type { DeployedOutputs } from "../src/program/outputs";
+import { loadSeedsFile, loadTargetsFile, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
 import type { Mode } from "../src/migrate/tenant";
 
 interface CliOptions {
@@ -46,7 +47,7 @@ function whole(min: number) {
 function loadInput(options: CliOptions): TargetsFile {
     if (Boolean(options.targets) === Boolean(options.stackOutputs)) throw new Error("give exactly one of --targets <file> and --stack-outputs <file>");
     if (options.targets) return loadTargetsFile(options.targets);
-    let outputs: StackOutputs;
+    let outputs: DeployedOutputs;
     try {
         // `pulumi stack output --json --show-secrets > outputs.json`
         outputs = JSON.parse(readFileSync(options.stackOutputs!, "utf8"));

@@ -5,22 +5,14 @@
  * preview) use src/program/offline.ts instead.
  */
 import * as automation from "@pulumi/pulumi/automation";
-import { execFileSync } from "node:child_process";
 import { FleetOptions, FleetReport, runFleet } from "../migrate/fleet";
-import { StackOutputs, targetsFromStackOutputs } from "../migrate/targets";
+import { targetsFromStackOutputs } from "../migrate/targets";
+import type { DeployedOutputs } from "../program/outputs";
 import { SeedInput } from "../migrate/types";
+import { tenantIdFromLogicalName } from "../naming";
 import { dedicatedServerName } from "../placement";
+import { pulumiCliAvailable } from "../shared/pulumi-cli";
 import { appendTenant } from "./config-file";
-
-/** Whether a `pulumi` binary is on PATH (the Automation API drives it). */
-export function pulumiCliAvailable(): boolean {
-    try {
-        execFileSync("pulumi", ["version"], { stdio: "ignore" });
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 export interface StackRef {
     readonly stackName: string;
@@ -52,7 +44,7 @@ function parseConfigValue(config: automation.ConfigMap, key: string): unknown {
     }
 }
 
-async function stackOutputs(stack: automation.Stack): Promise<StackOutputs & { servers: Record<string, { maxConnections: number }> }> {
+async function stackOutputs(stack: automation.Stack): Promise<DeployedOutputs> {
     const outputs = await stack.outputs();
     return { tenants: outputs.tenants?.value ?? {}, tenantSecrets: outputs.tenantSecrets?.value ?? {}, servers: outputs.servers?.value ?? {} };
 }
@@ -60,7 +52,7 @@ async function stackOutputs(stack: automation.Stack): Promise<StackOutputs & { s
 /** Migration targets of a deployed stack, with each server's connection budget. */
 export async function deployedTargets(stack: automation.Stack) {
     const outputs = await stackOutputs(stack);
-    const maxConnections = Object.fromEntries(Object.entries(outputs.servers).map(([name, server]) => [name, server.maxConnections]));
+    const maxConnections = Object.fromEntries(Object.entries(outputs.servers ?? {}).map(([name, server]) => [name, server.maxConnections]));
     return targetsFromStackOutputs(outputs, { maxConnections });
 }
 
@@ -119,10 +111,8 @@ export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?:
         throw new Error(`tenant ${tenantId} is an enterprise tenant with a dedicated server (${dedicatedServerName(tenantId)}); offboard it by hand: final backup, then pulumi state unprotect its server and tenant resources, then remove it from config`);
     }
     const state = await stack.exportStack();
-    const prefix = `tenant-${tenantId}`;
     for (const resource of (state.deployment.resources ?? []) as { urn: string; protect?: boolean }[]) {
-        const name = resource.urn.split("::").pop()!;
-        if (name === prefix || name.startsWith(`${prefix}-`)) resource.protect = false;
+        if (tenantIdFromLogicalName(resource.urn.split("::").pop()!) === tenantId) resource.protect = false;
     }
     await stack.importStack(state);
     await setTenants(stack, tenants.filter((t) => t.id !== tenantId));

@@ -12,7 +12,7 @@ import { Client } from "pg";
 import { tenantNames } from "../naming";
 import { connect } from "./connection";
 import { TenantBackupError, describe } from "./errors";
-import { assertTenantId } from "./identifiers";
+import { assertTenantId } from "../config/tenant-id";
 import { TenantBackupTarget } from "./inventory";
 import { BackupManifest, MANIFEST_FORMAT, backupKey, manifestKey } from "./manifest";
 import { PgTools, exitSummary, libpqEnv, locatePgTools, spawnTool, toolsProblem } from "./pg-tools";

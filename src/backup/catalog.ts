@@ -7,7 +7,7 @@
 import { ClientBase } from "pg";
 import { MIGRATIONS_SCHEMA } from "../naming";
 import { DatabaseSnapshot, ObjectSnapshot } from "./manifest";
-import { ident } from "./identifiers";
+import { quoteIdentifier as ident } from "../shared/sql";
 
 /** Not tenant data: system schemas. */
 const USER_SCHEMA = `n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'`;

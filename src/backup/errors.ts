@@ -36,15 +36,6 @@ export class TenantBackupError extends Error {
     }
 }
 
-/** Replaces every occurrence of each secret by `***` (defence in depth for child stderr). */
-export function redact(text: string, secrets: readonly (string | undefined)[]): string {
-    let result = text;
-    for (const secret of secrets) {
-        if (secret && secret.length >= 4) result = result.split(secret).join("***");
-    }
-    return result;
-}
-
 /** The message of anything thrown, without a stack. */
 export function describe(error: unknown): string {
     if (error instanceof Error) return error.message || error.name;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { assertTenantId } from "./identifiers";
+import { assertTenantId } from "../config/tenant-id";
 
 /** libpq `sslmode` values the tool passes on; `disable` is for local servers only. */
 export type SslMode = "disable" | "require" | "verify-ca" | "verify-full";

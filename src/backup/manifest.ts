@@ -6,7 +6,7 @@
  * A dump without a manifest is incomplete and is never restored.
  */
 import { z } from "zod";
-import { backupStamp, parseBackupStamp } from "./identifiers";
+import { backupStamp, parseBackupStamp } from "./stamps";
 
 export const MANIFEST_FORMAT = "tenantdb-backup/1";
 

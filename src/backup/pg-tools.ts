@@ -8,7 +8,7 @@ import { accessSync, constants } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { BackupServer } from "./inventory";
-import { redact } from "./errors";
+import { redact } from "../shared/redact";
 
 const execFileAsync = promisify(execFile);
 

@@ -11,7 +11,7 @@
 import { ClientBase } from "pg";
 import { BUSINESS_SCHEMAS, TenantNames } from "../naming";
 import { DatabaseSnapshot } from "./manifest";
-import { ident, literal } from "./identifiers";
+import { quoteIdentifier as ident, quoteLiteral as literal } from "../shared/sql";
 
 /** Table privileges of the app role in business schemas (components/tenant-database.ts; a test keeps them equal). */
 export const APP_TABLE_PRIVILEGES = ["DELETE", "INSERT", "SELECT", "UPDATE"];
@@ -144,7 +144,7 @@ export function settingStatement(target: string, entry: string): string {
     const value = entry.slice(at + 1);
     if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$/.test(name)) throw new Error(`Unexpected setting name ${JSON.stringify(name)}.`);
     const quotedName = name.split(".").map((part) => ident(part.toLowerCase())).join(".");
-    const quotedValue = LIST_SETTINGS.has(name.toLowerCase()) ? splitSettingList(value).map(literal).join(", ") : literal(value);
+    const quotedValue = LIST_SETTINGS.has(name.toLowerCase()) ? splitSettingList(value).map((item) => literal(item)).join(", ") : literal(value);
     return `ALTER ${target} SET ${quotedName} = ${quotedValue || "''"}`;
 }
 

@@ -77,12 +77,6 @@ export function readTags(resource: PlannedResource): TenantdbTags {
     return { tenant: text("tenant"), plan: text("plan"), server: text("server") };
 }
 
-/** `erp_<tenantId>` -> `<tenantId>`; undefined for a name without the prefix. */
-export function tenantIdFromDatabaseName(name: unknown): string | undefined {
-    if (typeof name !== "string" || !name.startsWith("erp_") || name.length === 4) return undefined;
-    return name.slice(4);
-}
-
 /** A number input, or undefined when absent (unknown at preview time) or not a finite number. */
 export function numberInput(resource: PlannedResource, key: string): number | undefined {
     const value = resource.inputs[key];

@@ -3,16 +3,10 @@
  * engine's resource-pre events carry each resource's planned inputs. Needs the Pulumi CLI on
  * PATH and whatever the stack's backend and providers need (login, credentials).
  */
-import { spawnSync } from "node:child_process";
 import { EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
+import { pulumiCliAvailable } from "../shared/pulumi-cli";
 import { CostError } from "./errors";
 import { PlannedResource, nameFromUrn } from "./graph";
-
-/** True when a `pulumi` binary answers `pulumi version`. */
-export function pulumiCliAvailable(): boolean {
-    const result = spawnSync("pulumi", ["version"], { stdio: "ignore" });
-    return result.error === undefined && result.status === 0;
-}
 
 /**
  * The planned resource of one engine event, or undefined for events that plan nothing

@@ -20,6 +20,7 @@
  *   (high resolution when `period` < 60). Dashboards: dashboard-month after the free ones, in name order.
  * - Data transfer out: transferGbPerTenant x price per GB, per tenant.
  */
+import { tenantIdFromDatabase } from "../naming";
 import { CostAssumptions } from "./assumptions";
 import {
     PlannedResource,
@@ -29,7 +30,6 @@ import {
     numberInput,
     readTags,
     stringInput,
-    tenantIdFromDatabaseName,
 } from "./graph";
 import { PriceBook } from "./prices";
 import { priceRdsInstance } from "./pricing-rds";
@@ -169,7 +169,7 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
                 break;
             }
             case TYPES.pgDatabase: {
-                const id = tenantIdFromDatabaseName(resource.inputs.name);
+                const id = tenantIdFromDatabase(resource.inputs.name);
                 if (id) {
                     const limit = numberInput(resource, "connectionLimit");
                     if (limit !== undefined) tenant(id).connectionLimit = limit;

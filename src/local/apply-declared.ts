@@ -25,6 +25,7 @@
  * memberships) is not exercised by the tests, and the provider's reverse-membership dance is not
  * reproduced: the tests and the sandbox apply as a superuser.
  */
+import { redact } from "../shared/redact";
 import { Client } from "pg";
 import pLimit from "p-limit";
 import type { OfflineEvaluation } from "../program/offline";
@@ -62,8 +63,7 @@ export interface ApplySummary {
 /** A failed resource: names the server, the resource and the step; never holds a password. */
 export class ApplyDeclaredError extends Error {
     constructor(readonly server: string, readonly resource: string, readonly step: string, cause: unknown, secrets: readonly string[]) {
-        let detail = cause instanceof Error ? cause.message : String(cause);
-        for (const secret of secrets) if (secret) detail = detail.split(secret).join("[redacted]");
+        const detail = redact(cause instanceof Error ? cause.message : String(cause), secrets);
         super(`server ${server}: ${resource}: ${step} failed: ${detail}`, { cause: cause instanceof Error ? sanitise(cause, detail) : undefined });
         this.name = "ApplyDeclaredError";
     }

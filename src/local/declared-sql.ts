@@ -1,33 +1,12 @@
 /**
  * The SQL the @pulumi/postgresql provider runs for each resource (its upstream,
  * cyrilgdn/terraform-provider-postgresql, files postgresql/resource_postgresql_*.go), as pure
- * functions. Every identifier goes through `identifier()` (validated, then quoted with pg's
- * escapeIdentifier) and every string literal through `literal()` (escapeLiteral); privileges
+ * functions. Every identifier goes through `identifier()` and every string literal through
+ * `literal()` (src/shared/sql.ts: validated, then quoted); privileges
  * are keywords checked against the provider's list; numbers are checked integers.
  */
-import { escapeIdentifier, escapeLiteral } from "pg";
-import { MAX_IDENTIFIER_BYTES, identifierBytes } from "../naming";
+import { quoteIdentifier as identifier, quoteLiteral as literal } from "../shared/sql";
 import type { DeclaredDatabase, DeclaredDefaultPrivileges, DeclaredExtension, DeclaredGrant, DeclaredGrantRole, DeclaredRole, DeclaredSchema } from "./declared-resources";
-
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-
-/**
- * Validates a PostgreSQL identifier and returns it quoted. Refused: empty names, names longer
- * than 63 bytes (PostgreSQL would silently truncate them, so the object created would not be
- * the one declared) and control characters. Anything else, quotes included, is quoted.
- */
-export function identifier(name: string, what: string): string {
-    if (typeof name !== "string" || name.length === 0) throw new Error(`${what} must be a non-empty name`);
-    if (identifierBytes(name) > MAX_IDENTIFIER_BYTES) throw new Error(`${what} ${JSON.stringify(name)} is longer than PostgreSQL's ${MAX_IDENTIFIER_BYTES} bytes`);
-    if (CONTROL_CHARACTERS.test(name)) throw new Error(`${what} ${JSON.stringify(name)} contains a control character`);
-    return escapeIdentifier(name);
-}
-
-/** A string literal; NUL cannot be stored by PostgreSQL and is refused. The value never appears in the error. */
-export function literal(value: string, what: string): string {
-    if (typeof value !== "string" || value.includes("\u0000")) throw new Error(`${what} must be a string without NUL characters`);
-    return escapeLiteral(value);
-}
 
 function integer(value: number, what: string): string {
     if (!Number.isSafeInteger(value)) throw new Error(`${what} must be an integer`);

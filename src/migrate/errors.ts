@@ -2,6 +2,7 @@
  * Errors that name the tenant, the server and the step, say what went wrong and how to
  * fix it, and never carry a password.
  */
+import { redact } from "../shared/redact";
 
 /** Where a tenant's run was when it failed. */
 export type Step = "connect" | "read state" | "lock" | "plan" | `apply ${string}` | `revert ${string}` | "repair";
@@ -42,13 +43,6 @@ export class TenantMigrationError extends Error {
         this.step = scope.step;
         this.code = code;
     }
-}
-
-/** Replaces every occurrence of a secret with `[redacted]`. */
-export function redact(text: string, secrets: readonly string[]): string {
-    let result = text;
-    for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join("[redacted]");
-    return result;
 }
 
 interface DriverError {

@@ -4,7 +4,7 @@
  * stopping the others, optional canary waves, and a per-tenant report.
  */
 import pLimit from "p-limit";
-import { escapeIdentifier as ident } from "pg";
+import { quoteIdentifier as ident } from "../shared/sql";
 import { TenantConnectionManager } from "../connections/manager";
 import { tenantNames } from "../naming";
 import { Catalog, loadCatalog } from "./catalog";

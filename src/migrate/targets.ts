@@ -2,6 +2,7 @@
  * The tenants a fleet run reaches, with their connection details: from Pulumi stack outputs,
  * or from a plain YAML/JSON file for use without Pulumi. Parsed and validated once, here.
  */
+import type { DeployedOutputs } from "../program/outputs";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -161,12 +162,6 @@ export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.e
     return parseTargets(text, file, env);
 }
 
-/** The stack outputs the Pulumi program exports (tenantSecrets unwrapped from its secret). */
-export interface StackOutputs {
-    readonly tenants: Record<string, { database: string; server: string; host: string; port: number; sslmode?: string; roles: { owner: string; app: string; readonly: string; migrator: string } }>;
-    readonly tenantSecrets: Record<string, { migratorPassword: string; appPassword: string; readonlyPassword: string }>;
-}
-
 /**
  * node-postgres TLS settings for a libpq sslmode. Without one (older outputs), TLS is required
  * except on the loopback interface: RDS servers force TLS, and credentials must not cross a
@@ -191,7 +186,7 @@ export function sslForMode(sslmode: string | undefined, host: string): boolean |
 }
 
 /** Targets from stack outputs; `maxConnections` per server name is the runner's budget there. */
-export function targetsFromStackOutputs(outputs: StackOutputs, options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {}): TenantTarget[] {
+export function targetsFromStackOutputs(outputs: DeployedOutputs, options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {}): TenantTarget[] {
     return Object.entries(outputs.tenants).map(([tenantId, tenant]) => {
         validateTenantId(tenantId);
         const password = outputs.tenantSecrets?.[tenantId]?.migratorPassword;

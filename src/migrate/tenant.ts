@@ -4,7 +4,8 @@
  * take the tenant's advisory lock and let umzug run the plan, each migration in its own
  * transaction together with its bookkeeping row.
  */
-import { ClientBase, escapeIdentifier as ident, escapeLiteral as literal } from "pg";
+import { ClientBase } from "pg";
+import { quoteIdentifier as ident, quoteLiteral as literal } from "../shared/sql";
 import { Umzug } from "umzug";
 import { MIGRATIONS_SCHEMA } from "../naming";
 import type { Catalog, LocalMigration } from "./catalog";

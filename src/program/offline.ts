@@ -5,7 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../config/read";
-import { declareStack, ServerOutput, TenantOutput, TenantSecretsOutput } from "./stack";
+import { currentStackContext, declareStack } from "./stack";
+import { StackOutputValues } from "./outputs";
 import { RecordedResource, RecordingMocks } from "./mocks";
 
 /** Resource options as the program set them, captured by a stack transformation. */
@@ -21,11 +22,7 @@ export interface OfflineEvaluation {
     readonly resources: RecordedResource[];
     /** Options by resource name (`type::name`). */
     readonly options: Map<string, RecordedOptions>;
-    readonly outputs: {
-        tenants: Record<string, TenantOutput>;
-        tenantSecrets: Record<string, TenantSecretsOutput>;
-        servers: Record<string, ServerOutput>;
-    };
+    readonly outputs: StackOutputValues;
     /** RandomPassword results by resource name (pass them back in to keep passwords stable). */
     readonly passwords: Record<string, string>;
     /** Whether each stack output is a secret. */
@@ -72,7 +69,7 @@ export async function evaluateProgramOffline(
             });
             return undefined;
         });
-        outputs = declareStack(model, serverPasswords);
+        outputs = declareStack(model, serverPasswords, currentStackContext());
         return outputs;
     });
     const [tenants, tenantSecrets, servers] = await Promise.all([settle(outputs!.tenants), settle(outputs!.tenantSecrets), settle(outputs!.servers)]);

@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { RdsServer } from "../../components/rds-server";
 import { TenantDatabase } from "../../components/tenant-database";
 import { ResolvedServer, StackModel, serverMaxConnections } from "../config/validate";
+import { serverComponentName, tenantComponentName } from "../naming";
+import { ServerOutput, StackOutputValues, TenantOutput, TenantSecretsOutput } from "./outputs";
 
 interface DeclaredServer {
     readonly provider: postgresql.Provider;
@@ -15,54 +17,17 @@ interface DeclaredServer {
     readonly sslmode: string;
 }
 
-/** Per tenant, what the application and the operators need to find it. No secrets here. */
-export interface TenantOutput {
-    database: string;
-    server: string;
-    plan: string;
-    host: string;
-    port: number;
-    /** libpq sslmode to connect with (require on RDS, the server's setting on external servers). */
-    sslmode: string;
-    roles: { owner: string; app: string; readonly: string; migrator: string };
-    bucket?: string;
-    kmsKeyArn?: string;
-    backupPolicyArn?: string;
-}
+/** The stack outputs as the program declares them (their values: src/program/outputs.ts). */
+export type StackOutputs = { readonly [K in keyof StackOutputValues]: pulumi.Output<StackOutputValues[K]> };
 
-/** Per tenant, its passwords and connection strings. The whole object is a Pulumi secret. */
-export interface TenantSecretsOutput {
-    appPassword: string;
-    readonlyPassword: string;
-    migratorPassword: string;
-    appConnectionString: string;
-    readonlyConnectionString: string;
-    migratorConnectionString: string;
-}
-
-/** Per server, its endpoint and the max_connections the program budgets with. */
-export interface ServerOutput {
-    kind: string;
-    host: string;
-    port: number;
-    maxConnections: number;
-    dedicatedTo?: string;
-}
-
-export interface StackOutputs {
-    tenants: pulumi.Output<Record<string, TenantOutput>>;
-    tenantSecrets: pulumi.Output<Record<string, TenantSecretsOutput>>;
-    servers: pulumi.Output<Record<string, ServerOutput>>;
-}
-
-function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Record<string, string>>): DeclaredServer {
+function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Record<string, string>>, { stack, region }: StackContext): DeclaredServer {
     if (server.kind === "rds") {
         const tags: Record<string, string> = { server: server.name, "managed-by": "tenantdb" };
         if (server.dedicatedTo) Object.assign(tags, { tenant: server.dedicatedTo, plan: "enterprise" });
-        const rds = new RdsServer(`server-${server.name}`, { server, maxConnections: serverMaxConnections(server)!, tags });
+        const rds = new RdsServer(serverComponentName(server.name), { server, maxConnections: serverMaxConnections(server)!, tags, stack, region });
         return { provider: rds.provider, host: rds.host, port: rds.port, sslmode: "require" };
     }
-    const provider = new postgresql.Provider(`server-${server.name}-postgresql`, {
+    const provider = new postgresql.Provider(`${serverComponentName(server.name)}-postgresql`, {
         host: server.host,
         port: server.port,
         username: server.adminUser,
@@ -76,10 +41,23 @@ function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Re
     return { provider, host: pulumi.output(server.host), port: pulumi.output(server.port), sslmode: server.sslmode };
 }
 
-export function declareStack(model: StackModel, serverPasswords: pulumi.Output<Record<string, string>>): StackOutputs {
-    const stack = pulumi.getStack();
+/** What the program takes from its environment rather than from tenantdb config. */
+export interface StackContext {
+    /** The stack name (part of AWS names, so two stacks in one account never collide). */
+    readonly stack: string;
+    /** The AWS region RDS servers live in (aws:region). */
+    readonly region: string;
+}
+
+/** The Pulumi stack the program runs in: its name and `aws:region` (default us-east-1, the provider's). */
+export function currentStackContext(): StackContext {
+    return { stack: pulumi.getStack(), region: new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? "us-east-1" };
+}
+
+export function declareStack(model: StackModel, serverPasswords: pulumi.Output<Record<string, string>>, context: StackContext): StackOutputs {
+    const { stack } = context;
     const declared = new Map<string, DeclaredServer>();
-    for (const server of model.servers.values()) declared.set(server.name, declareServer(server, serverPasswords));
+    for (const server of model.servers.values()) declared.set(server.name, declareServer(server, serverPasswords, context));
 
     const tenants: Record<string, pulumi.Output<TenantOutput>> = {};
     const secrets: Record<string, pulumi.Output<TenantSecretsOutput>> = {};
@@ -87,7 +65,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
     const lastDatabase = new Map<string, postgresql.Database>();
     for (const tenant of model.tenants) {
         const server = declared.get(tenant.server)!;
-        const component = new TenantDatabase(`tenant-${tenant.id}`, {
+        const component = new TenantDatabase(tenantComponentName(tenant.id), {
             tenant,
             provider: server.provider,
             locale: model.servers.get(tenant.server)!.locale,

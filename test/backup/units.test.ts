@@ -3,14 +3,16 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import fc from "fast-check";
 import { parseArchiveHeader, ArchiveHeaderError } from "../../src/backup/archive-header";
-import { assertTenantId, backupStamp, compactStamp, isBeforeRestoreDatabase, parseBackupStamp, restoreDatabaseNames } from "../../src/backup/identifiers";
+import { assertTenantId } from "../../src/config/tenant-id";
+import { isBeforeRestoreDatabase, restoreDatabaseNames } from "../../src/naming";
+import { backupStamp, compactStamp, parseBackupStamp } from "../../src/backup/stamps";
 import { loadInventory, parseInventory } from "../../src/backup/inventory";
 import { backupKey, backupKeyTime } from "../../src/backup/manifest";
 import { PgTools, parseToolVersion, toolsProblem } from "../../src/backup/pg-tools";
 import * as privileges from "../../src/backup/privileges";
 import { settingStatement, splitSettingList } from "../../src/backup/privileges";
 import { sampleTargets } from "../../src/backup/drill";
-import { redact } from "../../src/backup/errors";
+import { redact } from "../../src/shared/redact";
 import * as component from "../../components/tenant-database";
 
 describe("backup tool: pure logic", () => {
@@ -162,6 +164,6 @@ describe("backup tool: pure logic", () => {
                 assert.ok(sample.every((item) => items.includes(item)));
             }),
         );
-        assert.equal(redact("password=hunter22 failed for hunter22", ["hunter22", undefined]), "password=*** failed for ***");
+        assert.equal(redact("password=hunter22 failed for hunter22", ["hunter22", undefined]), "password=[redacted] failed for [redacted]");
     });
 });

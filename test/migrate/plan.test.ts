@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { checksumOf, loadCatalog } from "../../src/migrate/catalog";
-import { redact } from "../../src/migrate/errors";
+import { redact } from "../../src/shared/redact";
 import { planWaves } from "../../src/migrate/fleet";
 import { fingerprintOf, setFingerprintSql } from "../../src/migrate/fingerprint";
 import { planTenant } from "../../src/migrate/plan";

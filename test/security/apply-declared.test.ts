@@ -8,6 +8,7 @@ import { Client, escapeIdentifier as id } from "pg";
 import { ApplyDeclaredError, ApplySummary, applyDeclaredResources } from "../../src/local/apply-declared";
 import { DeclaredRole, declaredResources, declaredServers, providerName, unwrapSecrets } from "../../src/local/declared-resources";
 import * as sql from "../../src/local/declared-sql";
+import { quoteIdentifier, quoteLiteral } from "../../src/shared/sql";
 import type { OfflineEvaluation } from "../../src/program/offline";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, fixturesOf, SERVER } from "../support/declared-tenants";
 import { catalogSnapshot as catalogOf } from "../support/catalog";
@@ -161,16 +162,16 @@ describe("Security: the apply harness converges and quotes", function () {
     });
 
     it("refuses identifiers PostgreSQL would truncate or cannot hold, and privileges that are not keywords", () => {
-        assert.throws(() => sql.identifier("r".repeat(64), "role name of t"), { message: `role name of t "${"r".repeat(64)}" is longer than PostgreSQL's 63 bytes` });
-        assert.throws(() => sql.identifier("", "role name of t"), { message: "role name of t must be a non-empty name" });
-        assert.throws(() => sql.identifier("a\nb", "role name of t"), { message: 'role name of t "a\\nb" contains a control character' });
-        assert.throws(() => sql.literal("a\u0000b", "password of t"), { message: "password of t must be a string without NUL characters" });
+        assert.throws(() => quoteIdentifier("r".repeat(64), "role name of t"), { message: `role name of t "${"r".repeat(64)}" is longer than PostgreSQL's 63 bytes` });
+        assert.throws(() => quoteIdentifier("", "role name of t"), { message: "role name of t must be a non-empty name" });
+        assert.throws(() => quoteIdentifier("a\nb", "role name of t"), { message: 'role name of t "a\\nb" contains a control character' });
+        assert.throws(() => quoteLiteral("a\u0000b", "password of t"), { message: "password of t must be a string without NUL characters" });
         assert.throws(
             () => sql.defaultPrivileges({ resourceName: "dp", database: "d", owner: "o", role: "r", schema: "s", objectType: "table", privileges: ["SELECT; DROP TABLE x"] }),
             { message: 'dp: "SELECT; DROP TABLE x" is not an allowed privilege for object type table' },
         );
-        assert.equal(sql.identifier("ü".repeat(31), "x"), `"${"ü".repeat(31)}"`);
-        assert.throws(() => sql.identifier("ü".repeat(32), "x"), /longer than PostgreSQL's 63 bytes/);
+        assert.equal(quoteIdentifier("ü".repeat(31), "x"), `"${"ü".repeat(31)}"`);
+        assert.throws(() => quoteIdentifier("ü".repeat(32), "x"), /longer than PostgreSQL's 63 bytes/);
     });
 
     it("reads the declared resources of one server and refuses arguments it would not apply", () => {
