@@ -2,10 +2,10 @@
  * tenantdb: one PostgreSQL database per tenant, declared from stack config.
  * See README.md for the config reference; the logic lives in src/ and components/.
  */
-import { readStackConfig } from "./src/config/read";
+import { loadFromPulumiConfig } from "./src/config/sources/pulumi-config";
 import { currentStackContext, declareStack } from "./src/program/stack";
 
-const { model, serverPasswords } = readStackConfig();
+const { model, serverPasswords } = loadFromPulumiConfig();
 const outputs = declareStack(model, serverPasswords, currentStackContext());
 
 /** Per tenant: database, server, host, port, role names, bucket and KMS key. No secrets. */

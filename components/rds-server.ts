@@ -1,12 +1,31 @@
 import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { RdsServerConfig } from "../src/config/schema";
 import { serverResourceName } from "../src/naming";
 
+/** The instance to run: what tenantdb:servers holds for an `rds` server (README, config reference). */
+export interface RdsInstanceSpec {
+    readonly engineVersion: string;
+    readonly instanceClass: string;
+    readonly allocatedStorageGb: number;
+    readonly maxAllocatedStorageGb: number;
+    readonly storageType: string;
+    readonly multiAz: boolean;
+    readonly subnetGroupName?: string;
+    readonly securityGroupIds: readonly string[];
+    readonly publiclyAccessible: boolean;
+    readonly backupRetentionDays: number;
+    readonly performanceInsights: boolean;
+    /** pgaudit.log classes. */
+    readonly auditLog: string;
+    /** Pins max_connections in the parameter group; RDS's formula for the class otherwise. */
+    readonly maxConnections?: number;
+    /** SNS topic that receives the alarms. */
+    readonly alarmTopicArn?: string;
+}
+
 export interface RdsServerArgs {
-    /** The validated server config. */
-    readonly server: RdsServerConfig;
+    readonly server: RdsInstanceSpec;
     /** max_connections the program budgets with (config or RDS's formula for the class). */
     readonly maxConnections: number;
     /** Tags for cost allocation: server, and tenant/plan for a dedicated server. */
@@ -21,7 +40,7 @@ export interface RdsServerArgs {
 export const RDS_ADMIN_USER = "tenantdb_admin";
 
 /** Parameters of the server's parameter group: TLS only, connection logging, statement auditing. */
-export function rdsParameters(server: RdsServerConfig): { name: string; value: string; applyMethod: string }[] {
+export function rdsParameters(server: RdsInstanceSpec): { name: string; value: string; applyMethod: string }[] {
     const parameters = [
         { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
         { name: "log_connections", value: "1", applyMethod: "immediate" },
@@ -76,7 +95,7 @@ export class RdsServer extends pulumi.ComponentResource {
             manageMasterUserPassword: true,
             parameterGroupName: parameterGroup.name,
             dbSubnetGroupName: server.subnetGroupName,
-            vpcSecurityGroupIds: server.securityGroupIds,
+            vpcSecurityGroupIds: [...server.securityGroupIds],
             publiclyAccessible: server.publiclyAccessible,
             backupRetentionPeriod: server.backupRetentionDays,
             deletionProtection: true,

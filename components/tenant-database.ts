@@ -2,23 +2,23 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { roleConnectionLimits } from "../src/config/capacity";
-import { BackupConfig } from "../src/config/schema";
-import { ResolvedTenant } from "../src/config/validate";
+import { BUSINESS_SCHEMAS, DEFAULT_EXTENSIONS, MIGRATIONS_SCHEMA, TenantNames } from "../src/naming";
 import { scramVerifier } from "../src/scram";
-import { BUSINESS_SCHEMAS, DEFAULT_EXTENSIONS, MIGRATIONS_SCHEMA, TenantNames, tenantNames } from "../src/naming";
-import { TenantBackupBucket } from "./backup-bucket";
+import { TenantBackupBucket, TenantBackupBucketArgs } from "./backup-bucket";
 
 export interface TenantDatabaseArgs {
-    /** The validated tenant (id, plan, connection limit, extensions, retention). */
-    readonly tenant: ResolvedTenant;
-    /** The provider of the server the tenant lives on. Every PostgreSQL child uses it explicitly. */
-    readonly provider: postgresql.Provider;
+    /** The database and role names (src/naming.ts). */
+    readonly names: TenantNames;
+    /** Database CONNECTION LIMIT; split between the roles by roleConnectionLimits(). */
+    readonly connectionLimit: number;
+    /** Extensions beyond uuid-ossp and pg_trgm. */
+    readonly extensions: readonly string[];
+    /** statement_timeout of the app role, in milliseconds. */
+    readonly statementTimeoutMs: number;
     /** Collation and ctype of the database. */
     readonly locale: string;
-    /** Stack name (bucket and key names). */
-    readonly stack: string;
-    /** Backup settings; no bucket is declared when `buckets` is false. */
-    readonly backup: BackupConfig;
+    /** The provider of the server the tenant lives on. Every PostgreSQL child uses it explicitly. */
+    readonly provider: postgresql.Provider;
     /**
      * The database of the tenant declared before this one on the same server. This one waits for
      * it: the provider creates, alters and drops a database while holding an advisory lock on its
@@ -28,6 +28,8 @@ export interface TenantDatabaseArgs {
      * them anyway.
      */
     readonly previousDatabase?: postgresql.Database;
+    /** The tenant's own backup bucket and key; none when undefined (stacks without an AWS account). */
+    readonly backups?: TenantBackupBucketArgs;
 }
 
 /** Table privileges of the app role, listed explicitly: the provider never converges on ALL. */
@@ -41,6 +43,15 @@ export const APP_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 export const READONLY_STATEMENT_TIMEOUT_MS = 300_000;
 
 const NO_POWERS = { superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false };
+
+type LoginRole = "app" | "readonly" | "migrator";
+
+interface Roles {
+    readonly owner: postgresql.Role;
+    readonly app: postgresql.Role;
+    readonly readonly: postgresql.Role;
+    readonly migrator: postgresql.Role;
+}
 
 /**
  * One tenant's PostgreSQL database, its roles and grants, and its backup bucket.
@@ -58,133 +69,173 @@ const NO_POWERS = { superuser: false, createDatabase: false, createRole: false, 
  */
 export class TenantDatabase extends pulumi.ComponentResource {
     public readonly names: TenantNames;
+    /** The database resource: the next tenant's database on the same server waits for it. */
     public readonly database: postgresql.Database;
+    public readonly databaseName: pulumi.Output<string>;
     public readonly appPassword: pulumi.Output<string>;
     public readonly readonlyPassword: pulumi.Output<string>;
     public readonly migratorPassword: pulumi.Output<string>;
-    public readonly backups?: TenantBackupBucket;
+    /** The backup bucket's name, its KMS key and the backup job's policy; undefined without backups. */
+    public readonly bucketName?: pulumi.Output<string>;
+    public readonly kmsKeyArn?: pulumi.Output<string>;
+    public readonly backupPolicyArn?: pulumi.Output<string>;
+
+    /** Protected: never replaced or deleted by an up. Retained: even an unprotected delete never runs DROP. */
+    private readonly retained: pulumi.CustomResourceOptions;
+    /** Grant chains per ACL (see onAcl). */
+    private readonly aclChains = new Map<string, pulumi.Resource>();
 
     constructor(name: string, args: TenantDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenantdb:index:TenantDatabase", name, {}, { protect: true, ...opts });
-        const { tenant, provider } = args;
-        const names = (this.names = tenantNames(tenant.id));
-        // Protected: never replaced or deleted by an up. Retained: even an unprotected delete never runs DROP.
-        const retained = { parent: this, provider, protect: true, retainOnDelete: true };
-        const limits = roleConnectionLimits(tenant.connectionLimit);
+        this.names = args.names;
+        this.retained = { parent: this, provider: args.provider, protect: true, retainOnDelete: true };
 
-        const password = (role: string) =>
+        const password = (role: LoginRole) =>
             new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, { parent: this, protect: true });
-        const appPassword = password("app");
-        const readonlyPassword = password("readonly");
-        const migratorPassword = password("migrator");
-        this.appPassword = pulumi.secret(appPassword.result);
-        this.readonlyPassword = pulumi.secret(readonlyPassword.result);
-        this.migratorPassword = pulumi.secret(migratorPassword.result);
+        this.appPassword = pulumi.secret(password("app").result);
+        this.readonlyPassword = pulumi.secret(password("readonly").result);
+        this.migratorPassword = pulumi.secret(password("migrator").result);
+
+        const roles = this.declareRoles(name, args);
+        this.database = this.declareDatabase(name, args, roles.owner);
+        this.databaseName = this.database.name;
+        const connect = this.declareDatabaseAccess(name, roles);
+        this.declareExtensions(name, args.extensions, connect);
+        this.declareSchemas(name, roles);
+
+        if (args.backups) {
+            const backups = new TenantBackupBucket(`${name}-backups`, args.backups, { parent: this });
+            this.bucketName = backups.bucket.id;
+            this.kmsKeyArn = backups.key.arn;
+            this.backupPolicyArn = backups.policy.arn;
+        }
+        this.registerOutputs({ databaseName: this.databaseName, bucketName: this.bucketName, kmsKeyArn: this.kmsKeyArn, backupPolicyArn: this.backupPolicyArn });
+    }
+
+    /** A connection string for one of the tenant's login roles; always a secret. */
+    connectionString(role: LoginRole, host: pulumi.Input<string>, port: pulumi.Input<number>, sslmode: string): pulumi.Output<string> {
+        const user = { app: this.names.appRole, readonly: this.names.readonlyRole, migrator: this.names.migratorRole }[role];
+        const secret = { app: this.appPassword, readonly: this.readonlyPassword, migrator: this.migratorPassword }[role];
+        return pulumi.secret(pulumi.interpolate`postgresql://${user}:${secret}@${host}:${port}/${this.names.database}?sslmode=${sslmode}`);
+    }
+
+    /** Owner (NOLOGIN) and the three login roles, none with any power, each with its own limits. */
+    private declareRoles(name: string, args: TenantDatabaseArgs): Roles {
+        const { names } = this;
+        const limits = roleConnectionLimits(args.connectionLimit);
         // What the server is sent: the SCRAM verifier, so no statement (and no server log) holds a password.
         const verifier = (role: string, password: pulumi.Output<string>) => pulumi.secret(password.apply((value) => scramVerifier(role, value)));
 
-        const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, retained);
+        const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, this.retained);
         const app = new postgresql.Role(`${name}-app`, {
             name: names.appRole, login: true, ...NO_POWERS,
             password: verifier(names.appRole, this.appPassword),
             connectionLimit: limits.app,
-            statementTimeout: tenant.statementTimeoutMs,
+            statementTimeout: args.statementTimeoutMs,
             idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-        }, retained);
+        }, this.retained);
         const readonly = new postgresql.Role(`${name}-readonly`, {
             name: names.readonlyRole, login: true, ...NO_POWERS,
             password: verifier(names.readonlyRole, this.readonlyPassword),
             connectionLimit: limits.readonly,
             statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
-        }, retained);
+        }, this.retained);
         const migrator = new postgresql.Role(`${name}-migrator`, {
             name: names.migratorRole, login: true, ...NO_POWERS,
             password: verifier(names.migratorRole, this.migratorPassword),
             connectionLimit: limits.migrator,
             roles: [names.ownerRole],
             assumeRole: names.ownerRole,
-        }, { ...retained, dependsOn: [owner] });
+        }, { ...this.retained, dependsOn: [owner] });
+        return { owner, app, readonly, migrator };
+    }
 
-        this.database = new postgresql.Database(`${name}-database`, {
-            name: names.database,
-            owner: names.ownerRole,
+    private declareDatabase(name: string, args: TenantDatabaseArgs, owner: postgresql.Role): postgresql.Database {
+        return new postgresql.Database(`${name}-database`, {
+            name: this.names.database,
+            owner: this.names.ownerRole,
             encoding: "UTF8",
             lcCollate: args.locale,
             lcCtype: args.locale,
             template: "template0",
-            connectionLimit: tenant.connectionLimit,
+            connectionLimit: args.connectionLimit,
             allowConnections: true,
             isTemplate: false,
-        }, { ...retained, dependsOn: args.previousDatabase ? [owner, args.previousDatabase] : [owner] });
-        // Names are known strings; ordering comes from dependsOn. Passing plain values instead of
-        // other resources' outputs keeps the program cheap to evaluate for hundreds of tenants.
+        }, { ...this.retained, dependsOn: args.previousDatabase ? [owner, args.previousDatabase] : [owner] });
+    }
+
+    /**
+     * Options of a child that needs the database. Names are known strings and ordering comes from
+     * dependsOn: passing plain values instead of other resources' outputs keeps the program cheap
+     * to evaluate for hundreds of tenants.
+     */
+    private afterDatabase(...more: pulumi.Resource[]): pulumi.CustomResourceOptions {
+        return { ...this.retained, dependsOn: [this.database, ...more] };
+    }
+
+    /**
+     * Grants and default privileges on one object rewrite one catalog row (its ACL); PostgreSQL
+     * fails the second of two at once with "tuple concurrently updated", and the engine runs
+     * independent resources in parallel. So each one on an object waits for the one before it.
+     */
+    private onAcl<T extends pulumi.Resource>(object: string, declare: (after: pulumi.Resource[]) => T): T {
+        const previous = this.aclChains.get(object);
+        const resource = declare(previous ? [previous] : []);
+        this.aclChains.set(object, resource);
+        return resource;
+    }
+
+    /** Nobody but this tenant's login roles may connect; schema public is USAGE only. Returns the database grants. */
+    private declareDatabaseAccess(name: string, roles: Roles): postgresql.Grant[] {
+        const { names } = this;
         const database = names.database;
-        const afterDatabase = (...more: pulumi.Resource[]) => ({ ...retained, dependsOn: [this.database, ...more] });
-
-        // Grants and default privileges on one object rewrite one catalog row (its ACL); PostgreSQL
-        // fails the second of two at once with "tuple concurrently updated", and the engine runs
-        // independent resources in parallel. So each one on an object waits for the one before it.
-        const aclChains = new Map<string, pulumi.Resource>();
-        const onAcl = <T extends pulumi.Resource>(object: string, declare: (after: pulumi.Resource[]) => T): T => {
-            const previous = aclChains.get(object);
-            const resource = declare(previous ? [previous] : []);
-            aclChains.set(object, resource);
-            return resource;
-        };
-
-        // Database: nobody but this tenant's login roles may connect.
-        const databaseGrants = [
-            onAcl("database", (after) => new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, afterDatabase(...after))),
-            ...([["app", app, names.appRole], ["readonly", readonly, names.readonlyRole], ["migrator", migrator, names.migratorRole]] as const).map(([key, role, roleName]) =>
-                onAcl("database", (after) => new postgresql.Grant(`${name}-${key}-connect`, {
-                    database, role: roleName, objectType: "database", privileges: ["CONNECT"],
-                }, afterDatabase(role, ...after)))),
+        const grants = [
+            this.onAcl("database", (after) =>
+                new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, this.afterDatabase(...after))),
+            ...([["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole], ["migrator", roles.migrator, names.migratorRole]] as const).map(
+                ([key, role, roleName]) =>
+                    this.onAcl("database", (after) => new postgresql.Grant(`${name}-${key}-connect`, {
+                        database, role: roleName, objectType: "database", privileges: ["CONNECT"],
+                    }, this.afterDatabase(role, ...after)))),
         ];
+        // USAGE only for PUBLIC (extension functions live there), never CREATE, also on servers
+        // older than PostgreSQL 15, whose default lets everyone create tables.
+        new postgresql.Grant(`${name}-public-schema`, {
+            database, schema: "public", role: "public", objectType: "schema", privileges: ["USAGE"],
+        }, this.afterDatabase());
+        return grants;
+    }
 
-        // Schema public: USAGE only for PUBLIC (extension functions live there), never CREATE,
-        // also on servers older than PostgreSQL 15, whose default lets everyone create tables.
-        new postgresql.Grant(`${name}-public-schema`, { database, schema: "public", role: "public", objectType: "schema", privileges: ["USAGE"] }, afterDatabase());
-
-        for (const extension of new Set([...DEFAULT_EXTENSIONS, ...tenant.extensions])) {
-            new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database, schema: "public" }, { ...retained, dependsOn: databaseGrants });
+    private declareExtensions(name: string, extensions: readonly string[], after: pulumi.Resource[]): void {
+        for (const extension of new Set([...DEFAULT_EXTENSIONS, ...extensions])) {
+            new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database: this.names.database, schema: "public" }, {
+                ...this.retained, dependsOn: after,
+            });
         }
+    }
 
-        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, afterDatabase());
+    /** tenantdb's own schema and the business schemas, with USAGE and default privileges for app and readonly. */
+    private declareSchemas(name: string, roles: Roles): void {
+        const { names } = this;
+        const database = names.database;
+        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, this.afterDatabase());
         for (const schemaName of BUSINESS_SCHEMAS) {
-            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, afterDatabase());
-            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...retained, dependsOn: [schema, role, ...after] });
-            for (const [key, role, roleName] of [["app", app, names.appRole], ["readonly", readonly, names.readonlyRole]] as const) {
-                onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
+            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, this.afterDatabase());
+            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...this.retained, dependsOn: [schema, role, ...after] });
+            for (const [key, role, roleName] of [["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole]] as const) {
+                this.onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
                     database, schema: schemaName, role: roleName, objectType: "schema", privileges: ["USAGE"],
                 }, afterSchema(role, after)));
             }
             // One pg_default_acl row per owner, schema and object type holds every grantee's defaults.
             const defaults = (key: string, role: postgresql.Role, roleName: string, objectType: string, privileges: string[]) =>
-                onAcl(`defaults ${schemaName} ${objectType}`, (after) => new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
-                    database, schema: schemaName, owner: names.ownerRole, role: roleName, objectType, privileges,
-                }, afterSchema(role, after)));
-            defaults("app", app, names.appRole, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
-            defaults("app", app, names.appRole, "sequence", APP_SEQUENCE_PRIVILEGES);
-            defaults("readonly", readonly, names.readonlyRole, "table", READONLY_TABLE_PRIVILEGES);
+                this.onAcl(`defaults ${schemaName} ${objectType}`, (after) =>
+                    new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
+                        database, schema: schemaName, owner: names.ownerRole, role: roleName, objectType, privileges,
+                    }, afterSchema(role, after)));
+            defaults("app", roles.app, names.appRole, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
+            defaults("app", roles.app, names.appRole, "sequence", APP_SEQUENCE_PRIVILEGES);
+            defaults("readonly", roles.readonly, names.readonlyRole, "table", READONLY_TABLE_PRIVILEGES);
         }
-
-        if (args.backup.buckets) {
-            this.backups = new TenantBackupBucket(`${name}-backups`, {
-                tenantId: tenant.id,
-                stack: args.stack,
-                tags: { tenant: tenant.id, plan: tenant.plan, server: tenant.server, "managed-by": "tenantdb" },
-                retentionDays: tenant.backupRetentionDays,
-                noncurrentVersionDays: args.backup.noncurrentVersionDays,
-                backupRoleName: args.backup.roleName,
-            }, { parent: this });
-        }
-        this.registerOutputs({ database: names.database });
-    }
-
-    /** A connection string for one of the tenant's login roles; always a secret. */
-    connectionString(role: "app" | "readonly" | "migrator", host: pulumi.Input<string>, port: pulumi.Input<number>, sslmode: string): pulumi.Output<string> {
-        const user = { app: this.names.appRole, readonly: this.names.readonlyRole, migrator: this.names.migratorRole }[role];
-        const secret = { app: this.appPassword, readonly: this.readonlyPassword, migrator: this.migratorPassword }[role];
-        return pulumi.secret(pulumi.interpolate`postgresql://${user}:${secret}@${host}:${port}/${this.names.database}?sslmode=${sslmode}`);
     }
 }

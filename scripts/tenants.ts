@@ -9,9 +9,11 @@
 import * as path from "node:path";
 import { Command } from "commander";
 import Table from "cli-table3";
-import { addTenantToConfigFile, readConfigFile } from "../src/automation/config-file";
+import { addTenantToConfigFile } from "../src/automation/config-file";
 import { deployAndMigrate, offboardTenant, provisionTenant } from "../src/automation/stack-ops";
-import { validateStackConfig } from "../src/config/validate";
+import { loadStackModel } from "../src/config/load";
+import { readStackFile } from "../src/config/sources/stack-file";
+import { tenantNames } from "../src/naming";
 import { fleetFailed } from "../src/migrate/fleet";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
@@ -32,8 +34,9 @@ program.command("add <id>").description("record a new tenant and its server in P
     });
 
 program.command("list").description("the stack's tenants, servers and limits").action(() => {
-    const { raw } = readConfigFile(stackFile(program.opts().stack));
-    const model = validateStackConfig(raw, { serverPasswordNames: Object.keys((raw.servers ?? {}) as object) });
+    const { source } = readStackFile(stackFile(program.opts().stack));
+    // Listing needs no passwords: count every declared server as having one.
+    const model = loadStackModel({ ...source, serverPasswordNames: Object.keys((source.raw.servers ?? {}) as object) });
     const table = new Table({ head: ["tenant", "plan", "server", "connection limit", "backup days"] });
     for (const t of model.tenants) table.push([t.id, t.plan, t.server, t.connectionLimit, t.backupRetentionDays]);
     console.log(table.toString());
@@ -63,7 +66,7 @@ program.command("provision <id>").description("add, deploy, migrate and seed one
 
 program.command("offboard <id>").description("remove a tenant from the stack; its database and backups are kept").action(async (id: string) => {
     await offboardTenant(ref(program.opts().stack), id, (line) => process.stdout.write(line));
-    console.log(`${id} left the stack; its database erp_${id} and its backup bucket were kept. Drop them deliberately when your retention policy allows.`);
+    console.log(`${id} left the stack; its database ${tenantNames(id).database} and its backup bucket were kept. Drop them deliberately when your retention policy allows.`);
 });
 
 program.parseAsync().catch((error: Error) => {

@@ -12,7 +12,9 @@ import { SeedInput } from "../migrate/types";
 import { tenantIdFromLogicalName } from "../naming";
 import { dedicatedServerName } from "../placement";
 import { pulumiCliAvailable } from "../shared/pulumi-cli";
-import { appendTenant } from "./config-file";
+import { addTenant } from "../config/add-tenant";
+import { sourceFromAutomationConfig } from "../config/sources/automation";
+import { parseNewTenant } from "../config/sources/tenant-request";
 
 export interface StackRef {
     readonly stackName: string;
@@ -31,17 +33,6 @@ async function selectStack({ stackName, workDir }: StackRef): Promise<automation
  */
 async function setTenants(stack: automation.Stack, tenants: unknown[]): Promise<void> {
     await stack.setAllConfigJson(JSON.stringify({ "tenantdb:tenants": { value: JSON.stringify(tenants), objectValue: tenants, secret: false } }));
-}
-
-/** Parses one structured config value; a parse error never echoes the value (it may be secret). */
-function parseConfigValue(config: automation.ConfigMap, key: string): unknown {
-    const raw = config[key];
-    if (raw === undefined) return undefined;
-    try {
-        return JSON.parse(raw.value);
-    } catch {
-        throw new Error(`stack config ${key} is not valid structured config${raw.secret ? " (a secret; its value is not shown)" : ""}: set it with pulumi config set --path`);
-    }
 }
 
 async function stackOutputs(stack: automation.Stack): Promise<DeployedOutputs> {
@@ -81,11 +72,9 @@ export interface ProvisionRequest {
  */
 export async function provisionTenant(ref: StackRef, request: ProvisionRequest, onOutput?: (line: string) => void): Promise<FleetReport> {
     const stack = await selectStack(ref);
-    const config = await stack.getAllConfig();
-    const read = (key: string) => parseConfigValue(config, `tenantdb:${key}`);
-    const raw = { servers: read("servers"), tenants: read("tenants"), backup: read("backup"), cost: read("cost"), dedicatedServer: read("dedicatedServer") };
-    const passwordNames = Object.keys((read("serverPasswords") ?? {}) as object);
-    const { tenants } = appendTenant(raw, { id: request.tenantId, plan: request.plan, connectionLimit: request.connectionLimit }, passwordNames, `stack ${ref.stackName}`);
+    const tenant = parseNewTenant({ id: request.tenantId, plan: request.plan, connectionLimit: request.connectionLimit });
+    const source = sourceFromAutomationConfig(await stack.getAllConfig(), `stack ${ref.stackName}`);
+    const { tenants } = addTenant(source, tenant);
 
     await setTenants(stack, tenants);
     await stack.up({ onOutput });
@@ -102,8 +91,8 @@ export async function provisionTenant(ref: StackRef, request: ProvisionRequest, 
  */
 export async function offboardTenant(ref: StackRef, tenantId: string, onOutput?: (line: string) => void): Promise<void> {
     const stack = await selectStack(ref);
-    const config = await stack.getAllConfig();
-    const tenants = (parseConfigValue(config, "tenantdb:tenants") ?? []) as { id: string; plan?: string }[];
+    const source = sourceFromAutomationConfig(await stack.getAllConfig(), `stack ${ref.stackName}`);
+    const tenants = (source.raw.tenants ?? []) as { id: string; plan?: string }[];
     const tenant = tenants.find((t) => t.id === tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} is not in stack ${ref.stackName}'s tenantdb:tenants`);
     if (tenant.plan === "enterprise") {

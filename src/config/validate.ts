@@ -3,38 +3,12 @@
  * Every problem is collected and reported at once (ConfigError), before any resource exists.
  */
 import { z } from "zod";
-import { derivedIdentifiers } from "../naming";
+import { derivedIdentifiers, serverComponentName, tenantComponentName, tenantNames } from "../naming";
 import { DEDICATED_SERVER_PREFIX, dedicatedServerName, resolvePlacement } from "../placement";
-import { rdsDefaultMaxConnections, tenantConnectionBudget, adminHeadroom } from "./capacity";
+import { tenantConnectionBudget, adminHeadroom } from "./capacity";
 import { ConfigError, ConfigProblem, configPath } from "./errors";
-import {
-    BackupConfig, CostConfig, ExternalServerConfig, ParsedStackConfig, RdsServerConfig, TenantConfig, serverSchema, stackConfigSchema,
-} from "./schema";
-
-export type ResolvedServer =
-    | (RdsServerConfig & { readonly name: string; readonly dedicatedTo?: string })
-    | (ExternalServerConfig & { readonly name: string; readonly dedicatedTo?: undefined });
-
-export type ResolvedTenant = TenantConfig & {
-    /** The server the tenant lives on (recorded in config, or its dedicated server). */
-    readonly server: string;
-    readonly backupRetentionDays: number;
-};
-
-export interface StackModel {
-    readonly servers: ReadonlyMap<string, ResolvedServer>;
-    readonly tenants: readonly ResolvedTenant[];
-    readonly backup: BackupConfig;
-    readonly cost: CostConfig;
-}
-
-export interface RawStackConfig {
-    servers?: unknown;
-    tenants?: unknown;
-    backup?: unknown;
-    cost?: unknown;
-    dedicatedServer?: unknown;
-}
+import { RawStackConfig, ResolvedServer, ResolvedTenant, StackModel, serverMaxConnections } from "./model";
+import { ParsedStackConfig, RdsServerConfig, TenantConfig, serverSchema, stackConfigSchema } from "./schema";
 
 export interface ValidationContext {
     /** Names present in the secret `tenantdb:serverPasswords` object (values are never read here). */
@@ -62,12 +36,6 @@ function zodProblems(error: z.ZodError, prefix: PropertyKey[] = []): ConfigProbl
         }
         return [{ path: configPath([...prefix, ...issue.path]), message: issue.message }];
     });
-}
-
-/** The max_connections the program assumes for a server, or undefined for an unknown RDS class. */
-export function serverMaxConnections(server: ResolvedServer): number | undefined {
-    if (server.kind === "external") return server.maxConnections;
-    return server.maxConnections ?? rdsDefaultMaxConnections(server.instanceClass);
 }
 
 export function validateStackConfig(raw: RawStackConfig, context: ValidationContext): StackModel {
@@ -123,7 +91,7 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
 
     // Resolve servers, adding each enterprise tenant's dedicated RDS server.
     const servers = new Map<string, ResolvedServer>();
-    for (const [name, server] of Object.entries(config.servers)) servers.set(name, { ...server, name });
+    for (const [name, server] of Object.entries(config.servers)) servers.set(name, { ...server, name, componentName: serverComponentName(name) });
     for (const tenant of config.tenants) {
         if (tenant.plan !== "enterprise") continue;
         const name = dedicatedServerName(tenant.id);
@@ -133,7 +101,7 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
             problems.push(...zodProblems(server.error, ["tenants", firstIndexOfId.get(tenant.id)!, "dedicated"]));
             continue;
         }
-        servers.set(name, { ...(server.data as RdsServerConfig), name, dedicatedTo: tenant.id });
+        servers.set(name, { ...(server.data as RdsServerConfig), name, componentName: serverComponentName(name), dedicatedTo: tenant.id });
     }
 
     // Capacity: tenant count and the sum of connection limits per server.
@@ -170,6 +138,8 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
         ...tenant,
         server: placement.get(tenant.id)!,
         backupRetentionDays: tenant.backupRetentionDays ?? config.backup.retentionDays,
+        names: tenantNames(tenant.id),
+        componentName: tenantComponentName(tenant.id),
     }));
     return { servers, tenants, backup: config.backup, cost: config.cost };
 }

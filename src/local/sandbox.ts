@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { loadStackModel } from "../config/load";
+import { StackFile, readStackFile } from "../config/sources/stack-file";
 import { evaluateProgramOffline, OfflineEvaluation } from "../program/offline";
 import { applyDeclaredResources, ApplySummary } from "./apply-declared";
 import { LocalServer, startLocalServer } from "./embedded-server";
@@ -39,21 +40,20 @@ interface SandboxSecrets {
     erpAdminPasswords: Record<string, string>;
 }
 
-/** Reads `config:` of a stack file, with values as the Pulumi config would hold them. */
-export function readStackFile(file: string): Record<string, unknown> {
+/**
+ * The stack file and its one external server on the loopback interface: the PostgreSQL the
+ * sandbox starts itself. The model is loaded as `pulumi up` would, but every server counts as
+ * having its password: the sandbox supplies the local one, and there may be no others.
+ */
+export function sandboxStack(file: string): { stackFile: StackFile; local: { name: string; port: number } } {
     if (!existsSync(file)) throw new Error(`${file} not found: the sandbox runs the stack described there`);
-    const config = parse(readFileSync(file, "utf8"))?.config;
-    if (!config || typeof config !== "object") throw new Error(`${file} has no config: section`);
-    return config as Record<string, unknown>;
-}
-
-export function localServerOf(config: Record<string, unknown>, file: string): { name: string; port: number } {
-    const servers = (config["tenantdb:servers"] ?? {}) as Record<string, { kind?: string; host?: string; port?: number }>;
-    const local = Object.entries(servers).filter(([, s]) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
-    if (local.length !== 1) {
+    const stackFile = readStackFile(file);
+    const model = loadStackModel({ ...stackFile.source, serverPasswordNames: Object.keys((stackFile.source.raw.servers ?? {}) as object) });
+    const local = [...model.servers.values()].filter((s) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
+    if (local.length !== 1 || local[0].kind !== "external") {
         throw new Error(`${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`);
     }
-    return { name: local[0][0], port: local[0][1].port ?? 5432 };
+    return { stackFile, local: { name: local[0].name, port: local[0].port } };
 }
 
 /**
@@ -63,7 +63,7 @@ export function localServerOf(config: Record<string, unknown>, file: string): { 
 export async function startServerOnly(options: SandboxOptions): Promise<{ server: LocalServer; serverName: string }> {
     const stack = options.stack ?? "dev";
     const file = path.join(options.workDir, `Pulumi.${stack}.yaml`);
-    const local = localServerOf(readStackFile(file), file);
+    const { local } = sandboxStack(file);
     const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "server-only");
     mkdirSync(stateDir, { recursive: true });
     const server = await startLocalServer({ dataDir: path.join(stateDir, "pgdata"), port: local.port, persistent: true, settings: { max_connections: 300 } });
@@ -75,8 +75,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
     const file = path.join(options.workDir, `Pulumi.${stack}.yaml`);
     const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "sandbox");
     const secretsFile = path.join(stateDir, "secrets.json");
-    const config = readStackFile(file);
-    const local = localServerOf(config, file);
+    const { stackFile, local } = sandboxStack(file);
 
     mkdirSync(stateDir, { recursive: true });
     const secrets: SandboxSecrets = existsSync(secretsFile)
@@ -91,7 +90,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
             throw new Error(`cannot start the sandbox's PostgreSQL on port ${local.port}: ${error.message.trim()}${portHint}`);
         });
     try {
-        const stackConfig = { ...config, "tenantdb:serverPasswords": { [local.name]: server.password } };
+        const stackConfig = { ...stackFile.config, "tenantdb:serverPasswords": { [local.name]: server.password } };
         log(`evaluating stack ${stack} offline (the Pulumi program under the SDK's mock runtime)`);
         const evaluation = await evaluateProgramOffline(stackConfig, { stack, passwords: secrets.rolePasswords });
         secrets.rolePasswords = evaluation.passwords;

@@ -1,10 +1,10 @@
 /**
  * Evaluates the program with the SDK's mock runtime: no Pulumi CLI, engine or credentials.
  * Used by the cost preview, the local sandbox and the benchmarks. The code path is the one
- * `pulumi up` runs (readStackConfig + declareStack, as in index.ts); only the engine is mocked.
+ * `pulumi up` runs (loadFromPulumiConfig + declareStack, as in index.ts); only the engine is mocked.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "../config/read";
+import { loadFromPulumiConfig } from "../config/sources/pulumi-config";
 import { currentStackContext, declareStack } from "./stack";
 import { StackOutputValues } from "./outputs";
 import { RecordedResource, RecordingMocks } from "./mocks";
@@ -54,7 +54,7 @@ export async function evaluateProgramOffline(
     pulumi.runtime.setAllConfig(values, secretKeys);
 
     // Validate first, outside the stack, so a config error is a plain ConfigError to the caller.
-    const { model, serverPasswords } = readStackConfig(new pulumi.Config("tenantdb"));
+    const { model, serverPasswords } = loadFromPulumiConfig(new pulumi.Config("tenantdb"));
     const options = new Map<string, RecordedOptions>();
     let outputs: ReturnType<typeof declareStack> | undefined;
     // Inside a root stack resource, as `pulumi up` runs index.ts; the stack transformation sees

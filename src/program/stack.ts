@@ -6,8 +6,9 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { RdsServer } from "../../components/rds-server";
 import { TenantDatabase } from "../../components/tenant-database";
-import { ResolvedServer, StackModel, serverMaxConnections } from "../config/validate";
-import { serverComponentName, tenantComponentName } from "../naming";
+import { ResolvedServer, ResolvedTenant, StackModel, serverMaxConnections } from "../config/model";
+import { BackupConfig } from "../config/schema";
+import { TenantBackupBucketArgs } from "../../components/backup-bucket";
 import { ServerOutput, StackOutputValues, TenantOutput, TenantSecretsOutput } from "./outputs";
 
 interface DeclaredServer {
@@ -24,10 +25,10 @@ function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Re
     if (server.kind === "rds") {
         const tags: Record<string, string> = { server: server.name, "managed-by": "tenantdb" };
         if (server.dedicatedTo) Object.assign(tags, { tenant: server.dedicatedTo, plan: "enterprise" });
-        const rds = new RdsServer(serverComponentName(server.name), { server, maxConnections: serverMaxConnections(server)!, tags, stack, region });
+        const rds = new RdsServer(server.componentName, { server, maxConnections: serverMaxConnections(server)!, tags, stack, region });
         return { provider: rds.provider, host: rds.host, port: rds.port, sslmode: "require" };
     }
-    const provider = new postgresql.Provider(`${serverComponentName(server.name)}-postgresql`, {
+    const provider = new postgresql.Provider(`${server.componentName}-postgresql`, {
         host: server.host,
         port: server.port,
         username: server.adminUser,
@@ -54,6 +55,18 @@ export function currentStackContext(): StackContext {
     return { stack: pulumi.getStack(), region: new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? "us-east-1" };
 }
 
+/** A tenant's backup bucket: tagged for cost allocation, kept as long as the tenant's retention says. */
+function backupArgs(tenant: ResolvedTenant, backup: BackupConfig, stack: string): TenantBackupBucketArgs {
+    return {
+        tenantId: tenant.id,
+        stack,
+        tags: { tenant: tenant.id, plan: tenant.plan, server: tenant.server, "managed-by": "tenantdb" },
+        retentionDays: tenant.backupRetentionDays,
+        noncurrentVersionDays: backup.noncurrentVersionDays,
+        backupRoleName: backup.roleName,
+    };
+}
+
 export function declareStack(model: StackModel, serverPasswords: pulumi.Output<Record<string, string>>, context: StackContext): StackOutputs {
     const { stack } = context;
     const declared = new Map<string, DeclaredServer>();
@@ -65,13 +78,15 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
     const lastDatabase = new Map<string, postgresql.Database>();
     for (const tenant of model.tenants) {
         const server = declared.get(tenant.server)!;
-        const component = new TenantDatabase(tenantComponentName(tenant.id), {
-            tenant,
-            provider: server.provider,
+        const component = new TenantDatabase(tenant.componentName, {
+            names: tenant.names,
+            connectionLimit: tenant.connectionLimit,
+            extensions: tenant.extensions,
+            statementTimeoutMs: tenant.statementTimeoutMs,
             locale: model.servers.get(tenant.server)!.locale,
-            stack,
-            backup: model.backup,
+            provider: server.provider,
             previousDatabase: lastDatabase.get(tenant.server),
+            backups: model.backup.buckets ? backupArgs(tenant, model.backup, stack) : undefined,
         });
         lastDatabase.set(tenant.server, component.database);
         const names = component.names;
@@ -83,9 +98,9 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
             port: server.port,
             sslmode: server.sslmode,
             roles: { owner: names.ownerRole, app: names.appRole, readonly: names.readonlyRole, migrator: names.migratorRole },
-            bucket: component.backups?.bucket.id,
-            kmsKeyArn: component.backups?.key.arn,
-            backupPolicyArn: component.backups?.policy.arn,
+            bucket: component.bucketName,
+            kmsKeyArn: component.kmsKeyArn,
+            backupPolicyArn: component.backupPolicyArn,
         });
         secrets[tenant.id] = pulumi.output({
             appPassword: component.appPassword,

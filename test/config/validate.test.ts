@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { ConfigError } from "../../src/config/errors";
-import { RawStackConfig, validateStackConfig } from "../../src/config/validate";
+import { RawStackConfig } from "../../src/config/model";
+import { validateStackConfig } from "../../src/config/validate";
 
 const external = { kind: "external", host: "db.internal", maxConnections: 200 };
 const context = { serverPasswordNames: ["onprem"] };

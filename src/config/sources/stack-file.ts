@@ -1,0 +1,111 @@
+/**
+ * Adapter: a stack config file (`Pulumi.<stack>.yaml`), read without the Pulumi CLI, for the
+ * cost preview, the sandbox, the benchmarks and config-file edits.
+ *
+ * It gives two views of one parse: the flat map Pulumi hands a program (`namespace:key` ->
+ * string, structured values as JSON), to run the program offline, and the ConfigSource the
+ * model is loaded from. Secure values (`secure: <ciphertext>`) cannot be decrypted here and
+ * change no resource: they are replaced by a placeholder and only their keys are reported.
+ * Their values are never printed.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ConfigError } from "../errors";
+import { ConfigSource, configSource } from "../load";
+
+/** Stands in for secure config values during an offline evaluation. */
+export const SECRET_PLACEHOLDER = "tenantdb-cost-preview-placeholder";
+
+export interface StackFile {
+    readonly file: string;
+    /** Flat config: `namespace:key` -> string (JSON for structured values). */
+    readonly config: Record<string, string>;
+    /** Keys whose (secure) values were replaced by {@link SECRET_PLACEHOLDER}. */
+    readonly secretKeys: string[];
+    /** The tenantdb config, for loadStackModel. */
+    readonly source: ConfigSource;
+}
+
+/** `Pulumi.<stack>.yaml` beside `Pulumi.yaml` in `workDir`. */
+export function stackFilePath(stack: string, workDir = process.cwd()): string {
+    return path.join(workDir, `Pulumi.${stack}.yaml`);
+}
+
+/** The project name from `Pulumi.yaml` beside the stack file, used for keys without a namespace. */
+function projectName(dir: string): string {
+    const projectFile = path.join(dir, "Pulumi.yaml");
+    if (!existsSync(projectFile)) return "tenantdb";
+    const project = parse(readFileSync(projectFile, "utf8")) as { name?: unknown } | null;
+    return typeof project?.name === "string" ? project.name : "tenantdb";
+}
+
+function isSecure(value: unknown): value is { secure: string } {
+    return (
+        value !== null && typeof value === "object" && !Array.isArray(value) &&
+        Object.keys(value).length === 1 && typeof (value as { secure?: unknown }).secure === "string"
+    );
+}
+
+function stripSecrets(value: unknown, onSecret: () => void): unknown {
+    if (isSecure(value)) {
+        onSecret();
+        return SECRET_PLACEHOLDER;
+    }
+    if (Array.isArray(value)) return value.map((v) => stripSecrets(v, onSecret));
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stripSecrets(v, onSecret)]));
+    }
+    return value;
+}
+
+function fileProblem(file: string, message: string): ConfigError {
+    return new ConfigError([{ path: file, message }]);
+}
+
+/**
+ * A structured tenantdb value from the flat map. Older Automation API writes stored them as
+ * JSON strings, which read the same; any other string is refused.
+ */
+function structuredValue(config: Record<string, string>, key: string, file: string): unknown {
+    const value = config[`tenantdb:${key}`];
+    if (value === undefined) return undefined;
+    try {
+        return JSON.parse(value);
+    } catch {
+        if (value === SECRET_PLACEHOLDER) return undefined; // a whole-object secret: its keys are unknown here
+        throw fileProblem(file, `tenantdb:${key} is a string that is not JSON; write it as YAML`);
+    }
+}
+
+/** Parses stack config YAML text. `project` namespaces keys written without one. */
+export function parseStackFile(text: string, file: string, project = "tenantdb"): StackFile {
+    let document: unknown;
+    try {
+        document = parse(text);
+    } catch (error) {
+        throw fileProblem(file, `is not valid YAML: ${(error as Error).message}`);
+    }
+    const root = (document ?? {}) as { config?: unknown };
+    if (root.config !== undefined && (root.config === null || typeof root.config !== "object" || Array.isArray(root.config))) {
+        throw fileProblem(file, '"config" must be a map of keys to values');
+    }
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [rawKey, rawValue] of Object.entries((root.config ?? {}) as Record<string, unknown>)) {
+        const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
+        let secret = false;
+        const value = stripSecrets(rawValue, () => (secret = true));
+        if (secret) secretKeys.push(key);
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return { file, config, secretKeys, source: configSource(file, (key) => structuredValue(config, key, file)) };
+}
+
+/** Reads a stack config file; the error names the file and how to point at another one. */
+export function readStackFile(file: string): StackFile {
+    if (!existsSync(file)) {
+        throw fileProblem(file, "does not exist. Pass --config <file>, or --stack <name> to read Pulumi.<name>.yaml in the current directory.");
+    }
+    return parseStackFile(readFileSync(file, "utf8"), file, projectName(path.dirname(path.resolve(file))));
+}
