@@ -36,6 +36,19 @@ export class TenantBackupError extends Error {
     }
 }
 
+/** How a step fails: the tenant and the server are filled in, so each step names only its own part. */
+export type Fail = (kind: BackupFaultKind, step: string, problem: string, fix?: string, cause?: unknown) => TenantBackupError;
+
+export function failFor(tenantId: string, server: string | undefined): Fail {
+    return (kind, step, problem, fix, cause) => new TenantBackupError(kind, tenantId, server, step, problem, fix, { cause });
+}
+
+/** The same failure with a sentence added to its problem, e.g. what its cleanup could not undo. */
+export function withProblemAdded(error: TenantBackupError, addition: string): TenantBackupError {
+    const { kind, tenantId, server, step, problem, fix, cause } = error;
+    return new TenantBackupError(kind, tenantId, server, step, problem + addition, fix, { cause });
+}
+
 /** The message of anything thrown, without a stack. */
 export function describe(error: unknown): string {
     if (error instanceof Error) return error.message || error.name;

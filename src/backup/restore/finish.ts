@@ -1,0 +1,97 @@
+/**
+ * Phase 8: a drill drops what it verified; a restore switches it in, so the tenant always has a
+ * database named erp_<id>. Either way the scratch database leaves the run's hands here.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe } from "../errors";
+import { quoteIdentifier as ident } from "../../shared/sql";
+import { ServerSession } from "./context";
+import { RestoreResult } from "./options";
+import { dropDatabase } from "./scratch-database";
+import { Verified } from "./verify";
+
+export async function finishDrill(session: ServerSession, { restoreSeconds, warnings }: Verified): Promise<RestoreResult> {
+    const { tenantId, key, manifest, scratch, admin, created } = session;
+    await dropDatabase(admin, scratch);
+    created.scratchDatabase = undefined;
+    return { tenantId, key, manifest, database: scratch, restoreSeconds, warnings };
+}
+
+export async function switchIn(session: ServerSession, { restoreSeconds, warnings }: Verified): Promise<RestoreResult> {
+    const { tenantId, key, manifest, names, databases, liveExists, log, created } = session;
+    await swap(session);
+    created.scratchDatabase = undefined;
+    const previousDatabase = liveExists ? databases.beforeRestore : undefined;
+    log(
+        `${tenantId}: ${names.database} now holds backup ${key}` +
+            (previousDatabase
+                ? `; the previous database is kept as ${previousDatabase} (connections disabled): ` +
+                  `drop it with npm run backup -- drop-previous ${tenantId} ${previousDatabase}`
+                : ""),
+    );
+    return { tenantId, key, manifest, database: names.database, previousDatabase, restoreSeconds, warnings };
+}
+
+/**
+ * Closes the live database to new sessions, ends the open ones, and renames both databases
+ * in one transaction. On failure the live database is reopened and keeps its name.
+ */
+async function swap(session: ServerSession): Promise<void> {
+    const { admin, names, scratch, databases, liveExists, options, log } = session;
+    const live = ident(names.database);
+    if (!liveExists) {
+        log(`${names.database}: there is no live database; the restored one takes its name`);
+        await admin.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${live}`);
+        return;
+    }
+    await admin.query(`ALTER DATABASE ${live} WITH ALLOW_CONNECTIONS false`);
+    try {
+        await endSessions(session, options.terminateTimeoutMs ?? 15_000);
+        await admin.query("BEGIN");
+        try {
+            await admin.query(`ALTER DATABASE ${live} RENAME TO ${ident(databases.beforeRestore)}`);
+            await admin.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${live}`);
+            await admin.query("COMMIT");
+        } catch (error) {
+            await admin.query("ROLLBACK").catch(() => undefined);
+            throw session.fail(
+                "swap-failed",
+                "rename databases",
+                describe(error),
+                "retry; the live database was reopened and is unchanged.",
+                error,
+            );
+        }
+    } catch (error) {
+        await admin.query(`ALTER DATABASE ${live} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+        throw error;
+    }
+}
+
+/** Ends every other session on the live database, or fails once `timeoutMs` has passed. */
+async function endSessions({ admin, names, log, fail }: ServerSession, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let terminated = 0;
+    for (;;) {
+        const { rows } = await admin.query<{ n: number }>(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 1000))::int AS n " +
+                "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            [names.database],
+        );
+        terminated += rows[0].n;
+        const { rows: left } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [
+            names.database,
+        ]);
+        if (left[0].n === 0) break;
+        if (Date.now() > deadline) {
+            throw fail(
+                "swap-failed",
+                "terminate sessions",
+                `${left[0].n} session(s) on ${names.database} did not end within ${timeoutMs} ms.`,
+                "retry; the live database was reopened and is unchanged.",
+            );
+        }
+        await sleep(100);
+    }
+    if (terminated > 0) log(`${names.database}: ended ${terminated} session(s)`);
+}
