@@ -2,7 +2,9 @@
  * Errors that name the tenant, the server and the step, say what went wrong and how to
  * fix it, and never carry a password.
  */
+import { MigrationError } from "umzug";
 import { redact } from "../shared/redact";
+import { MigrationRunnerError } from "./runner-errors";
 
 /** Where a tenant's run was when it failed. */
 export type Step = "connect" | "read state" | "lock" | "plan" | `apply ${string}` | `revert ${string}` | "repair";
@@ -31,7 +33,7 @@ export class TenantMigrationError extends Error {
     readonly tenantId: string;
     readonly server: string;
     readonly step: Step;
-    /** PostgreSQL SQLSTATE or Node error code, when there is one. */
+    /** The runner error's code, or the PostgreSQL SQLSTATE or Node error code, when there is one. */
     readonly code?: string;
 
     constructor(scope: ErrorScope, cause: unknown) {
@@ -61,17 +63,14 @@ function lineInFile(scope: ErrorScope, position: string | undefined): string {
 }
 
 function explain(scope: ErrorScope, cause: unknown): { reason: string; fix: string; code?: string } {
-    const error = (cause ?? {}) as DriverError;
+    // umzug's MigrationError names the migration and direction, as the step does; the reason is its cause's.
+    const original = cause instanceof MigrationError ? cause.cause : cause;
+    if (original instanceof MigrationRunnerError) return { code: original.code, reason: original.message, fix: original.fix };
+    const error = (original ?? {}) as DriverError;
     const code = error.code;
-    const message = error.message ?? String(cause);
+    const message = error.message ?? String(original);
     const where = `${scope.host}:${scope.port}`;
     switch (code) {
-        case "DRIFT":
-            return { code, reason: message, fix: "restore the applied migration files from version control, or, if the edit is intended and already reflected in the database, run `migrate repair` to accept the local files" };
-        case "LOCKED":
-            return { code, reason: message, fix: "re-run when the other runner has finished (it may finish the job itself), or wait longer with --lock-wait <ms>" };
-        case "NO_DOWN":
-            return { code, reason: message, fix: "choose a --to at or above that migration, or write a new migration that undoes the change" };
         case "ECONNREFUSED":
         case "ENOTFOUND":
         case "EAI_AGAIN":

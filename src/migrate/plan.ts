@@ -37,6 +37,15 @@ export class PlanError extends Error {
 export type PlanRequest = { readonly mode: "up" | "status"; readonly to?: string } | { readonly mode: "down"; readonly to?: string };
 
 /**
+ * Whether a run may touch migration `name`: going up, those up to and including `to`; going
+ * down, those after it ("0": all). The umzug of a run sees only these migrations.
+ */
+export function withinTarget(request: PlanRequest, name: string): boolean {
+    if (request.to === undefined) return true;
+    return request.mode === "down" ? request.to === "0" || name > request.to : name <= request.to;
+}
+
+/**
  * Compares applied migrations with the local ones. `to` for up: apply up to and including it.
  * `to` for down: revert everything after it (it stays applied); "0" reverts everything;
  * without `to`, down reverts the last applied migration only.
@@ -59,28 +68,16 @@ export function planTenant(local: readonly PlannedMigration[], applied: readonly
     }
 
     if (request.mode === "down") {
-        let toRevert: string[];
-        if (request.to === undefined) toRevert = version ? [version] : [];
-        else if (request.to === "0") toRevert = [...appliedInOrder].reverse();
-        else {
-            if (!appliedNames.has(request.to)) throw new PlanError(`cannot go down to ${request.to}: it is not applied`);
-            toRevert = appliedInOrder.filter((name) => name > request.to!).reverse();
+        if (request.to !== undefined && request.to !== "0" && !appliedNames.has(request.to)) {
+            throw new PlanError(`cannot go down to ${request.to}: it is not applied`);
         }
+        const toRevert =
+            request.to === undefined ? appliedInOrder.slice(-1) : appliedInOrder.filter((name) => withinTarget(request, name)).reverse();
         const kept = appliedInOrder.filter((name) => !toRevert.includes(name));
         return { version, pending, drift, toApply: [], toRevert, target: kept.at(-1) ?? null };
     }
 
-    const toApply = request.to === undefined ? pending : pending.filter((name) => name <= request.to!);
+    const toApply = pending.filter((name) => withinTarget(request, name));
     const all = [...appliedInOrder, ...toApply].sort();
     return { version, pending, drift, toApply, toRevert: [], target: all.at(-1) ?? null };
-}
-
-/** Explains drift the way the operator needs it: what changed and how to resolve it. */
-export function describeDrift(drift: readonly Drift[]): string {
-    const items = drift.map((d) =>
-        d.kind === "changed"
-            ? `${d.name} was edited after it was applied (checksum ${d.applied.slice(0, 12)} applied, ${d.local.slice(0, 12)} local)`
-            : `${d.name} is applied but no longer exists locally`,
-    );
-    return `checksum drift: ${items.join("; ")}; refusing to migrate`;
 }

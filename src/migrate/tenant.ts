@@ -1,26 +1,19 @@
 /**
  * Migrates one tenant database over one connection: read the migrations table, compare it
  * with the local catalog (the whole no-op path: one query), and only when there is work,
- * take the tenant's advisory lock and let umzug run the plan, each migration in its own
- * transaction together with its bookkeeping row.
+ * take the tenant's advisory lock, check again, and let umzug run the migrations, each in
+ * its own transaction together with its bookkeeping row (see storage.ts).
  */
-import { ClientBase } from "pg";
-import { quoteIdentifier as ident, quoteLiteral as literal } from "../shared/sql";
-import { Umzug } from "umzug";
-import { MIGRATIONS_SCHEMA } from "../naming";
+import type { ClientBase } from "pg";
 import type { Catalog, LocalMigration } from "./catalog";
-import { describeDrift, Drift, planTenant, TenantPlan } from "./plan";
-import type { AppliedMigration, SeedInput } from "./types";
 import type { Step } from "./errors";
-import { fingerprintOf, setFingerprintSql } from "./fingerprint";
-
-/**
- * Key of the per-database advisory lock every runner takes before changing a tenant.
- * Advisory locks are scoped to the database, so one constant serves every tenant.
- */
-export const MIGRATION_LOCK_KEY = "7301880251";
-
-const TABLE = `${ident(MIGRATIONS_SCHEMA)}.migrations`;
+import { MigrationDriftError, NoDownMigrationError } from "./runner-errors";
+import { fingerprintOf } from "./fingerprint";
+import { acquireLock, LockOptions, releaseLock, tryLock } from "./lock";
+import { migrateWithUmzug } from "./migrator";
+import { Drift, PlanRequest, planTenant, TenantPlan } from "./plan";
+import { MigrationsTable } from "./storage";
+import type { AppliedMigration, SeedInput } from "./types";
 
 export type Mode = "up" | "down" | "status" | "repair";
 export type Outcome = "ok" | "up-to-date" | "pending" | "drift" | "skipped" | "failed";
@@ -53,7 +46,7 @@ export interface TenantRunOptions {
     readonly dryRun?: boolean;
     readonly seed?: SeedInput;
     /** When another runner holds the tenant's lock: wait up to timeoutMs, or skip at once. */
-    readonly lock: { readonly onBusy: "wait" | "skip"; readonly timeoutMs: number };
+    readonly lock: LockOptions;
     /** The database comment the fleet read (see fingerprint.ts); refreshed by `up` when stale. */
     readonly storedFingerprint?: string | null;
 }
@@ -75,127 +68,17 @@ export interface RunCursor {
 
 type Partial = Omit<TenantResult, "tenantId" | "server" | "database" | "durationMs">;
 
-export async function readApplied(client: ClientBase): Promise<AppliedMigration[]> {
-    try {
-        const { rows } = await client.query<AppliedMigration>(`SELECT name, checksum FROM ${TABLE} ORDER BY name`);
-        return rows;
-    } catch (error) {
-        // No table yet: a database no runner has touched.
-        if ((error as { code?: string }).code === "42P01") return [];
-        throw error;
-    }
-}
-
-async function ensureTable(client: ClientBase): Promise<void> {
-    await client.query(
-        `CREATE SCHEMA IF NOT EXISTS ${ident(MIGRATIONS_SCHEMA)};
-         CREATE TABLE IF NOT EXISTS ${TABLE} (
-             name        text PRIMARY KEY,
-             checksum    text NOT NULL,
-             applied_at  timestamptz NOT NULL DEFAULT now(),
-             duration_ms integer NOT NULL,
-             applied_by  text NOT NULL DEFAULT session_user
-         )`,
-    );
-}
-
-/** Tries the lock; if busy, waits (bounded) or gives up. Returns null when locked, else why not. */
-async function acquireLock(client: ClientBase, options: TenantRunOptions["lock"]): Promise<string | null> {
-    const tried = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [MIGRATION_LOCK_KEY]);
-    if (tried.rows[0].locked) return null;
-    const holder = await client.query<{ pid: number; application_name: string }>(
-        `SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
-          WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint LIMIT 1`,
-        [MIGRATION_LOCK_KEY],
-    );
-    const who = holder.rows[0] ? `backend pid ${holder.rows[0].pid}${holder.rows[0].application_name ? ` (${holder.rows[0].application_name})` : ""}` : "another session";
-    if (options.onBusy === "skip") return `another runner (${who}) is migrating this tenant; skipped it without waiting`;
-    try {
-        await client.query(`SET lock_timeout = ${literal(`${options.timeoutMs}ms`)}`);
-        await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
-        return null;
-    } catch (error) {
-        if ((error as { code?: string }).code === "55P03") {
-            throw Object.assign(new Error(`another runner (${who}) held the migration lock for more than ${options.timeoutMs} ms`), {
-                code: "LOCKED",
-            });
-        }
-        throw error;
-    } finally {
-        await client.query("RESET lock_timeout");
-    }
-}
-
-function settingsSql(migration: LocalMigration): string {
-    return `BEGIN;\nSET LOCAL lock_timeout = ${literal(migration.lockTimeout)};\nSET LOCAL statement_timeout = ${literal(migration.statementTimeout)};\n`;
-}
-
-const elapsedMs = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer";
-
-async function rollback(client: ClientBase): Promise<void> {
-    await client.query("ROLLBACK").catch(() => undefined);
-}
-
-/** One migration, up or down, in one transaction with its bookkeeping row. */
-async function runMigration(
-    client: ClientBase,
-    migration: LocalMigration,
-    direction: "up" | "down",
-    context: { tenantId: string; seed?: SeedInput; applied: AppliedMigration[] },
-    cursor: RunCursor,
-): Promise<void> {
-    cursor.step = direction === "up" ? `apply ${migration.name}` : `revert ${migration.name}`;
-    cursor.migration = migration;
-    const after =
-        direction === "up" ? [...context.applied, { name: migration.name, checksum: migration.checksum }] : context.applied.filter((m) => m.name !== migration.name);
-    const row =
-        direction === "up"
-            ? `INSERT INTO ${TABLE} (name, checksum, duration_ms) VALUES (${literal(migration.name)}, ${literal(migration.checksum)}, ${elapsedMs});`
-            : `DELETE FROM ${TABLE} WHERE name = ${literal(migration.name)};`;
-    const bookkeeping = `${row}\n${setFingerprintSql(fingerprintOf(after))}`;
-    const sql = direction === "up" ? migration.upSql : migration.downSql;
-    try {
-        if (sql !== undefined) {
-            // One round trip: BEGIN, timeouts, the migration, its row, COMMIT. An error aborts
-            // the rest of the message, and the transaction is rolled back below.
-            const prefix = settingsSql(migration);
-            cursor.sql = sql;
-            cursor.sqlOffset = prefix.length;
-            cursor.line = direction === "up" ? migration.upLine : migration.downLine;
-            await client.query(`${prefix}${sql}\n;\n${bookkeeping}\nCOMMIT;`);
-        } else {
-            const code = migration.code!;
-            const step = direction === "up" ? code.up : code.down;
-            if (!step) throw new Error(`${migration.name} has no down migration`);
-            cursor.sql = cursor.sqlOffset = cursor.line = undefined;
-            await client.query(settingsSql(migration));
-            await step.call(code, { client, tenantId: context.tenantId, seed: context.seed });
-            await client.query(`${bookkeeping}\nCOMMIT;`);
-        }
-    } catch (error) {
-        await rollback(client);
-        throw error;
-    }
-    context.applied.splice(0, context.applied.length, ...after);
-    cursor.reached = after.map((m) => m.name).sort().at(-1) ?? null;
-    if (direction === "up") (cursor.applied ??= []).push(migration.name);
-    else (cursor.reverted ??= []).push(migration.name);
-}
-
 /**
  * Rewrites a stale or missing fingerprint of an up-to-date tenant (databases migrated by
  * hand or restored). Under the lock, so it cannot overwrite a concurrent runner's newer one;
  * when the lock is busy, that runner writes a fresh fingerprint itself.
  */
-async function refreshFingerprint(client: ClientBase): Promise<void> {
-    const tried = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [MIGRATION_LOCK_KEY]);
-    if (!tried.rows[0].locked) return;
+async function refreshFingerprint(client: ClientBase, storage: MigrationsTable): Promise<void> {
+    if (!(await tryLock(client))) return;
     try {
-        const applied = await readApplied(client);
-        await client.query(setFingerprintSql(fingerprintOf(applied)));
+        await storage.refreshFingerprint();
     } finally {
-        await client.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY]);
+        await releaseLock(client);
     }
 }
 
@@ -209,13 +92,21 @@ function outcomeOf(plan: TenantPlan, mode: Mode): Outcome {
  * Runs one tenant. Throws (with `cursor` telling where) on failure; the caller turns that
  * into a per-tenant error. The connection must already act as the tenant's owner role.
  */
-export async function runTenant(client: ClientBase, catalog: Catalog, options: TenantRunOptions, tenantId: string, cursor: RunCursor): Promise<Partial> {
-    cursor.step = "read state";
+export async function runTenant(
+    client: ClientBase,
+    catalog: Catalog,
+    options: TenantRunOptions,
+    tenantId: string,
+    cursor: RunCursor,
+): Promise<Partial> {
+    const request: PlanRequest = options.mode === "down" ? { mode: "down", to: options.to } : { mode: "up", to: options.to };
     const plan = (applied: AppliedMigration[]) => {
         cursor.step = "plan";
-        return planTenant(catalog.migrations, applied, options.mode === "down" ? { mode: "down", to: options.to } : { mode: "up", to: options.to });
+        return planTenant(catalog.migrations, applied, request);
     };
-    const appliedBefore = await readApplied(client);
+    const storage = new MigrationsTable(client, catalog);
+    cursor.step = "read state";
+    const appliedBefore = await storage.read();
     const before = plan(appliedBefore);
     cursor.from = cursor.reached = before.version;
     const base = { from: before.version, applied: [], reverted: [], pending: before.pending, drift: before.drift };
@@ -225,12 +116,11 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
         if (before.drift.length === 0) return { ...base, outcome: "up-to-date", to: before.version, message: "no drift to repair" };
         if (options.dryRun) return { ...base, outcome: "drift", to: before.version, message: `would repair ${before.drift.map((d) => d.name).join(", ")}` };
     } else {
-        if (before.drift.length > 0) throw Object.assign(new Error(describeDrift(before.drift)), { code: "DRIFT" });
+        if (before.drift.length > 0) throw MigrationDriftError.of(before.drift);
         const work = options.mode === "down" ? before.toRevert : before.toApply;
         if (work.length === 0) {
-            if (options.mode === "up" && !options.dryRun && appliedBefore.length > 0 && options.storedFingerprint !== fingerprintOf(appliedBefore)) {
-                await refreshFingerprint(client);
-            }
+            const stale = appliedBefore.length > 0 && options.storedFingerprint !== fingerprintOf(appliedBefore);
+            if (options.mode === "up" && !options.dryRun && stale) await refreshFingerprint(client, storage);
             return { ...base, outcome: "up-to-date", to: before.version };
         }
         if (options.dryRun) {
@@ -243,65 +133,39 @@ export async function runTenant(client: ClientBase, catalog: Catalog, options: T
     const busy = await acquireLock(client, options.lock);
     if (busy) return { ...base, outcome: "skipped", to: before.version, message: busy };
     try {
-        await ensureTable(client);
+        await storage.ensureTable();
         cursor.step = "read state";
-        const applied = await readApplied(client);
-        const current = plan(applied);
+        const current = plan(await storage.read());
         cursor.reached = current.version;
-        if (options.mode === "repair") return { ...base, ...(await repair(client, current.drift, cursor)), to: current.version, pending: current.pending };
-        if (current.drift.length > 0) throw Object.assign(new Error(describeDrift(current.drift)), { code: "DRIFT" });
+        if (options.mode === "repair") {
+            return { ...base, ...(await repair(storage, current.drift, cursor)), to: current.version, pending: current.pending };
+        }
+        if (current.drift.length > 0) throw MigrationDriftError.of(current.drift);
         const waited = current.version !== before.version ? "another runner migrated it meanwhile" : undefined;
         const work = options.mode === "down" ? current.toRevert : current.toApply;
         if (work.length === 0) return { ...base, outcome: "up-to-date", from: current.version, to: current.version, message: waited };
-        const byName = new Map(catalog.migrations.map((m) => [m.name, m]));
-        const irreversible = current.toRevert.find((name) => !byName.get(name)?.hasDown);
-        if (irreversible) throw Object.assign(new Error(`${irreversible} has no down migration, so the tenant cannot go below it`), { code: "NO_DOWN" });
+        // Checked before anything runs, so a down that cannot finish reverts nothing.
+        const hasDown = new Map(catalog.migrations.map((m) => [m.name, m.hasDown]));
+        const irreversible = current.toRevert.find((name) => !hasDown.get(name));
+        if (irreversible) throw new NoDownMigrationError(irreversible);
 
-        const done: string[] = [];
-        const context = { tenantId, seed: options.seed, applied: [...applied] };
-        const umzug = new Umzug<object>({
-            migrations: catalog.migrations.map((migration) => ({
-                name: migration.name,
-                path: migration.file,
-                up: () => runMigration(client, migration, "up", context, cursor).then(() => done.push(migration.name)),
-                down: migration.hasDown ? () => runMigration(client, migration, "down", context, cursor).then(() => done.push(migration.name)) : undefined,
-            })),
-            // The bookkeeping row is written inside each migration's transaction (above),
-            // so umzug's storage only reads; logging again here would be a second commit.
-            storage: { executed: async () => applied.map((m) => m.name), logMigration: async () => undefined, unlogMigration: async () => undefined },
-            context: {},
-            logger: undefined,
-        });
-        try {
-            if (options.mode === "down") await umzug.down({ migrations: [...current.toRevert] });
-            else await umzug.up({ migrations: [...current.toApply] });
-        } catch (error) {
-            // umzug wraps the failure in MigrationError; the original carries the SQLSTATE.
-            throw (error as { cause?: unknown }).cause ?? error;
-        }
+        const done = await migrateWithUmzug({ catalog, request, storage, context: { client, tenantId, seed: options.seed }, cursor });
         const result = options.mode === "down" ? { applied: [], reverted: done } : { applied: done, reverted: [] };
         const remaining = options.mode === "down" ? current.pending.concat(done) : current.pending.filter((n) => !done.includes(n));
         return { ...base, ...result, from: current.version, outcome: "ok", to: current.target, pending: remaining.sort(), message: waited };
     } finally {
-        await client.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        await releaseLock(client).catch(() => undefined);
     }
 }
 
 /** Accepts the local files: realigns changed checksums, forgets rows of deleted files. */
-async function repair(client: ClientBase, drift: readonly Drift[], cursor: RunCursor): Promise<{ outcome: Outcome; message: string; drift: Drift[] }> {
+async function repair(
+    storage: MigrationsTable,
+    drift: readonly Drift[],
+    cursor: RunCursor,
+): Promise<{ outcome: Outcome; message: string; drift: Drift[] }> {
     cursor.step = "repair";
-    await client.query("BEGIN");
-    try {
-        for (const d of drift) {
-            if (d.kind === "changed") await client.query(`UPDATE ${TABLE} SET checksum = $2 WHERE name = $1`, [d.name, d.local]);
-            else await client.query(`DELETE FROM ${TABLE} WHERE name = $1`, [d.name]);
-        }
-        await client.query(setFingerprintSql(fingerprintOf(await readApplied(client))));
-        await client.query("COMMIT");
-    } catch (error) {
-        await rollback(client);
-        throw error;
-    }
+    await storage.acceptLocal(drift);
     if (drift.length === 0) return { outcome: "up-to-date", message: "no drift to repair", drift: [] };
     return { outcome: "ok", message: `repaired ${drift.map((d) => `${d.name} (${d.kind})`).join(", ")}`, drift: [] };
 }
