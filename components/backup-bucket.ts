@@ -15,6 +15,12 @@ export interface TenantBackupBucketArgs {
     readonly noncurrentVersionDays: number;
     /** IAM role of the backup job; the tenant's policy is attached to it when set. */
     readonly backupRoleName?: string;
+    /**
+     * The tenant is retired: nothing is protected, and erasing it deletes the key (KMS schedules
+     * the deletion: crypto-erasure of every backup) and the job's policy. The bucket and its
+     * settings are still retained, so the lifecycle expires the unreadable backups.
+     */
+    readonly retired?: boolean;
 }
 
 /** Statements of the bucket policy: refuse every request that does not use TLS. */
@@ -60,8 +66,10 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
     public readonly policy: aws.iam.Policy;
 
     constructor(name: string, args: TenantBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("tenantdb:index:TenantBackupBucket", name, {}, { protect: true, ...opts });
-        const keep = { parent: this, protect: true, retainOnDelete: true };
+        const kept = !args.retired;
+        super("tenantdb:index:TenantBackupBucket", name, {}, { protect: kept, ...opts });
+        const keep = { parent: this, protect: kept, retainOnDelete: true };
+        const erasable = { parent: this, protect: kept, retainOnDelete: kept };
         // Every setting of a kept bucket is kept too (offboarding must not leave the bucket public,
         // unencrypted by the tenant's key, unversioned or without its lifecycle), and protected, so
         // a tenant leaving the config stops `up` before the engine deletes or forgets any of them.
@@ -71,11 +79,11 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
             enableKeyRotation: true,
             deletionWindowInDays: 30,
             tags: args.tags,
-        }, keep);
+        }, erasable);
         new aws.kms.Alias(`${name}-key-alias`, {
             name: backupKeyAlias(args.stack, args.tenantId),
             targetKeyId: this.key.keyId,
-        }, keep);
+        }, erasable);
 
         // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
         this.bucket = new aws.s3.Bucket(`${name}`, {
@@ -121,12 +129,12 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
             description: `tenantdb ${args.stack}: backup job access to tenant ${args.tenantId}'s bucket and key only`,
             policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([bucketArn, keyArn]) => backupJobPolicy(bucketArn, keyArn)),
             tags: args.tags,
-        }, keep);
+        }, erasable);
         if (args.backupRoleName) {
             new aws.iam.RolePolicyAttachment(`${name}-job-policy-attachment`, {
                 role: args.backupRoleName,
                 policyArn: this.policy.arn,
-            }, keep);
+            }, erasable);
         }
         this.registerOutputs({ bucket: this.bucket.id, keyArn: this.key.arn, policyArn: this.policy.arn });
     }

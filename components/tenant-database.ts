@@ -6,9 +6,18 @@ import { BUSINESS_SCHEMAS, DEFAULT_EXTENSIONS, MIGRATIONS_SCHEMA, TenantNames } 
 import { scramVerifier } from "../src/scram";
 import { TenantBackupBucket, TenantBackupBucketArgs } from "./backup-bucket";
 
+/**
+ * What the program declares for each lifecycle state (an erased tenant is not declared at all).
+ * active: as in use. suspended: the login roles cannot log in and the database's connection limit
+ * is 0; everything is kept. retired: as suspended, and nothing is protected any more, so the
+ * next step (erasing, by no longer declaring it) deletes the database, roles and key.
+ */
+export type DeclaredLifecycle = "active" | "suspended" | "retired";
+
 export interface TenantDatabaseArgs {
     /** The database and role names (src/naming.ts). */
     readonly names: TenantNames;
+    readonly lifecycle: DeclaredLifecycle;
     /** Database CONNECTION LIMIT; split between the roles by roleConnectionLimits(). */
     readonly connectionLimit: number;
     /** Extensions beyond uuid-ossp and pg_trgm. */
@@ -29,7 +38,7 @@ export interface TenantDatabaseArgs {
      */
     readonly previousDatabase?: postgresql.Database;
     /** The tenant's own backup bucket and key; none when undefined (stacks without an AWS account). */
-    readonly backups?: TenantBackupBucketArgs;
+    readonly backups?: Omit<TenantBackupBucketArgs, "retired">;
 }
 
 /** Table privileges of the app role, listed explicitly: the provider never converges on ALL. */
@@ -80,18 +89,27 @@ export class TenantDatabase extends pulumi.ComponentResource {
     public readonly kmsKeyArn?: pulumi.Output<string>;
     public readonly backupPolicyArn?: pulumi.Output<string>;
 
-    /** Protected: never replaced or deleted by an up. Retained: even an unprotected delete never runs DROP. */
+    /**
+     * Protected: never replaced or deleted by an up. Retained: even an unprotected delete never
+     * runs DROP. Both lifted only for a retired tenant, by declaring it so.
+     */
     private readonly retained: pulumi.CustomResourceOptions;
+    private readonly lifecycle: DeclaredLifecycle;
     /** Grant chains per ACL (see onAcl). */
     private readonly aclChains = new Map<string, pulumi.Resource>();
 
     constructor(name: string, args: TenantDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("tenantdb:index:TenantDatabase", name, {}, { protect: true, ...opts });
+        const kept = args.lifecycle !== "retired";
+        super("tenantdb:index:TenantDatabase", name, {}, { protect: kept, ...opts });
         this.names = args.names;
-        this.retained = { parent: this, provider: args.provider, protect: true, retainOnDelete: true };
+        this.lifecycle = args.lifecycle;
+        this.retained = { parent: this, provider: args.provider, protect: kept, retainOnDelete: kept };
 
         const password = (role: LoginRole) =>
-            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, { parent: this, protect: true });
+            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, {
+                parent: this,
+                protect: kept,
+            });
         this.appPassword = pulumi.secret(password("app").result);
         this.readonlyPassword = pulumi.secret(password("readonly").result);
         this.migratorPassword = pulumi.secret(password("migrator").result);
@@ -104,7 +122,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
         this.declareSchemas(name, roles);
 
         if (args.backups) {
-            const backups = new TenantBackupBucket(`${name}-backups`, args.backups, { parent: this });
+            const backups = new TenantBackupBucket(`${name}-backups`, { ...args.backups, retired: !kept }, { parent: this });
             this.bucketName = backups.bucket.id;
             this.kmsKeyArn = backups.key.arn;
             this.backupPolicyArn = backups.policy.arn;
@@ -123,25 +141,26 @@ export class TenantDatabase extends pulumi.ComponentResource {
     private declareRoles(name: string, args: TenantDatabaseArgs): Roles {
         const { names } = this;
         const limits = roleConnectionLimits(args.connectionLimit);
+        const login = this.lifecycle === "active";
         // What the server is sent: the SCRAM verifier, so no statement (and no server log) holds a password.
         const verifier = (role: string, password: pulumi.Output<string>) => pulumi.secret(password.apply((value) => scramVerifier(role, value)));
 
         const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, this.retained);
         const app = new postgresql.Role(`${name}-app`, {
-            name: names.appRole, login: true, ...NO_POWERS,
+            name: names.appRole, login, ...NO_POWERS,
             password: verifier(names.appRole, this.appPassword),
             connectionLimit: limits.app,
             statementTimeout: args.statementTimeoutMs,
             idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         }, this.retained);
         const readonly = new postgresql.Role(`${name}-readonly`, {
-            name: names.readonlyRole, login: true, ...NO_POWERS,
+            name: names.readonlyRole, login, ...NO_POWERS,
             password: verifier(names.readonlyRole, this.readonlyPassword),
             connectionLimit: limits.readonly,
             statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
         }, this.retained);
         const migrator = new postgresql.Role(`${name}-migrator`, {
-            name: names.migratorRole, login: true, ...NO_POWERS,
+            name: names.migratorRole, login, ...NO_POWERS,
             password: verifier(names.migratorRole, this.migratorPassword),
             connectionLimit: limits.migrator,
             roles: [names.ownerRole],
@@ -158,7 +177,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
             lcCollate: args.locale,
             lcCtype: args.locale,
             template: "template0",
-            connectionLimit: args.connectionLimit,
+            // A suspended tenant's database takes no connections (superusers aside), its data intact.
+            connectionLimit: this.lifecycle === "active" ? args.connectionLimit : 0,
             allowConnections: true,
             isTemplate: false,
         }, { ...this.retained, dependsOn: args.previousDatabase ? [owner, args.previousDatabase] : [owner] });
@@ -218,9 +238,11 @@ export class TenantDatabase extends pulumi.ComponentResource {
     private declareSchemas(name: string, roles: Roles): void {
         const { names } = this;
         const database = names.database;
-        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, this.afterDatabase());
+        // Erasing a retired tenant drops its schemas before its database; they hold its tables.
+        const dropping = this.lifecycle === "retired" ? { dropCascade: true } : {};
+        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole, ...dropping }, this.afterDatabase());
         for (const schemaName of BUSINESS_SCHEMAS) {
-            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, this.afterDatabase());
+            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole, ...dropping }, this.afterDatabase());
             const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...this.retained, dependsOn: [schema, role, ...after] });
             for (const [key, role, roleName] of [["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole]] as const) {
                 this.onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {

@@ -29,14 +29,14 @@ export function addTenant(source: ConfigSource, tenant: NewTenant): AddedTenant 
     if (raw.tenants !== undefined && raw.tenants !== null && !Array.isArray(raw.tenants)) {
         throw new Error(`${origin}: tenantdb:tenants is not a list; fix it by hand before adding tenants (nothing was written)`);
     }
-    const tenants = (raw.tenants ?? []) as NewTenant[];
+    const tenants = (raw.tenants ?? []) as (NewTenant & { state?: string })[];
     const servers = (raw.servers ?? {}) as Record<string, { capacity?: number }>;
     const plan = tenant.plan ?? "standard";
     const server =
         tenant.server ??
         (plan === "standard"
             ? chooseServer(
-                  tenants.map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })),
+                  tenants.filter((t) => t.state !== "erased").map((t) => ({ id: t.id, plan: t.plan ?? "standard", server: t.server })),
                   Object.entries(servers).map(([name, s]) => ({ name, capacity: s.capacity ?? DEFAULT_CAPACITY })),
               )
             : undefined);

@@ -92,6 +92,26 @@ export const serverSchema = z.discriminatedUnion("kind", [rdsServerSchema, exter
 /** Overrides for the dedicated RDS server of an enterprise tenant. */
 const dedicatedServerSchema = rdsServerSchema.omit({ kind: true, capacity: true }).partial();
 
+/**
+ * A tenant's lifecycle (README, "Tenant lifecycle"). active: in use. suspended: logins off,
+ * connection limit 0, everything kept. retired: as suspended, with the protection of its
+ * resources lifted by the program. erased: declared no more, so its database and roles are
+ * deleted and its KMS key is scheduled for deletion; the entry stays as the record.
+ */
+export const TENANT_STATES = ["active", "suspended", "retired", "erased"] as const;
+export type TenantState = (typeof TENANT_STATES)[number];
+
+/** One lifecycle transition: who moved the tenant to which state, and when. */
+export const transitionSchema = z.strictObject({
+    state: z.enum(TENANT_STATES),
+    at: z.iso.datetime({ error: "must be an ISO 8601 UTC time such as 2026-01-31T12:00:00Z" }),
+    by: z.string().min(1).max(200),
+    /** The verified final backup a suspension was taken after. */
+    backup: z.string().max(1000).optional(),
+    reason: z.string().max(500).optional(),
+});
+export type Transition = z.output<typeof transitionSchema>;
+
 export const tenantSchema = z.strictObject({
     id: tenantIdSchema,
     plan: z.enum(["standard", "enterprise"], { error: 'plan must be "standard" or "enterprise"' }).default("standard"),
@@ -109,6 +129,9 @@ export const tenantSchema = z.strictObject({
     expectedSizeGb: z.number().positive().optional(),
     /** Enterprise only: overrides for the dedicated server (defaults: tenantdb:dedicatedServer). */
     dedicated: dedicatedServerSchema.optional(),
+    state: z.enum(TENANT_STATES, { error: `state must be one of ${TENANT_STATES.join(", ")}` }).default("active"),
+    /** Lifecycle transitions, oldest first; written by the control API (tenants suspend/resume/retire). */
+    history: z.array(transitionSchema).default([]),
 });
 
 export const backupSchema = z.strictObject({

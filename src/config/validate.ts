@@ -79,6 +79,13 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
                 });
             } else ownerOfName.set(name, { id: tenant.id, index });
         }
+        const recorded = tenant.history.at(-1)?.state ?? "active";
+        if (recorded !== tenant.state) {
+            problems.push({
+                path: configPath(["tenants", index, "state"]),
+                message: `is ${tenant.state} but the last transition in history is ${recorded}; change a tenant's state with npm run tenants -- suspend|resume|retire (or the control API), which records who and when`,
+            });
+        }
         if (tenant.plan !== "enterprise" && tenant.dedicated !== undefined) {
             problems.push({ path: configPath(["tenants", index, "dedicated"]), message: "only enterprise tenants have a dedicated server; remove it or set plan: enterprise" });
         }
@@ -93,7 +100,7 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
     const servers = new Map<string, ResolvedServer>();
     for (const [name, server] of Object.entries(config.servers)) servers.set(name, { ...server, name, componentName: serverComponentName(name) });
     for (const tenant of config.tenants) {
-        if (tenant.plan !== "enterprise") continue;
+        if (tenant.plan !== "enterprise" || tenant.state === "erased") continue;
         const name = dedicatedServerName(tenant.id);
         const spec = { kind: "rds", instanceClass: DEFAULT_DEDICATED_INSTANCE_CLASS, ...config.dedicatedServer, ...tenant.dedicated, capacity: 1 };
         const server = serverSchema.safeParse(spec);
@@ -106,7 +113,10 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
 
     // Capacity: tenant count and the sum of connection limits per server.
     const tenantsOn = new Map<string, TenantConfig[]>();
+    // An erased tenant has nothing left on its server. A suspended one keeps its place and its
+    // connection limit in the budget, so that resuming it can never overfill the server.
     for (const tenant of config.tenants) {
+        if (tenant.state === "erased") continue;
         const server = placement.get(tenant.id);
         if (server !== undefined) tenantsOn.set(server, [...(tenantsOn.get(server) ?? []), tenant]);
     }

@@ -185,9 +185,13 @@ export function sslForMode(sslmode: string | undefined, host: string): boolean |
     }
 }
 
-/** Targets from stack outputs; `maxConnections` per server name is the runner's budget there. */
+/**
+ * Targets from stack outputs; `maxConnections` per server name is the runner's budget there.
+ * Suspended and retired tenants are left out: their database takes no connections.
+ */
 export function targetsFromStackOutputs(outputs: DeployedOutputs, options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {}): TenantTarget[] {
-    return Object.entries(outputs.tenants).map(([tenantId, tenant]) => {
+    const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
+    return active.map(([tenantId, tenant]) => {
         validateTenantId(tenantId);
         const password = outputs.tenantSecrets?.[tenantId]?.migratorPassword;
         if (!password) throw new Error(`stack outputs: tenantSecrets has no migratorPassword for tenant ${tenantId}; run pulumi up so the stack exports it`);

@@ -9,6 +9,8 @@ export interface TenantOutput {
     database: string;
     server: string;
     plan: string;
+    /** Lifecycle state: active, suspended or retired (erased tenants are not exported). */
+    state: string;
     host: string;
     port: number;
     /** libpq sslmode to connect with (require on RDS, the server's setting on external servers). */
@@ -50,7 +52,7 @@ export interface StackOutputValues {
  * program have no `sslmode` and no `servers`, and a reader only needs some of the secrets.
  */
 export interface DeployedOutputs {
-    readonly tenants: Record<string, Omit<TenantOutput, "sslmode" | "plan"> & { sslmode?: string; plan?: string }>;
+    readonly tenants: Record<string, Omit<TenantOutput, "sslmode" | "plan" | "state"> & { sslmode?: string; plan?: string; state?: string }>;
     readonly tenantSecrets: Record<string, Pick<TenantSecretsOutput, "migratorPassword"> & Partial<TenantSecretsOutput>>;
     readonly servers?: Record<string, Pick<ServerOutput, "maxConnections"> & Partial<ServerOutput>>;
 }

@@ -5,7 +5,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { RdsServer } from "../../components/rds-server";
-import { TenantDatabase } from "../../components/tenant-database";
+import { DeclaredLifecycle, TenantDatabase } from "../../components/tenant-database";
 import { ResolvedServer, ResolvedTenant, StackModel, serverMaxConnections } from "../config/model";
 import { BackupConfig } from "../config/schema";
 import { TenantBackupBucketArgs } from "../../components/backup-bucket";
@@ -76,10 +76,12 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
     const secrets: Record<string, pulumi.Output<TenantSecretsOutput>> = {};
     // Per server, the last database declared: the next tenant's database waits for it (see previousDatabase).
     const lastDatabase = new Map<string, postgresql.Database>();
-    for (const tenant of model.tenants) {
+    // An erased tenant is declared no more: the engine deletes what its retirement unprotected.
+    for (const tenant of model.tenants.filter((t) => t.state !== "erased")) {
         const server = declared.get(tenant.server)!;
         const component = new TenantDatabase(tenant.componentName, {
             names: tenant.names,
+            lifecycle: tenant.state as DeclaredLifecycle,
             connectionLimit: tenant.connectionLimit,
             extensions: tenant.extensions,
             statementTimeoutMs: tenant.statementTimeoutMs,
@@ -94,6 +96,7 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
             database: names.database,
             server: tenant.server,
             plan: tenant.plan,
+            state: tenant.state,
             host: server.host,
             port: server.port,
             sslmode: server.sslmode,

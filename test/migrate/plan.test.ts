@@ -159,6 +159,9 @@ tenants:
         assert.equal(targetsFromStackOutputs({ ...outputs, tenants: { acme: local } })[0].ssl, false);
         assert.deepEqual(targetsFromStackOutputs({ ...outputs, tenants: { acme: { ...local, host: "db.internal", sslmode: "verify-full" } } })[0].ssl, { rejectUnauthorized: true });
         assert.throws(() => targetsFromStackOutputs({ ...outputs, tenantSecrets: {} }), /tenantSecrets has no migratorPassword for tenant acme/);
+        // A suspended tenant's database takes no connections: it is not a target.
+        const suspended = { ...outputs.tenants.acme, state: "suspended" };
+        assert.deepEqual(targetsFromStackOutputs({ ...outputs, tenants: { acme: suspended, beta: { ...outputs.tenants.acme, database: "erp_beta" } }, tenantSecrets: { beta: outputs.tenantSecrets.acme } }).map((t) => t.tenantId), ["beta"]);
     });
 
     it("validates tenant ids and their derived identifiers' length", () => {

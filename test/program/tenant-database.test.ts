@@ -264,7 +264,7 @@ describe("TenantDatabase under the mock runtime", () => {
         const evaluation = await fleet();
         assert.deepEqual(evaluation.secretOutputs, { tenants: false, tenantSecrets: true, servers: false });
         assert.deepEqual(evaluation.outputs.tenants.globex, {
-            database: "erp_globex", server: "onprem", plan: "standard", host: "pg.corp.internal", port: 6432, sslmode: "require",
+            database: "erp_globex", server: "onprem", plan: "standard", state: "active", host: "pg.corp.internal", port: 6432, sslmode: "require",
             roles: { owner: "erp_globex_owner", app: "erp_globex_app", readonly: "erp_globex_readonly", migrator: "erp_globex_migrator" },
             bucket: "tdb-prod-globex-0000000001",
             kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/key-tenant-globex-backups-key",
