@@ -10,16 +10,16 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Command, Option } from "commander";
-import { CostReport, estimateCost } from "../src/cost/allocate";
-import { CostAssumptions, assumptionsFromStackConfig, resolveAssumptions } from "../src/cost/assumptions";
+import { estimateCost } from "../src/cost/allocate";
+import { assumptionsFromStackConfig, resolveAssumptions } from "../src/cost/assumptions";
 import { diffReports } from "../src/cost/diff";
 import { CostError } from "../src/cost/errors";
 import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport } from "../src/cost/format";
-import { PlannedResource } from "../src/cost/graph";
 import { offlineGraph } from "../src/cost/offline-graph";
 import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
 import { StackConfig, readStackConfig, stackConfigPath } from "../src/cost/stack-config";
+import { CostAssumptions, CostReport, PlannedResource } from "../src/cost/types";
 
 type GraphSource = "offline" | "preview";
 

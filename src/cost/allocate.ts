@@ -1,6 +1,9 @@
 /**
  * Allocates priced line items to tenants and builds the cost report.
  *
+ * Items are owned by the component they sit in (owners.ts): a tenant's TenantDatabase, a
+ * server's RdsServer, or neither (the fleet).
+ *
  * - A tenant-owned item (its bucket, KMS key, data transfer) goes to that tenant.
  * - A server-owned item goes to the server's dedicated tenant when the RDS instance carries a
  *   `tenant` tag (an enterprise tenant's dedicated server); otherwise it is split between the
@@ -8,58 +11,14 @@
  *   - `equal`: the same share for every tenant on the server;
  *   - `storage`: in proportion to each tenant's database size (`expectedSizeGb`, else `databaseSizeGb`);
  *   - `connections`: in proportion to each tenant database's `connectionLimit`.
- * - A server with no tenant, and items tagged with neither server nor tenant, stay unallocated
- *   and are shown on their own line, so the tenant rows plus that line add up to the total.
+ * - A server with no tenant, and items outside every tenant's and server's component, stay
+ *   unallocated and are shown on their own line, so the tenant rows plus that line add up to the total.
  */
-import { CostAssumptions, tenantSizeGb } from "./assumptions";
+import { tenantSizeGb } from "./assumptions";
 import { CostError } from "./errors";
-import { PlannedResource } from "./graph";
 import { PriceBook } from "./prices";
-import { LineItem, PricedGraph, ServerInfo, UnpricedResource, priceGraph } from "./pricing";
-
-/** Cost of one server, before allocation. */
-export interface ServerCost {
-    readonly server: string;
-    readonly instanceClass?: string;
-    readonly multiAz: boolean;
-    readonly dedicatedTo?: string;
-    readonly tenants: string[];
-    readonly monthlyUsd: number;
-    readonly worstCaseMonthlyUsd: number;
-}
-
-/** Cost of one tenant after allocation. */
-export interface TenantCost {
-    readonly tenant: string;
-    readonly plan?: string;
-    readonly server?: string;
-    readonly sizeGb: number;
-    /** Fraction of its server's cost this tenant carries (1 on a dedicated server). */
-    readonly serverShare: number;
-    /** Its share of server costs. */
-    readonly serverShareUsd: number;
-    /** Costs of its own resources (bucket, KMS key, data transfer...). */
-    readonly ownUsd: number;
-    readonly monthlyUsd: number;
-    readonly worstCaseMonthlyUsd: number;
-}
-
-/** The cost preview of one configuration. Dollar amounts are unrounded; outputs round to cents. */
-export interface CostReport {
-    readonly region: string;
-    readonly allocation: CostAssumptions["allocation"];
-    readonly assumptions: CostAssumptions;
-    readonly totalMonthlyUsd: number;
-    readonly worstCaseMonthlyUsd: number;
-    readonly servers: ServerCost[];
-    readonly tenants: TenantCost[];
-    /** Costs no tenant carries: servers without tenants, untagged resources. */
-    readonly unallocated: { readonly monthlyUsd: number; readonly worstCaseMonthlyUsd: number; readonly items: LineItem[] };
-    readonly lineItems: LineItem[];
-    readonly unpriced: UnpricedResource[];
-    readonly freeResources: number;
-    readonly warnings: string[];
-}
+import { priceGraph } from "./pricing";
+import { CostAssumptions, CostReport, LineItem, PlannedResource, PricedGraph, ServerCost, ServerInfo, TenantCost } from "./types";
 
 /** Prices a graph and allocates it: the whole cost preview of one configuration. */
 export function estimateCost(graph: readonly PlannedResource[], prices: PriceBook, assumptions: CostAssumptions): CostReport {

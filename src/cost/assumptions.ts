@@ -6,42 +6,9 @@
  * each tenant's optional `expectedSizeGb`; defaults are applied here, with `??`.
  */
 import { CostError } from "./errors";
+import { AllocationRule, CostAssumptions, CostAssumptionsInput } from "./types";
 
-/** How a shared server's cost is split between the tenants placed on it. */
-export type AllocationRule = "equal" | "storage" | "connections";
 export const ALLOCATION_RULES: readonly AllocationRule[] = ["equal", "storage", "connections"];
-
-/** Usage assumptions, with every default applied. */
-export interface CostAssumptions {
-    /** AWS region the prices must cover. Defaults to "us-east-1". */
-    readonly region: string;
-    /** Size of a tenant database without its own `expectedSizeGb`, in GB. Defaults to 1. */
-    readonly databaseSizeGb: number;
-    /** Fraction of a database that changes per day (RDS incremental backups). Defaults to 0.05. */
-    readonly dailyChangeRate: number;
-    /** Data transfer out to the internet per tenant per month, in GB. Defaults to 10. */
-    readonly transferGbPerTenant: number;
-    /** Split rule for shared servers. Defaults to "equal". */
-    readonly allocation: AllocationRule;
-    /** Per-tenant database size overrides in GB (`expectedSizeGb`), keyed by tenant id. Defaults to none. */
-    readonly tenantSizesGb: Readonly<Record<string, number>>;
-    /**
-     * Compressed pg_dump size as a fraction of the database size. Not in `tenantdb:cost` yet;
-     * defaults to 0.25 (custom-format dumps of ERP data, which is mostly text and numbers, compress 3-5x).
-     */
-    readonly dumpCompressionRatio: number;
-    /**
-     * KMS requests per customer managed key per month (one encrypt/decrypt per backup object, RDS
-     * and S3 data key calls). Not in `tenantdb:cost` yet; defaults to 10,000. The account-wide free
-     * tier of 20,000 requests is not subtracted.
-     */
-    readonly kmsRequestsPerKeyMonth: number;
-}
-
-/** Input to {@link resolveAssumptions}: everything optional. */
-export type CostAssumptionsInput = Partial<Omit<CostAssumptions, "tenantSizesGb">> & {
-    readonly tenantSizesGb?: Readonly<Record<string, number>>;
-};
 
 export const DEFAULT_ASSUMPTIONS: CostAssumptions = Object.freeze({
     region: "us-east-1",

@@ -2,45 +2,7 @@
  * Compares the cost preview of two configurations (before and after a change), per tenant,
  * per server and in total.
  */
-import { CostReport } from "./allocate";
-
-export type ChangeStatus = "added" | "removed" | "changed" | "unchanged";
-
-export interface TenantDelta {
-    readonly tenant: string;
-    readonly status: ChangeStatus;
-    readonly beforePlan?: string;
-    readonly afterPlan?: string;
-    readonly beforeServer?: string;
-    readonly afterServer?: string;
-    readonly beforeUsd: number;
-    readonly afterUsd: number;
-    readonly deltaUsd: number;
-}
-
-export interface ServerDelta {
-    readonly server: string;
-    readonly status: ChangeStatus;
-    readonly beforeUsd: number;
-    readonly afterUsd: number;
-    readonly deltaUsd: number;
-}
-
-export interface CostDiff {
-    readonly beforeTotalUsd: number;
-    readonly afterTotalUsd: number;
-    readonly deltaUsd: number;
-    readonly beforeWorstCaseUsd: number;
-    readonly afterWorstCaseUsd: number;
-    readonly worstCaseDeltaUsd: number;
-    readonly beforeUnallocatedUsd: number;
-    readonly afterUnallocatedUsd: number;
-    readonly tenants: TenantDelta[];
-    readonly servers: ServerDelta[];
-    /** Unpriced resources of the after configuration (the before ones are in its own preview). */
-    readonly unpricedAfter: CostReport["unpriced"];
-    readonly warnings: string[];
-}
+import { ChangeStatus, CostDiff, CostReport, ServerDelta, TenantDelta } from "./types";
 
 /** Differences below half a cent count as unchanged (floating point noise). */
 const EPSILON_USD = 0.005;

@@ -3,8 +3,7 @@
  * rounded to cents here, and only here; the report keeps unrounded values.
  */
 import Table from "cli-table3";
-import { CostReport } from "./allocate";
-import { CostDiff } from "./diff";
+import { CostDiff, CostReport } from "./types";
 
 export type OutputFormat = "table" | "json" | "markdown";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["table", "json", "markdown"];

@@ -1,17 +1,26 @@
 /** Saved planned graphs (JSON arrays of {@link PlannedResource}), for `--graph` and `--save-graph`. */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { CostError } from "./errors";
-import { PlannedResource } from "./graph";
+import { PlannedResource } from "./types";
 
 /** Checks a parsed value is a planned graph; the error names the first bad entry and field. */
 export function parseGraph(value: unknown, origin: string): PlannedResource[] {
-    if (!Array.isArray(value)) throw new CostError(`${origin} must be a JSON array of { type, name, inputs } resources`);
+    if (!Array.isArray(value)) throw new CostError(`${origin} must be a JSON array of { type, name, urn, parent, inputs } resources`);
     value.forEach((entry, index) => {
         const r = entry as Partial<PlannedResource> | null;
-        if (!r || typeof r !== "object") throw new CostError(`${origin}[${index}] must be an object { type, name, inputs }`);
-        if (typeof r.type !== "string" || r.type === "") throw new CostError(`${origin}[${index}].type must be a Pulumi type token such as "aws:rds/instance:Instance"`);
-        if (typeof r.name !== "string" || r.name === "") throw new CostError(`${origin}[${index}].name must be the resource's logical name`);
-        if (!r.inputs || typeof r.inputs !== "object" || Array.isArray(r.inputs)) throw new CostError(`${origin}[${index}].inputs must be an object (use {} for none)`);
+        const at = `${origin}[${index}]`;
+        if (!r || typeof r !== "object") throw new CostError(`${at} must be an object { type, name, urn, parent, inputs }`);
+        const fail = (problem: string): never => {
+            throw new CostError(`${at}.${problem}`);
+        };
+        if (typeof r.type !== "string" || r.type === "") fail('type must be a Pulumi type token such as "aws:rds/instance:Instance"');
+        if (typeof r.name !== "string" || r.name === "") fail("name must be the resource's logical name");
+        // Owners come from the component tree, so a graph saved before URNs were recorded cannot be priced right.
+        if (typeof r.urn !== "string" || !r.urn.startsWith("urn:pulumi:")) {
+            fail("urn must be the resource's URN (urn:pulumi:...); a graph saved without URNs must be saved again with --save-graph");
+        }
+        if (r.parent !== undefined && typeof r.parent !== "string") fail("parent must be its parent's URN, or absent for the root stack");
+        if (!r.inputs || typeof r.inputs !== "object" || Array.isArray(r.inputs)) fail("inputs must be an object (use {} for none)");
     });
     return value as PlannedResource[];
 }

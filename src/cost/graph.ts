@@ -1,24 +1,8 @@
 /**
- * The planned resource graph the cost preview prices, and the few facts it reads from it.
- *
- * A graph is what the Pulumi program declares, flattened: one entry per resource with its
- * type token, its logical name and its plain planned inputs. The offline evaluator (SDK mock
- * runtime, `src/program/offline.ts`) and the real preview (Automation API,
- * `src/cost/preview-graph.ts`) both produce it, so both are priced by the same code.
+ * The few facts the cost preview reads from a planned graph (src/cost/types.ts): type tokens,
+ * which types cost nothing, tags, typed inputs, and the parts of a URN.
  */
-
-/** One resource the program declares. */
-export interface PlannedResource {
-    /** Pulumi type token, e.g. `aws:rds/instance:Instance`. */
-    readonly type: string;
-    /** Logical (Pulumi) name, e.g. `shared-1-db`. */
-    readonly name: string;
-    /**
-     * Plain planned inputs, the shape of the mock runtime's `newResource` `args.inputs` and of
-     * the engine's `resourcePreEvent.metadata.new.inputs`. Values unknown at preview time are absent.
-     */
-    readonly inputs: Record<string, unknown>;
-}
+import { PlannedResource, TenantdbTags } from "./types";
 
 /** Type tokens the pricing reads. */
 export const TYPES = {
@@ -38,6 +22,10 @@ export const TYPES = {
     metricAlarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
     dashboard: "aws:cloudwatch/dashboard:Dashboard",
     pgDatabase: "postgresql:index/database:Database",
+    tenantDatabase: "tenantdb:index:TenantDatabase",
+    backupBucketComponent: "tenantdb:index:TenantBackupBucket",
+    rdsServer: "tenantdb:index:RdsServer",
+    rootStack: "pulumi:pulumi:Stack",
 } as const;
 
 /** Types that cost nothing by themselves (configuration objects, or billed through another resource). */
@@ -59,13 +47,6 @@ const FREE_PREFIXES = ["postgresql:", "random:", "pulumi:providers:", "tenantdb:
 /** True for a type that costs nothing. A type that is neither free nor priced is reported as unpriced. */
 export function isFreeType(type: string): boolean {
     return FREE_TYPES.has(type) || FREE_PREFIXES.some((prefix) => type.startsWith(prefix));
-}
-
-/** The tags tenantdb puts on AWS resources (contract with the Pulumi program). */
-export interface TenantdbTags {
-    readonly tenant?: string;
-    readonly plan?: string;
-    readonly server?: string;
 }
 
 /** Reads `tags.tenant`, `tags.plan` and `tags.server`; absent or non-string values read as undefined. */
@@ -104,4 +85,10 @@ export function stringInput(resource: PlannedResource, key: string): string | un
 export function nameFromUrn(urn: string): string {
     const at = urn.lastIndexOf("::");
     return at === -1 ? urn : urn.slice(at + 2);
+}
+
+/** The resource's own type from a URN (`urn:pulumi:stack::project::parentType$type::name` -> `type`). */
+export function typeFromUrn(urn: string): string {
+    const qualifiedType = urn.split("::")[2] ?? "";
+    return qualifiedType.slice(qualifiedType.lastIndexOf("$") + 1);
 }

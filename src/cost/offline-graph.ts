@@ -5,8 +5,8 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { CostError } from "./errors";
-import { PlannedResource } from "./graph";
 import { SECRET_PLACEHOLDER, StackConfig } from "./stack-config";
+import { PlannedResource } from "./types";
 
 /** Path of the program's offline evaluator. */
 export const OFFLINE_EVALUATOR = path.resolve(__dirname, "..", "program", "offline.ts");
@@ -47,11 +47,23 @@ export function stackNameOf(file: string): string {
     return match ? match[1] : "dev";
 }
 
-/** Accepts the evaluator's result as a graph, or as an evaluation with `resources`. */
+type EvaluatedResource = { type: string; name: string; urn?: string; parent?: string; inputs?: Record<string, unknown> };
+
+/**
+ * Accepts the evaluator's result as a graph, or as an evaluation with `resources` and
+ * `components`. The components carry no cost, but owners are found by walking up through them.
+ */
 export function graphFromEvaluation(result: unknown): PlannedResource[] {
-    const resources = Array.isArray(result) ? result : (result as { resources?: unknown } | undefined)?.resources;
+    const evaluation = result as { resources?: unknown; components?: unknown } | undefined;
+    const resources = Array.isArray(result) ? result : evaluation?.resources;
     if (!Array.isArray(resources)) throw new CostError("The offline evaluator returned neither a resource list nor { resources }; the cost preview cannot read its graph.");
-    return resources.map((r: { type: string; name: string; inputs?: Record<string, unknown> }) => ({ type: r.type, name: r.name, inputs: r.inputs ?? {} }));
+    const components = !Array.isArray(result) && Array.isArray(evaluation?.components) ? evaluation.components : [];
+    return [...resources, ...components].map(({ type, name, urn, parent, inputs }: EvaluatedResource) => {
+        if (!urn) {
+            throw new CostError(`The offline evaluator returned ${type} ${name} without its URN; the cost preview finds owners from the component tree and needs it.`);
+        }
+        return { type, name, urn, ...(parent ? { parent } : {}), inputs: inputs ?? {} };
+    });
 }
 
 /** Evaluates the program offline for a stack config and returns its planned graph. */

@@ -1,23 +1,26 @@
 /**
  * The planned resource graph from a real `pulumi preview`, through the Automation API: the
- * engine's resource-pre events carry each resource's planned inputs. Needs the Pulumi CLI on
- * PATH and whatever the stack's backend and providers need (login, credentials).
+ * engine's resource-pre events carry each resource's URN, parent and planned inputs. Needs the
+ * Pulumi CLI on PATH and whatever the stack's backend and providers need (login, credentials).
  */
 import { EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
 import { pulumiCliAvailable } from "../shared/pulumi-cli";
 import { CostError } from "./errors";
-import { PlannedResource, nameFromUrn } from "./graph";
+import { nameFromUrn } from "./graph";
+import { PlannedResource } from "./types";
 
 /**
  * The planned resource of one engine event, or undefined for events that plan nothing
  * (diagnostics, summaries, deletes, and steps without new state).
  */
-export function plannedResourceFromEvent(event: EngineEvent): PlannedResource | undefined {
+export function plannedResourceFromEvent(event: EngineEvent): (PlannedResource & { readonly urn: string }) | undefined {
     const metadata = event.resourcePreEvent?.metadata;
     if (!metadata || metadata.op === "delete" || metadata.op === "discard" || metadata.op === "remove-pending-replace") return undefined;
     const planned = metadata.new;
     if (!planned) return undefined;
-    return { type: planned.type, name: nameFromUrn(planned.urn), inputs: { ...(planned.inputs ?? {}) } };
+    // The engine sends "" as the root stack's parent.
+    const parent = planned.parent ? { parent: planned.parent } : {};
+    return { type: planned.type, name: nameFromUrn(planned.urn), urn: planned.urn, ...parent, inputs: { ...(planned.inputs ?? {}) } };
 }
 
 export interface PreviewGraphOptions {
@@ -41,8 +44,7 @@ export async function previewGraph(options: PreviewGraphOptions): Promise<Planne
     await stack.preview({
         onEvent: (event: EngineEvent) => {
             const planned = plannedResourceFromEvent(event);
-            const urn = event.resourcePreEvent?.metadata.new?.urn;
-            if (planned && urn) byUrn.set(urn, planned);
+            if (planned) byUrn.set(planned.urn, planned);
         },
     });
     return [...byUrn.values()];

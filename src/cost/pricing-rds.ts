@@ -1,24 +1,21 @@
 /** Pricing of one RDS instance: instance hours, storage, IOPS, backups, Performance Insights, managed secret. See pricing.ts for the model. */
-import { CostAssumptions, tenantSizeGb } from "./assumptions";
-import { PlannedResource, booleanInput, numberInput, readTags, stringInput } from "./graph";
-import { PriceBook } from "./prices";
-import type { LineItem, Owner, ServerInfo, TenantInfo, UnpricedResource } from "./pricing";
+import { tenantSizeGb } from "./assumptions";
+import { booleanInput, numberInput, stringInput } from "./graph";
+import { PlannedResource, PricingContext, ServerInfo, TenantInfo } from "./types";
 
 /** RDS API default for `backupRetentionPeriod` when the input is absent (days). */
 export const DEFAULT_RDS_BACKUP_RETENTION_DAYS = 1;
 
+/** Prices `resource`, the RDS instance of `info`; its automated backups hold the data of the tenants placed on it. */
 export function priceRdsInstance(
     resource: PlannedResource,
-    base: { resourceType: string; resourceName: string; owner: Owner },
-    prices: PriceBook,
-    assumptions: CostAssumptions,
-    servers: Map<string, ServerInfo>,
-    tenants: Map<string, TenantInfo>,
-    hours: number,
-    lineItems: LineItem[],
-    unpriced: UnpricedResource[],
-    warnings: string[],
+    info: ServerInfo,
+    tenants: ReadonlyMap<string, TenantInfo>,
+    context: PricingContext,
 ): void {
+    const { prices, assumptions, lineItems, unpriced, warnings } = context;
+    const base = { resourceType: resource.type, resourceName: resource.name, owner: context.ownerOf(resource) };
+    const hours = prices.hoursPerMonth.value;
     const multiAz = booleanInput(resource, "multiAz") ?? false;
     const copies = multiAz ? 2 : 1;
     const deployment = multiAz ? "Multi-AZ" : "Single-AZ";
@@ -75,9 +72,8 @@ export function priceRdsInstance(
     }
 
     // Automated backups beyond the free allowance (100% of provisioned storage; not doubled for Multi-AZ).
-    const server = readTags(resource).server ?? resource.name;
-    const info = servers.get(server);
-    const onServer = [...tenants.values()].filter((t) => t.server === server || (info?.dedicatedTo !== undefined && t.tenant === info.dedicatedTo));
+    const { server, dedicatedTo } = info;
+    const onServer = [...tenants.values()].filter((t) => t.server === server || (dedicatedTo !== undefined && t.tenant === dedicatedTo));
     const retentionInput = numberInput(resource, "backupRetentionPeriod");
     const retention = retentionInput ?? DEFAULT_RDS_BACKUP_RETENTION_DAYS;
     if (retentionInput === undefined) warnings.push(`RDS instance ${resource.name}: backupRetentionPeriod is not set; assuming the RDS default of ${DEFAULT_RDS_BACKUP_RETENTION_DAYS} day`);

@@ -1,44 +1,45 @@
 /** Pricing of tenant backup buckets: daily full dumps kept for the lifecycle's days. See pricing.ts for the model. */
-import { CostAssumptions, tenantSizeGb } from "./assumptions";
-import { PlannedResource, readTags, stringInput } from "./graph";
-import { PriceBook } from "./prices";
-import type { LineItem, UnpricedResource } from "./pricing";
+import { tenantSizeGb } from "./assumptions";
+import { TYPES, stringInput, typeFromUrn } from "./graph";
+import { PlannedResource, PricingContext } from "./types";
 
 /** Default S3 backup retention when no lifecycle expiration is found for a bucket (days). */
 export const DEFAULT_BACKUP_RETENTION_DAYS = 30;
+
+/**
+ * The bucket a lifecycle or versioning resource configures: the one its `bucket` input names,
+ * else the only bucket beside it in the same component (a TenantBackupBucket holds one).
+ */
+function bucketMatcher(buckets: readonly PlannedResource[]): (config: PlannedResource) => PlannedResource | undefined {
+    const byPhysicalName = new Map<string, PlannedResource>();
+    const byParent = new Map<string, PlannedResource[]>();
+    for (const bucket of buckets) {
+        const physical = stringInput(bucket, "bucket");
+        if (physical) byPhysicalName.set(physical, bucket);
+        const parent = bucket.parent && typeFromUrn(bucket.parent) !== TYPES.rootStack ? bucket.parent : undefined;
+        if (parent) byParent.set(parent, [...(byParent.get(parent) ?? []), bucket]);
+    }
+    return (config) => {
+        const named = byPhysicalName.get(stringInput(config, "bucket") ?? "");
+        if (named) return named;
+        const siblings = config.parent ? byParent.get(config.parent) : undefined;
+        return siblings?.length === 1 ? siblings[0] : undefined;
+    };
+}
 
 export function priceBuckets(
     buckets: readonly PlannedResource[],
     lifecycles: readonly PlannedResource[],
     versionings: readonly PlannedResource[],
-    prices: PriceBook,
-    assumptions: CostAssumptions,
-    lineItems: LineItem[],
-    unpriced: UnpricedResource[],
-    warnings: string[],
+    { prices, assumptions, ownerOf, lineItems, unpriced, warnings }: PricingContext,
 ): void {
-    const byKey = new Map<string, PlannedResource>();
-    for (const bucket of buckets) {
-        byKey.set(bucket.name, bucket);
-        const physical = stringInput(bucket, "bucket");
-        if (physical) byKey.set(physical, bucket);
-    }
-    const matchBucket = (config: PlannedResource): PlannedResource | undefined => {
-        const ref = stringInput(config, "bucket");
-        if (ref && byKey.has(ref)) return byKey.get(ref);
-        // Child names derive from the bucket's name (`<bucket>-lifecycle`): try the longest prefix at a "-".
-        for (let at = config.name.lastIndexOf("-"); at > 0; at = config.name.lastIndexOf("-", at - 1)) {
-            const candidate = byKey.get(config.name.slice(0, at));
-            if (candidate) return candidate;
-        }
-        return undefined;
-    };
+    const matchBucket = bucketMatcher(buckets);
     const expirationDays = new Map<PlannedResource, number>();
     const noncurrentDays = new Map<PlannedResource, number | "unbounded">();
     for (const lifecycle of lifecycles) {
         const bucket = matchBucket(lifecycle);
         if (!bucket) {
-            warnings.push(`bucket lifecycle ${lifecycle.name}: no bucket in the graph matches it (by its bucket input or name prefix)`);
+            warnings.push(`bucket lifecycle ${lifecycle.name}: no bucket in the graph matches it (by its bucket input, or as the only bucket in its component)`);
             continue;
         }
         const { expiration, noncurrent } = readLifecycleRules(lifecycle.inputs.rules);
@@ -53,17 +54,19 @@ export function priceBuckets(
     }
 
     for (const bucket of buckets) {
-        const tags = readTags(bucket);
-        if (!tags.tenant) {
-            unpriced.push({ type: bucket.type, name: bucket.name, reason: 'no "tenant" tag, so its backup volume cannot be estimated from a tenant database size' });
+        const owner = ownerOf(bucket);
+        if (owner.kind !== "tenant") {
+            const reason = `not inside a ${TYPES.tenantDatabase} component, so its backup volume cannot be estimated from a tenant database size`;
+            unpriced.push({ type: bucket.type, name: bucket.name, reason });
             continue;
         }
+        const tenant = owner.tenant;
         let days = expirationDays.get(bucket);
         if (days === undefined) {
             days = DEFAULT_BACKUP_RETENTION_DAYS;
             warnings.push(`bucket ${bucket.name}: no lifecycle expiration found; assuming backups are kept ${DEFAULT_BACKUP_RETENTION_DAYS} days`);
         }
-        let note = `daily full dump: ${tenantSizeGb(assumptions, tags.tenant)} GB x ${assumptions.dumpCompressionRatio} compression x ${days} days`;
+        let note = `daily full dump: ${tenantSizeGb(assumptions, tenant)} GB x ${assumptions.dumpCompressionRatio} compression x ${days} days`;
         if (versioned.has(bucket)) {
             const extra = noncurrentDays.get(bucket);
             if (extra === "unbounded" || extra === undefined) {
@@ -73,12 +76,12 @@ export function priceBuckets(
                 note += ` + ${extra} noncurrent days (versioning)`;
             }
         }
-        const gb = tenantSizeGb(assumptions, tags.tenant) * assumptions.dumpCompressionRatio * days;
+        const gb = tenantSizeGb(assumptions, tenant) * assumptions.dumpCompressionRatio * days;
         const monthlyUsd = gb * prices.s3.standardGbMonth.value;
         lineItems.push({
             resourceType: bucket.type,
             resourceName: bucket.name,
-            owner: { kind: "tenant", tenant: tags.tenant },
+            owner,
             item: "backup storage (S3 Standard)",
             quantity: gb,
             unit: "GB-months",

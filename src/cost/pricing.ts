@@ -1,7 +1,7 @@
 /**
  * Prices a planned resource graph: one line item per billable dimension of each resource,
- * owned by a server, a tenant or the fleet. Allocation to tenants is a separate step
- * (`allocate.ts`), so the same line items can be split by any rule.
+ * owned by a server, a tenant or the fleet (by the component it sits in: owners.ts). Allocation
+ * to tenants is a separate step (`allocate.ts`), so the same line items can be split by any rule.
  *
  * The pricing model (documented in the README's "Cost preview" section):
  * - RDS instance: hourly price x hours per month (730), x2 for Multi-AZ.
@@ -21,151 +21,76 @@
  * - Data transfer out: transferGbPerTenant x price per GB, per tenant.
  */
 import { tenantIdFromDatabase } from "../naming";
-import { CostAssumptions } from "./assumptions";
-import {
-    PlannedResource,
-    TYPES,
-    booleanInput,
-    isFreeType,
-    numberInput,
-    readTags,
-    stringInput,
-} from "./graph";
+import { TYPES, booleanInput, isFreeType, numberInput, readTags, stringInput } from "./graph";
+import { ownersOf } from "./owners";
 import { PriceBook } from "./prices";
 import { priceRdsInstance } from "./pricing-rds";
 import { priceBuckets } from "./pricing-s3";
+import { CostAssumptions, LineItem, Owner, PlannedResource, PricedGraph, PricingContext, ServerInfo, TenantInfo, TenantdbTags } from "./types";
 
-/** Who pays for a line item before allocation. */
-export type Owner =
-    | { readonly kind: "server"; readonly server: string }
-    | { readonly kind: "tenant"; readonly tenant: string }
-    | { readonly kind: "fleet" };
-
-/** One billable dimension of one resource. */
-export interface LineItem {
-    readonly resourceType: string;
-    readonly resourceName: string;
-    /** What is billed, e.g. "instance hours", "storage (gp3)". */
-    readonly item: string;
-    readonly quantity: number;
-    readonly unit: string;
-    readonly unitPriceUsd: number;
-    /** Expected monthly cost. */
-    readonly monthlyUsd: number;
-    /** Monthly cost with storage at its autoscaling ceiling; equal to `monthlyUsd` for other items. */
-    readonly worstCaseMonthlyUsd: number;
-    readonly owner: Owner;
-    readonly note?: string;
-}
-
-/** A resource the prices file cannot price; never counted as zero. */
-export interface UnpricedResource {
-    readonly type: string;
-    readonly name: string;
-    readonly reason: string;
-}
-
-/** A server (RDS instance) found in the graph. */
-export interface ServerInfo {
-    readonly server: string;
-    readonly resourceName: string;
-    readonly instanceClass?: string;
-    readonly multiAz: boolean;
-    /** Tenant id when the server is an enterprise tenant's dedicated server. */
-    readonly dedicatedTo?: string;
-}
-
-/** A tenant found in the graph. */
-export interface TenantInfo {
-    readonly tenant: string;
-    plan?: string;
-    server?: string;
-    /** `connectionLimit` of the tenant's database, when declared. */
-    connectionLimit?: number;
-}
-
-/** Line items plus what allocation needs to know. */
-export interface PricedGraph {
-    readonly lineItems: LineItem[];
-    readonly unpriced: UnpricedResource[];
-    readonly freeResources: number;
+/** What pass 1 finds: servers and tenants, and the resources priced together once all are known. */
+interface Inventory {
     readonly servers: Map<string, ServerInfo>;
     readonly tenants: Map<string, TenantInfo>;
-    readonly warnings: string[];
+    readonly instanceServers: Map<PlannedResource, ServerInfo>;
+    readonly buckets: PlannedResource[];
+    readonly dashboards: PlannedResource[];
+    readonly lifecycles: PlannedResource[];
+    readonly versionings: PlannedResource[];
 }
-
-export { DEFAULT_BACKUP_RETENTION_DAYS, readLifecycleRules } from "./pricing-s3";
-export { DEFAULT_RDS_BACKUP_RETENTION_DAYS } from "./pricing-rds";
-
-const SERVER_LEVEL_TYPES: ReadonlySet<string> = new Set([TYPES.rdsInstance, TYPES.rdsParameterGroup, TYPES.metricAlarm, TYPES.dashboard]);
 
 /**
- * Who pays for a resource: by its tags; an untagged server-level resource (the program's dashboard
- * carries no tags) belongs to the RDS instance whose name prefixes its own (`<instance>-dashboard`),
- * as child names derive from the component's name.
+ * The server an RDS instance is: its RdsServer component's. One outside every component is still
+ * listed (as its `server` tag, else its name) so it shows in the report, but no tenant carries its cost.
  */
-function ownerOf(resource: PlannedResource, serverByInstanceName: ReadonlyMap<string, string>): Owner {
-    const tags = readTags(resource);
-    if (tags.server && (SERVER_LEVEL_TYPES.has(resource.type) || !tags.tenant)) return { kind: "server", server: tags.server };
-    if (tags.tenant) return { kind: "tenant", tenant: tags.tenant };
-    if (SERVER_LEVEL_TYPES.has(resource.type)) {
-        for (let at = resource.name.lastIndexOf("-"); at > 0; at = resource.name.lastIndexOf("-", at - 1)) {
-            const server = serverByInstanceName.get(resource.name.slice(0, at));
-            if (server) return { kind: "server", server };
-        }
-    }
-    return { kind: "fleet" };
+function instanceServer(instance: PlannedResource, owner: Owner, tags: TenantdbTags, warnings: string[]): string {
+    if (owner.kind === "server") return owner.server;
+    const server = tags.server ?? instance.name;
+    warnings.push(
+        `RDS instance ${instance.name} is not inside a ${TYPES.rdsServer} component; it is listed as server "${server}" but no tenant carries its costs`,
+    );
+    return server;
 }
 
-/** Prices every resource of the graph. Pure: same graph, prices and assumptions, same result. */
-export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook, assumptions: CostAssumptions): PricedGraph {
-    const lineItems: LineItem[] = [];
-    const unpriced: UnpricedResource[] = [];
-    const warnings: string[] = [];
-    const servers = new Map<string, ServerInfo>();
-    const tenants = new Map<string, TenantInfo>();
-    const rdsInstances: PlannedResource[] = [];
-    const buckets: PlannedResource[] = [];
-    const dashboards: PlannedResource[] = [];
-    const lifecycles: PlannedResource[] = [];
-    const versionings: PlannedResource[] = [];
-    let freeResources = 0;
-
+/** Pass 1: servers, tenants and their placement (from tags), and the resources priced in pass 2. */
+function takeInventory(graph: readonly PlannedResource[], { ownerOf, warnings }: PricingContext): Inventory {
+    const inventory: Inventory = {
+        servers: new Map(), tenants: new Map(), instanceServers: new Map(), buckets: [], dashboards: [], lifecycles: [], versionings: [],
+    };
     const tenant = (id: string): TenantInfo => {
-        let info = tenants.get(id);
+        let info = inventory.tenants.get(id);
         if (!info) {
             info = { tenant: id };
-            tenants.set(id, info);
+            inventory.tenants.set(id, info);
         }
         return info;
     };
-    const hours = prices.hoursPerMonth.value;
-
-    // Pass 1: inventory (servers, tenants, placement) and the resources priced in pass 2.
     for (const resource of graph) {
         const tags = readTags(resource);
+        const owner = ownerOf(resource);
         if (tags.tenant) {
             const info = tenant(tags.tenant);
             info.plan ??= tags.plan;
-            if (!SERVER_LEVEL_TYPES.has(resource.type)) info.server ??= tags.server;
+            // A dedicated server's resources carry its tenant's tag too; placement comes from the tenant's own.
+            if (owner.kind === "tenant") info.server ??= tags.server;
         }
         switch (resource.type) {
             case TYPES.rdsInstance: {
-                const server = tags.server ?? resource.name;
-                if (!tags.server) warnings.push(`RDS instance ${resource.name} has no "server" tag; its costs are grouped under server "${server}" (the program should tag it)`);
-                servers.set(server, {
+                const server = instanceServer(resource, owner, tags, warnings);
+                const info: ServerInfo = {
                     server,
                     resourceName: resource.name,
                     instanceClass: stringInput(resource, "instanceClass"),
                     multiAz: booleanInput(resource, "multiAz") ?? false,
                     dedicatedTo: tags.tenant,
-                });
+                };
+                inventory.servers.set(server, info);
+                inventory.instanceServers.set(resource, info);
                 if (tags.tenant) {
-                    const info = tenant(tags.tenant);
-                    info.server = server;
-                    info.plan ??= tags.plan;
+                    const dedicated = tenant(tags.tenant);
+                    dedicated.server = server;
+                    dedicated.plan ??= tags.plan;
                 }
-                rdsInstances.push(resource);
                 break;
             }
             case TYPES.pgDatabase: {
@@ -178,32 +103,82 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
                 break;
             }
             case TYPES.bucket:
-                buckets.push(resource);
+                inventory.buckets.push(resource);
                 break;
             case TYPES.dashboard:
-                dashboards.push(resource);
+                inventory.dashboards.push(resource);
                 break;
             case TYPES.bucketLifecycle:
-                lifecycles.push(resource);
+                inventory.lifecycles.push(resource);
                 break;
             case TYPES.bucketVersioning:
-                versionings.push(resource);
+                inventory.versionings.push(resource);
                 break;
         }
     }
+    return inventory;
+}
 
-    const serverByInstanceName = new Map([...servers.values()].map((s) => [s.resourceName, s.server]));
+/** Dashboards after the free ones per account, in name order. */
+function priceDashboards(dashboards: readonly PlannedResource[], { prices, ownerOf, lineItems }: PricingContext): void {
+    const freeDashboards = prices.cloudwatch.freeDashboards.value;
+    [...dashboards]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .forEach((resource, index) => {
+            const free = index < freeDashboards;
+            const unitPriceUsd = free ? 0 : prices.cloudwatch.dashboardMonth.value;
+            lineItems.push({
+                resourceType: resource.type,
+                resourceName: resource.name,
+                owner: ownerOf(resource),
+                item: "dashboard",
+                quantity: 1,
+                unit: "dashboard-months",
+                unitPriceUsd,
+                monthlyUsd: unitPriceUsd,
+                worstCaseMonthlyUsd: unitPriceUsd,
+                ...(free ? { note: `one of the ${freeDashboards} free dashboards per account (assumes the account uses no others)` } : {}),
+            });
+        });
+}
+
+/** The assumed data transfer out of every tenant. */
+function priceTransfer(tenantIds: readonly string[], { prices, assumptions, lineItems }: PricingContext): void {
+    const transfer = prices.dataTransfer.outToInternetGb.value;
+    for (const id of [...tenantIds].sort()) {
+        const monthlyUsd = assumptions.transferGbPerTenant * transfer;
+        lineItems.push({
+            resourceType: "(assumption)",
+            resourceName: `data transfer ${id}`,
+            owner: { kind: "tenant", tenant: id },
+            item: "data transfer out",
+            quantity: assumptions.transferGbPerTenant,
+            unit: "GB",
+            unitPriceUsd: transfer,
+            monthlyUsd,
+            worstCaseMonthlyUsd: monthlyUsd,
+            note: "tenantdb:cost.transferGbPerTenant",
+        });
+    }
+}
+
+/** Prices every resource of the graph. Pure: same graph, prices and assumptions, same result. */
+export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook, assumptions: CostAssumptions): PricedGraph {
+    const context: PricingContext = { prices, assumptions, ownerOf: ownersOf(graph), lineItems: [], unpriced: [], warnings: [] };
+    const { lineItems, unpriced, warnings, ownerOf } = context;
+    const inventory = takeInventory(graph, context);
+    let freeResources = 0;
 
     // Pass 2: price.
     for (const resource of graph) {
-        const base = { resourceType: resource.type, resourceName: resource.name, owner: ownerOf(resource, serverByInstanceName) };
+        const base = { resourceType: resource.type, resourceName: resource.name, owner: ownerOf(resource) };
         const flat = (item: string, quantity: number, unit: string, unitPriceUsd: number, note?: string): LineItem => {
             const monthlyUsd = quantity * unitPriceUsd;
             return { ...base, item, quantity, unit, unitPriceUsd, monthlyUsd, worstCaseMonthlyUsd: monthlyUsd, ...(note ? { note } : {}) };
         };
         switch (resource.type) {
             case TYPES.rdsInstance:
-                priceRdsInstance(resource, base, prices, assumptions, servers, tenants, hours, lineItems, unpriced, warnings);
+                priceRdsInstance(resource, inventory.instanceServers.get(resource)!, inventory.tenants, context);
                 break;
             case TYPES.bucket:
                 break; // priced below, once lifecycle and versioning are matched
@@ -230,47 +205,12 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
         }
     }
 
-    priceBuckets(buckets, lifecycles, versionings, prices, assumptions, lineItems, unpriced, warnings);
+    priceBuckets(inventory.buckets, inventory.lifecycles, inventory.versionings, context);
+    priceDashboards(inventory.dashboards, context);
+    priceTransfer([...inventory.tenants.keys()], context);
 
-    const freeDashboards = prices.cloudwatch.freeDashboards.value;
-    [...dashboards]
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .forEach((resource, index) => {
-            const free = index < freeDashboards;
-            const unitPriceUsd = free ? 0 : prices.cloudwatch.dashboardMonth.value;
-            lineItems.push({
-                resourceType: resource.type,
-                resourceName: resource.name,
-                owner: ownerOf(resource, serverByInstanceName),
-                item: "dashboard",
-                quantity: 1,
-                unit: "dashboard-months",
-                unitPriceUsd,
-                monthlyUsd: unitPriceUsd,
-                worstCaseMonthlyUsd: unitPriceUsd,
-                ...(free ? { note: `one of the ${freeDashboards} free dashboards per account (assumes the account uses no others)` } : {}),
-            });
-        });
-
-    const transfer = prices.dataTransfer.outToInternetGb.value;
-    for (const id of [...tenants.keys()].sort()) {
-        const monthlyUsd = assumptions.transferGbPerTenant * transfer;
-        lineItems.push({
-            resourceType: "(assumption)",
-            resourceName: `data transfer ${id}`,
-            owner: { kind: "tenant", tenant: id },
-            item: "data transfer out",
-            quantity: assumptions.transferGbPerTenant,
-            unit: "GB",
-            unitPriceUsd: transfer,
-            monthlyUsd,
-            worstCaseMonthlyUsd: monthlyUsd,
-            note: "tenantdb:cost.transferGbPerTenant",
-        });
-    }
-
-    for (const info of tenants.values()) {
+    for (const info of inventory.tenants.values()) {
         if (!info.server) warnings.push(`tenant ${info.tenant}: no AWS resource tagged with its server (no backup bucket, or a server outside AWS); no server cost is allocated to it`);
     }
-    return { lineItems, unpriced, freeResources, servers, tenants, warnings };
+    return { lineItems, unpriced, freeResources, servers: inventory.servers, tenants: inventory.tenants, warnings };
 }

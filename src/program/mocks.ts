@@ -71,8 +71,8 @@ const CALLS: Record<string, (inputs: Record<string, any>) => Record<string, unkn
     }),
 };
 
-/** One resource as the mock runtime saw it, with the options the program gave it. */
-export interface RecordedResource {
+/** One custom resource as the mock monitor saw it: its inputs as the provider would get them. */
+export interface MockedResource {
     readonly type: string;
     readonly name: string;
     readonly inputs: Record<string, any>;
@@ -81,8 +81,21 @@ export interface RecordedResource {
     readonly custom: boolean;
 }
 
+/**
+ * A resource the program declared, with its place in the resource tree (src/program/offline.ts).
+ * evaluateProgramOffline always sets `urn` and `parent`; they are optional only because tests
+ * hand-build evaluations without them (test/security/apply-declared.test.ts).
+ */
+export interface RecordedResource extends MockedResource {
+    /** Its URN, as the engine computes it. */
+    readonly urn?: string;
+    /** Its parent's URN: a component's, or the root stack's. */
+    readonly parent?: string;
+}
+
 export class RecordingMocks implements pulumi.runtime.Mocks {
-    readonly resources: RecordedResource[] = [];
+    /** Custom resources only: the monitor is not told a resource's parent, so the tree is recorded apart. */
+    readonly resources: MockedResource[] = [];
     /** RandomPassword results by resource name: the ones given, plus any generated. */
     readonly passwords: Record<string, string>;
 

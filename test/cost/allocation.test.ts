@@ -4,9 +4,9 @@ import fc from "fast-check";
 import { estimateCost } from "../../src/cost/allocate";
 import { resolveAssumptions } from "../../src/cost/assumptions";
 import { CostError } from "../../src/cost/errors";
-import { PlannedResource } from "../../src/cost/graph";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
 import { syntheticFleet } from "../../src/cost/synthetic";
+import { PlannedResource } from "../../src/cost/types";
 import { cents, rdsServer, tenant } from "./fixtures";
 
 const prices = loadPriceBook(defaultPricesPath());

@@ -8,7 +8,7 @@ import { formatDelta, formatUsd, renderDiff, renderReport, roundCents } from "..
 import { fillPasswordPlaceholders, graphFromEvaluation } from "../../src/cost/offline-graph";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
 import { SECRET_PLACEHOLDER, parseStackConfig } from "../../src/cost/stack-config";
-import { rdsServer, tenant } from "./fixtures";
+import { rdsServer, ROOT, tenant } from "./fixtures";
 
 const prices = loadPriceBook(defaultPricesPath());
 
@@ -71,10 +71,20 @@ describe("stack config and assumptions", () => {
         assert.deepEqual(JSON.parse(config["tenantdb:serverPasswords"]), { lab: "already-set", local: SECRET_PLACEHOLDER });
     });
 
-    it("reads the offline evaluator's result in either shape", () => {
-        const resources = [{ type: "aws:kms/key:Key", name: "k", inputs: { tags: {} }, custom: true }];
-        assert.deepEqual(graphFromEvaluation({ resources }), [{ type: "aws:kms/key:Key", name: "k", inputs: { tags: {} } }]);
-        assert.deepEqual(graphFromEvaluation(resources), [{ type: "aws:kms/key:Key", name: "k", inputs: { tags: {} } }]);
+    it("reads the offline evaluator's result in either shape, with URNs, parents and the components", () => {
+        const acme = "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase::tenant-acme";
+        const component = { type: "tenantdb:index:TenantDatabase", name: "tenant-acme", urn: acme, parent: ROOT };
+        const key = { type: "aws:kms/key:Key", name: "k", urn: "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$aws:kms/key:Key::k", parent: acme };
+        const resources = [{ ...key, inputs: { tags: {} }, custom: true }];
+        assert.deepEqual(graphFromEvaluation({ resources, components: [component] }), [{ ...key, inputs: { tags: {} } }, { ...component, inputs: {} }]);
+        assert.deepEqual(graphFromEvaluation(resources), [{ ...key, inputs: { tags: {} } }]);
+    });
+
+    it("refuses an evaluation whose resources carry no URN, since owners come from the component tree", () => {
+        assert.throws(
+            () => graphFromEvaluation({ resources: [{ type: "aws:kms/key:Key", name: "k", inputs: {} }] }),
+            new CostError("The offline evaluator returned aws:kms/key:Key k without its URN; the cost preview finds owners from the component tree and needs it."),
+        );
     });
 });
 

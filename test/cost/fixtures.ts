@@ -1,31 +1,34 @@
-/** Contract-shaped planned resources for cost tests (the shapes the Pulumi program declares). */
-import { PlannedResource } from "../../src/cost/graph";
+/** Contract-shaped planned resources for cost tests (the shapes, names and parents the Pulumi program declares). */
+import { serverComponentName, tenantComponentName, tenantNames } from "../../src/naming";
+import { plannedChild, rootStackUrn } from "../../src/cost/synthetic";
+import { PlannedResource } from "../../src/cost/types";
+
+/** The root stack of every fixture graph. */
+export const ROOT = rootStackUrn("dev");
 
 export function rdsServer(server: string, inputs: Record<string, unknown>, dedicatedTo?: string): PlannedResource[] {
     const tags = { server, "managed-by": "tenantdb", ...(dedicatedTo ? { tenant: dedicatedTo, plan: "enterprise" } : {}) };
+    const component = plannedChild(ROOT, "tenantdb:index:RdsServer", serverComponentName(server));
+    const child = (type: string, name: string, childInputs: Record<string, unknown>) => plannedChild(component, type, name, childInputs);
     return [
-        { type: "tenantdb:index:RdsServer", name: `server-${server}`, inputs: {} },
-        { type: "aws:rds/parameterGroup:ParameterGroup", name: `server-${server}-parameters`, inputs: { family: "postgres16", tags } },
-        {
-            type: "aws:rds/instance:Instance",
-            name: `server-${server}`,
-            inputs: {
-                engine: "postgres",
-                storageType: "gp3",
-                multiAz: false,
-                backupRetentionPeriod: 7,
-                performanceInsightsEnabled: true,
-                manageMasterUserPassword: true,
-                ...inputs,
-                tags,
-            },
-        },
-        { type: "pulumi:providers:postgresql", name: `server-${server}-postgresql`, inputs: {} },
-        { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: `server-${server}-cpu-high`, inputs: { period: 300, tags } },
-        { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: `server-${server}-storage-low`, inputs: { period: 300, tags } },
-        { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: `server-${server}-connections-high`, inputs: { period: 300, tags } },
-        // The program's dashboard carries no tags: it belongs to its server by name.
-        { type: "aws:cloudwatch/dashboard:Dashboard", name: `server-${server}-dashboard`, inputs: { dashboardName: `tenantdb-dev-server-${server}` } },
+        component,
+        child("aws:rds/parameterGroup:ParameterGroup", `${component.name}-parameters`, { family: "postgres16", tags }),
+        child("aws:rds/instance:Instance", component.name, {
+            engine: "postgres",
+            storageType: "gp3",
+            multiAz: false,
+            backupRetentionPeriod: 7,
+            performanceInsightsEnabled: true,
+            manageMasterUserPassword: true,
+            ...inputs,
+            tags,
+        }),
+        child("pulumi:providers:postgresql", `${component.name}-postgresql`, {}),
+        child("aws:cloudwatch/metricAlarm:MetricAlarm", `${component.name}-cpu-high`, { period: 300, tags }),
+        child("aws:cloudwatch/metricAlarm:MetricAlarm", `${component.name}-storage-low`, { period: 300, tags }),
+        child("aws:cloudwatch/metricAlarm:MetricAlarm", `${component.name}-connections-high`, { period: 300, tags }),
+        // The program's dashboard carries no tags: it belongs to its server as a child of its RdsServer.
+        child("aws:cloudwatch/dashboard:Dashboard", `${component.name}-dashboard`, { dashboardName: `tenantdb-dev-${component.name}` }),
     ];
 }
 
@@ -39,32 +42,36 @@ export interface TenantOptions {
 
 export function tenant(id: string, server: string, options: TenantOptions = {}): PlannedResource[] {
     const tags = { tenant: id, plan: options.plan ?? "standard", server, "managed-by": "tenantdb" };
-    const name = `tenant-${id}`;
+    const names = tenantNames(id);
+    const component = plannedChild(ROOT, "tenantdb:index:TenantDatabase", tenantComponentName(id));
+    const name = component.name;
     const graph: PlannedResource[] = [
-        { type: "tenantdb:index:TenantDatabase", name, inputs: {} },
-        { type: "postgresql:index/role:Role", name: `${name}-owner`, inputs: { name: `erp_${id}_owner` } },
-        { type: "random:index/randomPassword:RandomPassword", name: `${name}-app-password`, inputs: { length: 32 } },
-        { type: "postgresql:index/database:Database", name: `${name}-database`, inputs: { name: `erp_${id}`, connectionLimit: options.connectionLimit ?? 50 } },
+        component,
+        plannedChild(component, "postgresql:index/role:Role", `${name}-owner`, { name: names.ownerRole }),
+        plannedChild(component, "random:index/randomPassword:RandomPassword", `${name}-app-password`, { length: 32 }),
+        plannedChild(component, "postgresql:index/database:Database", `${name}-database`, {
+            name: names.database, connectionLimit: options.connectionLimit ?? 50,
+        }),
     ];
     if (options.buckets ?? true) {
+        const backups = plannedChild(component, "tenantdb:index:TenantBackupBucket", `${name}-backups`);
+        const child = (type: string, suffix: string, inputs: Record<string, unknown>) =>
+            plannedChild(backups, type, `${backups.name}${suffix}`, inputs);
+        const bucket = `tdb-dev-${id}-0000000001`;
         graph.push(
-            { type: "tenantdb:index:TenantBackupBucket", name: `${name}-backups`, inputs: {} },
-            { type: "aws:kms/key:Key", name: `${name}-backups-key`, inputs: { enableKeyRotation: true, tags } },
-            { type: "aws:kms/alias:Alias", name: `${name}-backups-key-alias`, inputs: { name: `alias/tenantdb/dev/${id}` } },
-            { type: "aws:s3/bucket:Bucket", name: `${name}-backups`, inputs: { bucketPrefix: `tdb-dev-${id}-`, tags } },
-            { type: "aws:s3/bucketVersioning:BucketVersioning", name: `${name}-backups-versioning`, inputs: { bucket: `tdb-dev-${id}-0000000001`, versioningConfiguration: { status: "Enabled" } } },
-            { type: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", name: `${name}-backups-encryption`, inputs: {} },
-            { type: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", name: `${name}-backups-public-access-block`, inputs: {} },
-            {
-                type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-                name: `${name}-backups-lifecycle`,
-                inputs: {
-                    bucket: `tdb-dev-${id}-0000000001`,
-                    rules: [{ id: "expire-backups", status: "Enabled", filter: { prefix: "" }, expiration: { days: options.retentionDays ?? 30 }, noncurrentVersionExpiration: { noncurrentDays: options.noncurrentDays ?? 7 } }],
-                },
-            },
-            { type: "aws:s3/bucketPolicy:BucketPolicy", name: `${name}-backups-tls-only`, inputs: {} },
-            { type: "aws:iam/policy:Policy", name: `${name}-backups-job-policy`, inputs: { tags } },
+            backups,
+            child("aws:kms/key:Key", "-key", { enableKeyRotation: true, tags }),
+            child("aws:kms/alias:Alias", "-key-alias", { name: `alias/tenantdb/dev/${id}` }),
+            child("aws:s3/bucket:Bucket", "", { bucketPrefix: `tdb-dev-${id}-`, tags }),
+            child("aws:s3/bucketVersioning:BucketVersioning", "-versioning", { bucket, versioningConfiguration: { status: "Enabled" } }),
+            child("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "-encryption", {}),
+            child("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "-public-access-block", {}),
+            child("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-lifecycle", {
+                bucket,
+                rules: [{ id: "expire-backups", status: "Enabled", filter: { prefix: "" }, expiration: { days: options.retentionDays ?? 30 }, noncurrentVersionExpiration: { noncurrentDays: options.noncurrentDays ?? 7 } }],
+            }),
+            child("aws:s3/bucketPolicy:BucketPolicy", "-tls-only", {}),
+            child("aws:iam/policy:Policy", "-job-policy", { tags }),
         );
     }
     return graph;

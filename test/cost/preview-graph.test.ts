@@ -4,23 +4,30 @@ import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { plannedResourceFromEvent, previewGraph } from "../../src/cost/preview-graph";
 
-function preEvent(op: string, type: string, name: string, inputs?: Record<string, unknown>): EngineEvent {
+const SERVER = "urn:pulumi:dev::tenantdb::tenantdb:index:RdsServer::server-shared-1";
+
+function preEvent(op: string, type: string, name: string, inputs?: Record<string, unknown>, parent = SERVER): EngineEvent {
     const urn = `urn:pulumi:dev::tenantdb::tenantdb:index:RdsServer$${type}::${name}`;
     return {
         sequence: 1,
         timestamp: 0,
-        resourcePreEvent: { metadata: { op, urn, type, provider: "", ...(inputs ? { new: { type, urn, id: "", parent: "", provider: "", inputs, outputs: {} } } : {}) } },
+        resourcePreEvent: { metadata: { op, urn, type, provider: "", ...(inputs ? { new: { type, urn, id: "", parent, provider: "", inputs, outputs: {} } } : {}) } },
     } as unknown as EngineEvent;
 }
 
 describe("preview graph", () => {
-    it("takes type, name and planned inputs from resource-pre events", () => {
+    it("takes type, name, URN, parent and planned inputs from resource-pre events", () => {
         assert.deepEqual(plannedResourceFromEvent(preEvent("create", "aws:rds/instance:Instance", "server-shared-1", { instanceClass: "db.t4g.medium", multiAz: true })), {
             type: "aws:rds/instance:Instance",
             name: "server-shared-1",
+            urn: "urn:pulumi:dev::tenantdb::tenantdb:index:RdsServer$aws:rds/instance:Instance::server-shared-1",
+            parent: SERVER,
             inputs: { instanceClass: "db.t4g.medium", multiAz: true },
         });
         assert.deepEqual(plannedResourceFromEvent(preEvent("same", "aws:kms/key:Key", "tenant-acme-backups-key", {}))?.name, "tenant-acme-backups-key");
+        // The engine sends "" as the root stack's parent: no parent.
+        const stack = plannedResourceFromEvent(preEvent("same", "pulumi:pulumi:Stack", "tenantdb-dev", {}, ""))!;
+        assert.equal(Object.hasOwn(stack, "parent"), false);
     });
 
     it("ignores deletes and events that plan nothing", () => {

@@ -6,9 +6,10 @@ import * as assert from "node:assert/strict";
 import { estimateCost } from "../../src/cost/allocate";
 import { resolveAssumptions } from "../../src/cost/assumptions";
 import { CostError } from "../../src/cost/errors";
-import { PlannedResource } from "../../src/cost/graph";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
-import { priceGraph, readLifecycleRules } from "../../src/cost/pricing";
+import { priceGraph } from "../../src/cost/pricing";
+import { readLifecycleRules } from "../../src/cost/pricing-s3";
+import { PlannedResource } from "../../src/cost/types";
 import { cents, rdsServer, tenant } from "./fixtures";
 
 const prices = loadPriceBook(defaultPricesPath());

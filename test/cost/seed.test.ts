@@ -7,7 +7,8 @@ import * as assert from "node:assert/strict";
 import { estimateCost } from "../../src/cost/allocate";
 import { resolveAssumptions } from "../../src/cost/assumptions";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
-import { cents } from "./fixtures";
+import { plannedChild } from "../../src/cost/synthetic";
+import { cents, ROOT } from "./fixtures";
 
 /** Python's round() to 2 decimals for these values (no exact .005 ties occur here). */
 const round2 = (value: number) => Math.round(value * 100) / 100;
@@ -58,11 +59,12 @@ describe("the seed's estimate_monthly_cost", () => {
     });
 
     it("prices the same three db.t3.micro instances at $39.42 from the graph", () => {
-        const graph = [0, 1, 2].map((i) => ({
-            type: "aws:rds/instance:Instance",
-            name: `server-shared-${i + 1}`,
-            inputs: { instanceClass: "db.t3.micro", allocatedStorage: 20, multiAz: false, backupRetentionPeriod: 0, tags: { server: `shared-${i + 1}` } },
-        }));
+        const graph = [0, 1, 2].map((i) => {
+            const server = plannedChild(ROOT, "tenantdb:index:RdsServer", `server-shared-${i + 1}`);
+            return plannedChild(server, "aws:rds/instance:Instance", server.name, {
+                instanceClass: "db.t3.micro", allocatedStorage: 20, multiAz: false, backupRetentionPeriod: 0, tags: { server: `shared-${i + 1}` },
+            });
+        });
         const report = estimateCost(graph, loadPriceBook(defaultPricesPath()), resolveAssumptions());
         const hours = report.lineItems.filter((i) => i.item.startsWith("instance hours"));
         assert.equal(cents(hours.reduce((s, i) => s + i.monthlyUsd, 0)), 39.42); // vs the seed's $505.44

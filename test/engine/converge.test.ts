@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { applyDeclaredResources } from "../../src/local/apply-declared";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
+import { evaluateProgramOffline } from "../../src/program/offline";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
 import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
@@ -54,6 +55,24 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         assert.equal(firstUp.summary.result, "succeeded");
         const again = await stack.up({ expectNoChanges: true });
         assert.deepEqual(again.summary.resourceChanges, { same: RESOURCES });
+    });
+
+    it("has in its state the URNs the offline evaluator computes, root stack and default providers aside", async () => {
+        const state = (await stack.exportStack()).deployment as { resources: { urn: string; type: string }[] };
+        // Neither is the program's: the runtime declares the root stack (runInPulumiStack), and the
+        // engine the default providers (`pulumi:providers:<package>::default_<version>`, here random's).
+        const isDefaultProvider = (resource: { urn: string; type: string }) =>
+            resource.type.startsWith("pulumi:providers:") && /::default(_\w+)?$/.test(resource.urn);
+        const real = state.resources
+            .filter((resource) => resource.type !== "pulumi:pulumi:Stack" && !isDefaultProvider(resource))
+            .map((resource) => resource.urn)
+            .sort();
+        const offline = await evaluateProgramOffline(declaredTenantsConfig(testServer(), TENANTS), { stack: "dev" });
+        const computed = [...offline.resources.map((resource) => resource.urn!), ...offline.components.map((component) => component.urn)];
+        computed.sort();
+        assert.deepEqual(real, computed);
+        assert.equal(real.length, RESOURCES - 1); // all the up created but the root stack
+        assert.deepEqual(state.resources.filter(isDefaultProvider).map((resource) => resource.type), ["pulumi:providers:random"]);
     });
 
     it("leaves the catalog the local harness builds from the same program, item by item", async () => {
