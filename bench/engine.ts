@@ -11,7 +11,6 @@
  *   and one with PULUMI_NODEJS_TRANSPILE_ONLY=true (what ts-node's type-check of the program costs).
  * BENCH_TENANTS=10,25 picks other sizes.
  */
-import * as automation from "@pulumi/pulumi/automation";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";

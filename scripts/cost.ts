@@ -11,14 +11,15 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Command, Option } from "commander";
 import { estimateCost } from "../src/cost/allocate";
-import { assumptionsFromStackConfig, resolveAssumptions } from "../src/cost/assumptions";
+import { assumptionsFromModel, resolveAssumptions } from "../src/cost/assumptions";
 import { diffReports } from "../src/cost/diff";
 import { CostError } from "../src/cost/errors";
 import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport } from "../src/cost/format";
 import { offlineGraph } from "../src/cost/offline-graph";
 import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
-import { StackConfig, readStackConfig, stackConfigPath } from "../src/cost/stack-config";
+import { loadStackModel, withEveryServerPassword } from "../src/config/load";
+import { StackFile, readStackFile, stackFilePath } from "../src/config/sources/stack-file";
 import { CostAssumptions, CostReport, PlannedResource } from "../src/cost/types";
 
 type GraphSource = "offline" | "preview";
@@ -31,18 +32,19 @@ const formatOption = () => new Option("--format <format>", "output format").choi
 interface Loaded {
     readonly graph: PlannedResource[];
     readonly assumptions: CostAssumptions;
-    readonly stack?: StackConfig;
+    readonly stack?: StackFile;
 }
 
 async function loadConfiguration(opts: { config?: string; stack?: string; graph?: string; source?: GraphSource }): Promise<Loaded> {
-    const configFile = opts.config ?? (opts.stack ? stackConfigPath(opts.stack) : undefined);
-    const stack = configFile ? readStackConfig(configFile) : undefined;
-    const assumptions = stack ? assumptionsFromStackConfig(stack.config) : resolveAssumptions();
+    const configFile = opts.config ?? (opts.stack ? stackFilePath(opts.stack) : undefined);
+    const stack = configFile ? readStackFile(configFile) : undefined;
+    const assumptions = stack ? assumptionsFromModel(loadStackModel(withEveryServerPassword(stack.source))) : resolveAssumptions();
     let graph: PlannedResource[];
     if (opts.graph) graph = readGraphFile(opts.graph);
     else if (opts.source === "preview") {
         if (!opts.stack) throw new CostError("--source preview needs --stack <name> (the Pulumi stack to preview)");
         // Loaded on demand: the Automation API is heavy, and only this source needs it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when this source is asked for
         const { previewGraph } = require("../src/cost/preview-graph") as typeof import("../src/cost/preview-graph");
         graph = await previewGraph({ stackName: opts.stack, workDir: process.cwd() });
     } else {
@@ -70,7 +72,7 @@ function price(loaded: Loaded, pricesFile: string | undefined): CostReport {
     return estimateCost(loaded.graph, pricesFor(pricesFile, loaded), loaded.assumptions);
 }
 
-function noteSecrets(stack: StackConfig | undefined): void {
+function noteSecrets(stack: StackFile | undefined): void {
     if (stack && stack.secretKeys.length > 0) {
         process.stderr.write(`note: ${stack.secretKeys.length} secure config value(s) (${stack.secretKeys.join(", ")}) were replaced by placeholders; they do not affect cost.\n`);
     }
@@ -124,6 +126,7 @@ export function buildProgram(): Command {
         .option("--from <file>", "prices file to start from (figures the API does not refresh are carried over)", defaultPricesPath("us-east-1"))
         .option("--out <file>", "file to write (default: prices/aws-<region>.json)")
         .action(async (opts: { region: string; from: string; out?: string }) => {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS Pricing client loads only for refresh
             const { awsPriceListSource, refreshPrices, requireCredentials } = require("../src/cost/refresh") as typeof import("../src/cost/refresh");
             const credentials = requireCredentials();
             const current = loadPriceBook(opts.from);

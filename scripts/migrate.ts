@@ -52,8 +52,9 @@ function loadInput(options: CliOptions): TargetsFile {
         // `pulumi stack output --json --show-secrets > outputs.json`
         outputs = JSON.parse(readFileSync(options.stackOutputs!, "utf8"));
     } catch (error) {
-        // Never the parser's message: it quotes the file, which holds passwords.
+        // Never the parser's message, nor the error as a cause: it quotes the file, which holds passwords.
         const code = (error as NodeJS.ErrnoException).code;
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(`cannot read stack outputs ${options.stackOutputs}: ${code ?? "not valid JSON (export it with pulumi stack output --json --show-secrets)"}`);
     }
     if (!outputs?.tenants || !outputs?.tenantSecrets) throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);

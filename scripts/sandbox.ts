@@ -11,7 +11,8 @@
 import * as path from "node:path";
 import { Command } from "commander";
 import { startSandbox, startServerOnly } from "../src/local/sandbox";
-import { assumptionsFromStackConfig } from "../src/cost/assumptions";
+import { assumptionsFromModel } from "../src/cost/assumptions";
+import { graphFromEvaluation } from "../src/cost/offline-graph";
 import { estimateCost } from "../src/cost/allocate";
 import { renderReport } from "../src/cost/format";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
@@ -43,9 +44,8 @@ async function main(): Promise<void> {
         console.log(`\nMigrations\n${formatTable(sandbox.migrations)}`);
         if (fleetFailed(sandbox.migrations)) process.exitCode = 1;
 
-        const flat = Object.fromEntries(Object.entries(sandbox.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-        const assumptions = assumptionsFromStackConfig(flat);
-        const report = estimateCost(sandbox.evaluation.resources, loadPriceBook(defaultPricesPath(assumptions.region)), assumptions);
+        const assumptions = assumptionsFromModel(sandbox.model);
+        const report = estimateCost(graphFromEvaluation(sandbox.evaluation), loadPriceBook(defaultPricesPath(assumptions.region)), assumptions);
         console.log(`\nCost preview of stack ${options.stack} if it ran on AWS prices (${assumptions.region})\n${renderReport(report, "table")}`);
 
         console.log("\nTenants (local sandbox only: these connection strings carry passwords)");

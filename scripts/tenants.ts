@@ -1,75 +1,157 @@
 /**
- * npm run tenants -- <command>: tenant lifecycle for platform engineers and CI.
- *   add <id>            record a new tenant (and its server) in Pulumi.<stack>.yaml; offline
- *   list                the stack's tenants and where they live; offline
- *   deploy              pulumi up, then migrate every tenant (Automation API; needs the Pulumi CLI)
- *   provision <id>      what the portal calls: config, up, migrate and seed one tenant (CLI)
- *   offboard <id>       remove a tenant without dropping its database or backups (CLI)
+ * npm run tenants -- <command>: the control API (src/control/) from a shell, for platform
+ * engineers and CI. Every command prints a line for people, or with --json one JSON object
+ * (errors too, with their `code`), and exits with a code per failure kind (see EXIT_CODES).
+ *
+ *   add <id>          record a tenant and its server in Pulumi.<stack>.yaml (no deploy)
+ *   status            the stack's tenants, their servers and lifecycle states
+ *   provision <id>    add, deploy (targeted), migrate and seed one tenant
+ *   suspend <id>      verified final backup, then logins off and connection limit 0
+ *   resume <id>       undo a suspension
+ *   retire <id>       after the retention: delete the database and roles, schedule the key's deletion
+ *   deploy            pulumi up of the whole stack, then every tenant's migrations
+ *   preview           what pulumi up would change
  */
+import * as os from "node:os";
 import * as path from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import Table from "cli-table3";
-import { addTenantToConfigFile } from "../src/automation/config-file";
-import { deployAndMigrate, offboardTenant, provisionTenant } from "../src/automation/stack-ops";
-import { loadStackModel } from "../src/config/load";
-import { readStackFile } from "../src/config/sources/stack-file";
-import { tenantNames } from "../src/naming";
-import { fleetFailed } from "../src/migrate/fleet";
+import { loadInventory } from "../src/backup";
+import { ControlError, TenantdbClient, finalBackupFromInventory } from "../src/control";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
 
+/** Exit codes by error `code`, so a CI step or a script can branch without parsing text. */
+export const EXIT_CODES: Record<string, number> = {
+    invalid_request: 2,
+    busy: 3,
+    conflict: 4,
+    engine_failed: 5,
+    migration_failed: 6,
+    final_backup_failed: 7,
+    aborted: 130,
+};
+
+interface GlobalOptions {
+    stack: string;
+    json: boolean;
+    actor: string;
+    inventory?: string;
+    waitSeconds: number;
+}
+
 const root = path.resolve(__dirname, "..");
-const stackFile = (stack: string) => path.join(root, `Pulumi.${stack}.yaml`);
-const ref = (stack: string) => ({ stackName: stack, workDir: root });
+const program = new Command("tenants")
+    .description("tenant lifecycle: add, status, provision, suspend, resume, retire, deploy, preview")
+    .option("--stack <name>", "stack name", "dev")
+    .option("--json", "print one JSON object instead of text", false)
+    .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
+    .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
+    .addOption(new Option("--wait-seconds <n>", "how long to wait for a busy stack").default(600).argParser(Number));
 
-const program = new Command("tenants").description("tenant lifecycle: add, list, deploy, provision, offboard").option("--stack <name>", "stack name", "dev");
+function client(): TenantdbClient {
+    const options = program.opts<GlobalOptions>();
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    return new TenantdbClient({
+        workDir: root,
+        actor: options.actor,
+        pulumiBinDir: process.env.TENANTDB_ENGINE_BIN,
+        lease: { waitMs: options.waitSeconds * 1000 },
+        finalBackup: options.inventory ? finalBackupFromInventory(loadInventory(options.inventory), { log: (line) => !options.json && console.error(line) }) : undefined,
+        onEvent: (event) => {
+            if (options.json) return;
+            if (event.kind === "engine") process.stderr.write(event.line);
+            else if (event.kind === "waiting") console.error(`waiting for stack ${event.stack}${event.holder ? `: ${event.holder}` : ""}`);
+        },
+    });
+}
 
-program.command("add <id>").description("record a new tenant and its server in Pulumi.<stack>.yaml")
-    .option("--plan <plan>", "standard or enterprise", "standard")
-    .option("--connection-limit <n>", "database connection limit", (v) => Number.parseInt(v, 10))
-    .action((id: string, options: { plan: "standard" | "enterprise"; connectionLimit?: number }) => {
-        const file = stackFile(program.opts().stack);
-        const { server } = addTenantToConfigFile(file, { id, plan: options.plan, connectionLimit: options.connectionLimit });
-        console.log(`added ${id} on server ${server} to ${path.relative(process.cwd(), file)}; run pulumi up (or npm start for the dev sandbox)`);
+/** Prints a result: JSON, or the text `describe` makes of it. */
+function print<T>(result: T, describe: (result: T) => string): void {
+    console.log(program.opts<GlobalOptions>().json ? JSON.stringify(result, null, 2) : describe(result));
+}
+
+const stack = () => program.opts<GlobalOptions>().stack;
+
+program
+    .command("add <id>")
+    .description("record a new tenant and its server in Pulumi.<stack>.yaml")
+    .option("--plan <plan>", "standard or enterprise")
+    .option("--server <name>", "the shared server (default: the least-loaded with room)")
+    .option("--connection-limit <n>", "database connection limit", Number)
+    .action(async (id: string, o: { plan?: string; server?: string; connectionLimit?: number }) => {
+        const result = await client().add(stack(), { id, plan: o.plan, server: o.server, connectionLimit: o.connectionLimit });
+        print(result, (r) => `${r.created ? "added" : "already there:"} ${r.tenantId} on server ${r.server}; run pulumi up (or npm start for the dev sandbox)`);
     });
 
-program.command("list").description("the stack's tenants, servers and limits").action(() => {
-    const { source } = readStackFile(stackFile(program.opts().stack));
-    // Listing needs no passwords: count every declared server as having one.
-    const model = loadStackModel({ ...source, serverPasswordNames: Object.keys((source.raw.servers ?? {}) as object) });
-    const table = new Table({ head: ["tenant", "plan", "server", "connection limit", "backup days"] });
-    for (const t of model.tenants) table.push([t.id, t.plan, t.server, t.connectionLimit, t.backupRetentionDays]);
-    console.log(table.toString());
-});
+program
+    .command("status")
+    .description("the stack's tenants, servers and states")
+    .action(() => {
+        print(client().status(stack()), (status) => {
+            const table = new Table({ head: ["tenant", "plan", "server", "state", "since"] });
+            for (const t of status.tenants) table.push([t.id, t.plan, t.server, t.state, t.since ?? ""]);
+            return table.toString();
+        });
+    });
 
-program.command("deploy").description("pulumi up, then migrate every tenant")
-    .option("--seeds <file>", "first company and admin of tenants added since the last deploy (see README, Migrations)")
-    .action(async (options: { seeds?: string }) => {
-    const seed = options.seeds ? loadSeedsFile(options.seeds) : undefined;
-    const { migrations } = await deployAndMigrate(ref(program.opts().stack), { seed }, (line) => process.stdout.write(line));
-    console.log(formatTable(migrations));
-    if (fleetFailed(migrations)) process.exitCode = 1;
-});
-
-program.command("provision <id>").description("add, deploy, migrate and seed one tenant")
+program
+    .command("provision <id>")
+    .description("add, deploy, migrate and seed one tenant (TENANTDB_ADMIN_PASSWORD: the first admin's password)")
     .requiredOption("--company <name>", "the tenant's first company")
     .requiredOption("--admin-email <email>", "the first admin user's email")
-    .option("--plan <plan>", "standard or enterprise", "standard")
-    .action(async (id: string, options: { company: string; adminEmail: string; plan: "standard" | "enterprise" }) => {
+    .option("--plan <plan>", "standard or enterprise")
+    .action(async (id: string, o: { company: string; adminEmail: string; plan?: string }) => {
         const adminPassword = process.env.TENANTDB_ADMIN_PASSWORD;
         if (!adminPassword) throw new Error("set TENANTDB_ADMIN_PASSWORD to the first admin's initial password (never passed on the command line)");
-        const report = await provisionTenant(ref(program.opts().stack), { tenantId: id, plan: options.plan, seed: { companyName: options.company, adminEmail: options.adminEmail, adminPassword } },
-            (line) => process.stdout.write(line));
-        console.log(formatTable(report));
-        if (fleetFailed(report)) process.exitCode = 1;
+        const result = await client().provision(stack(), { id, plan: o.plan }, { seed: { companyName: o.company, adminEmail: o.adminEmail, adminPassword } });
+        print(result, (r) => `${r.created ? "provisioned" : "already provisioned:"} ${r.tenantId} on ${r.server}\n${formatTable(r.migrations)}`);
     });
 
-program.command("offboard <id>").description("remove a tenant from the stack; its database and backups are kept").action(async (id: string) => {
-    await offboardTenant(ref(program.opts().stack), id, (line) => process.stdout.write(line));
-    console.log(`${id} left the stack; its database ${tenantNames(id).database} and its backup bucket were kept. Drop them deliberately when your retention policy allows.`);
-});
+for (const [name, description] of [
+    ["suspend", "verified final backup (needs --inventory), then logins off and connection limit 0"],
+    ["resume", "undo a suspension"],
+] as const) {
+    program
+        .command(`${name} <id>`)
+        .description(description)
+        .option("--reason <text>", "recorded with the transition")
+        .action(async (id: string, o: { reason?: string }) => {
+            const result = await client()[name](stack(), id, { reason: o.reason });
+            print(result, (r) => `${r.tenantId} is ${r.state}${r.backup ? ` (final backup ${r.backup})` : ""}`);
+        });
+}
+
+program
+    .command("retire <id>")
+    .description("erase a suspended tenant once its backups have served their retention")
+    .option("--override-retention <id>", "erase before the retention has passed (GDPR erasure); repeat the tenant id to confirm")
+    .option("--reason <text>", "recorded with the transition")
+    .action(async (id: string, o: { overrideRetention?: string; reason?: string }) => {
+        const result = await client().retire(stack(), id, { overrideRetention: o.overrideRetention, reason: o.reason });
+        print(result, (r) => `${r.tenantId} is ${r.state}: its database and roles are deleted, its KMS key is scheduled for deletion`);
+    });
+
+program
+    .command("deploy")
+    .description("pulumi up, then migrate every tenant")
+    .option("--seeds <file>", "first company and admin of tenants added since the last deploy (see README, Migrations)")
+    .action(async (o: { seeds?: string }) => {
+        const result = await client().deploy(stack(), { seed: o.seeds ? loadSeedsFile(o.seeds) : undefined });
+        print({ changes: result.summary.resourceChanges, migrations: result.migrations }, (r) => formatTable(r.migrations));
+    });
+
+program
+    .command("preview")
+    .description("what pulumi up would change")
+    .action(async () => {
+        print(await client().preview(stack()), (r) => Object.entries(r.changes).map(([op, n]) => `${op}: ${n}`).join("\n"));
+    });
 
 program.parseAsync().catch((error: Error) => {
-    console.error(`tenants: ${error.message}`);
-    process.exit(1);
+    const code = error instanceof ControlError ? error.code : "error";
+    if (program.opts<GlobalOptions>().json) console.log(JSON.stringify({ error: { code, message: error.message } }, null, 2));
+    else console.error(`tenants: ${error.message}`);
+    process.exit(EXIT_CODES[code] ?? 1);
 });

@@ -42,6 +42,8 @@ export interface BackupResult {
     /** Object key of the dump; the manifest is at `${key}.json`. */
     readonly key: string;
     readonly location: string;
+    /** Where the dump is: `s3://bucket/prefix/backups/<id>/<stamp>.dump` or `file:///...`. */
+    readonly uri: string;
     readonly manifest: BackupManifest;
 }
 
@@ -207,7 +209,7 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         }
         const rows = Object.values(manifest.tables).reduce((sum, n) => sum + n, 0);
         log(`${tenantId}: backed up ${manifest.sizeBytes} bytes, ${Object.keys(manifest.tables).length} tables, ${rows} rows, sha256 ${manifest.sha256}`);
-        return { tenantId, key, location: store.location, manifest };
+        return { tenantId, key, location: store.location, uri: `${store.location}${key.slice(store.prefix.length)}`, manifest };
     } catch (error) {
         // Best effort: on AWS the job role has no s3:DeleteObject (backups are append-only), so a
         // leftover dump stays until the lifecycle expires it. Without a manifest it is never

@@ -93,7 +93,7 @@ export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env
     try {
         text = readFileSync(file, "utf8");
     } catch (error) {
-        throw new Error(`Cannot read the backup inventory ${file}: ${(error as Error).message}. Pass --config <file> or set TENANTDB_BACKUP_CONFIG.`);
+        throw new Error(`Cannot read the backup inventory ${file}: ${(error as Error).message}. Pass --config <file> or set TENANTDB_BACKUP_CONFIG.`, { cause: error });
     }
     const raw = path.extname(file) === ".json" ? JSON.parse(text) : parseYaml(text);
     return parseInventory(raw, env, file);

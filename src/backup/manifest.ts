@@ -86,7 +86,7 @@ export function parseManifest(text: string): BackupManifest {
     try {
         raw = JSON.parse(text);
     } catch (error) {
-        throw new Error(`the manifest is not valid JSON (${(error as Error).message})`);
+        throw new Error(`the manifest is not valid JSON (${(error as Error).message})`, { cause: error });
     }
     const parsed = manifestSchema.safeParse(raw);
     if (!parsed.success) {

@@ -59,7 +59,7 @@ export async function locatePgTools(env: NodeJS.ProcessEnv = process.env): Promi
         try {
             output = (await execFileAsync(found, ["--version"], { env })).stdout;
         } catch (error) {
-            throw new Error(`${found} --version failed (${(error as Error).message}): ${installHint("15")}.`);
+            throw new Error(`${found} --version failed (${(error as Error).message}): ${installHint("15")}.`, { cause: error });
         }
         const parsed = parseToolVersion(output);
         if (!parsed) throw new Error(`Cannot read the version of ${found} from ${JSON.stringify(output.trim())}.`);

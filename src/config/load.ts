@@ -27,3 +27,12 @@ export function configSource(origin: string, read: (key: string) => unknown): Co
 export function loadStackModel(source: ConfigSource): StackModel {
     return validateStackConfig(source.raw, { serverPasswordNames: source.serverPasswordNames });
 }
+
+/**
+ * The source as readers that never connect to a server see it (the cost preview, the sandbox,
+ * config-file edits): every declared server counts as having its password. `pulumi up` still
+ * checks the real ones.
+ */
+export function withEveryServerPassword(source: ConfigSource): ConfigSource {
+    return { ...source, serverPasswordNames: Object.keys((source.raw.servers ?? {}) as object) };
+}

@@ -104,7 +104,7 @@ export type TenantState = (typeof TENANT_STATES)[number];
 /** One lifecycle transition: who moved the tenant to which state, and when. */
 export const transitionSchema = z.strictObject({
     state: z.enum(TENANT_STATES),
-    at: z.iso.datetime({ error: "must be an ISO 8601 UTC time such as 2026-01-31T12:00:00Z" }),
+    at: z.iso.datetime({ error: 'must be an ISO 8601 UTC time in quotes, such as "2026-01-31T12:00:00Z" (unquoted, Pulumi reads it as a timestamp and passes it on in another format)' }),
     by: z.string().min(1).max(200),
     /** The verified final backup a suspension was taken after. */
     backup: z.string().max(1000).optional(),

@@ -5,6 +5,7 @@
  * The values come from stack config `tenantdb:cost` (validated by the program's schema) and
  * each tenant's optional `expectedSizeGb`; defaults are applied here, with `??`.
  */
+import type { StackModel } from "../config/model";
 import { CostError } from "./errors";
 import { AllocationRule, CostAssumptions, CostAssumptionsInput } from "./types";
 
@@ -67,35 +68,11 @@ export function tenantSizeGb(assumptions: CostAssumptions, tenantId: string): nu
 }
 
 /**
- * Reads the assumptions from flat stack config (`Record<key, string>`, structured values as JSON,
- * the shape Pulumi passes to a program): `tenantdb:cost` and each entry of `tenantdb:tenants`
- * with an `expectedSizeGb`. Other keys are ignored, so secrets are never read.
+ * The assumptions of a stack: `tenantdb:cost` and each tenant's `expectedSizeGb`, from the
+ * stack model (validated by the program's own schema), with defaults for the rest.
  */
-export function assumptionsFromStackConfig(config: Readonly<Record<string, string>>): CostAssumptions {
-    const cost = parseJsonKey(config, "tenantdb:cost");
-    if (cost !== undefined && (cost === null || typeof cost !== "object" || Array.isArray(cost))) {
-        throw new CostError(`tenantdb:cost must be an object such as { region: us-east-1, databaseSizeGb: 1 }; got ${JSON.stringify(cost)}`);
-    }
-    const tenantsValue = parseJsonKey(config, "tenantdb:tenants");
+export function assumptionsFromModel(model: StackModel): CostAssumptions {
     const tenantSizesGb: Record<string, number> = {};
-    if (Array.isArray(tenantsValue)) {
-        for (const entry of tenantsValue) {
-            if (entry && typeof entry === "object" && typeof (entry as { id?: unknown }).id === "string") {
-                const { id, expectedSizeGb } = entry as { id: string; expectedSizeGb?: unknown };
-                if (expectedSizeGb !== undefined) tenantSizesGb[id] = expectedSizeGb as number;
-            }
-        }
-    }
-    const costRecord = (cost ?? {}) as Record<string, unknown>;
-    return resolveAssumptions({ ...(costRecord as CostAssumptionsInput), tenantSizesGb });
-}
-
-function parseJsonKey(config: Readonly<Record<string, string>>, key: string): unknown {
-    const raw = config[key];
-    if (raw === undefined) return undefined;
-    try {
-        return JSON.parse(raw);
-    } catch (error) {
-        throw new CostError(`stack config ${key} is not valid JSON (structured config values are passed as JSON); fix its value in the stack file`, { cause: error });
-    }
+    for (const tenant of model.tenants) if (tenant.expectedSizeGb !== undefined) tenantSizesGb[tenant.id] = tenant.expectedSizeGb;
+    return resolveAssumptions({ ...model.cost, tenantSizesGb });
 }

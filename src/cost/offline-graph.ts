@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { CostError } from "./errors";
-import { SECRET_PLACEHOLDER, StackConfig } from "./stack-config";
+import { SECRET_PLACEHOLDER, StackFile } from "../config/sources/stack-file";
 import { PlannedResource } from "./types";
 
 /** Path of the program's offline evaluator. */
@@ -67,7 +67,7 @@ export function graphFromEvaluation(result: unknown): PlannedResource[] {
 }
 
 /** Evaluates the program offline for a stack config and returns its planned graph. */
-export async function offlineGraph(stack: StackConfig, onNote: (note: string) => void = () => {}): Promise<PlannedResource[]> {
+export async function offlineGraph(stack: StackFile, onNote: (note: string) => void = () => {}): Promise<PlannedResource[]> {
     if (!existsSync(OFFLINE_EVALUATOR)) {
         throw new CostError(
             "The offline evaluator (src/program/offline.ts, from the Pulumi program issue) is not in this checkout, so the program cannot be evaluated offline. " +

@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { loadStackModel } from "../config/load";
+import { loadStackModel, withEveryServerPassword } from "../config/load";
+import { StackModel } from "../config/model";
 import { StackFile, readStackFile } from "../config/sources/stack-file";
 import { evaluateProgramOffline, OfflineEvaluation } from "../program/offline";
 import { applyDeclaredResources, ApplySummary } from "./apply-declared";
@@ -29,8 +30,8 @@ export interface Sandbox {
     readonly evaluation: OfflineEvaluation;
     readonly applied: ApplySummary;
     readonly migrations: FleetReport;
-    /** The stack config the program was evaluated with (secrets included: keep it in memory). */
-    readonly config: Record<string, unknown>;
+    /** The stack model the program was evaluated from. */
+    readonly model: StackModel;
     /** File (mode 0600) holding the tenants' role passwords and ERP admin passwords. */
     readonly secretsFile: string;
 }
@@ -45,15 +46,15 @@ interface SandboxSecrets {
  * sandbox starts itself. The model is loaded as `pulumi up` would, but every server counts as
  * having its password: the sandbox supplies the local one, and there may be no others.
  */
-export function sandboxStack(file: string): { stackFile: StackFile; local: { name: string; port: number } } {
+export function sandboxStack(file: string): { stackFile: StackFile; model: StackModel; local: { name: string; port: number } } {
     if (!existsSync(file)) throw new Error(`${file} not found: the sandbox runs the stack described there`);
     const stackFile = readStackFile(file);
-    const model = loadStackModel({ ...stackFile.source, serverPasswordNames: Object.keys((stackFile.source.raw.servers ?? {}) as object) });
+    const model = loadStackModel(withEveryServerPassword(stackFile.source));
     const local = [...model.servers.values()].filter((s) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
     if (local.length !== 1 || local[0].kind !== "external") {
         throw new Error(`${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`);
     }
-    return { stackFile, local: { name: local[0].name, port: local[0].port } };
+    return { stackFile, model, local: { name: local[0].name, port: local[0].port } };
 }
 
 /**
@@ -75,7 +76,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
     const file = path.join(options.workDir, `Pulumi.${stack}.yaml`);
     const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "sandbox");
     const secretsFile = path.join(stateDir, "secrets.json");
-    const { stackFile, local } = sandboxStack(file);
+    const { stackFile, model, local } = sandboxStack(file);
 
     mkdirSync(stateDir, { recursive: true });
     const secrets: SandboxSecrets = existsSync(secretsFile)
@@ -108,7 +109,7 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
 
         const targets = targetsFromStackOutputs(evaluation.outputs, { maxConnections: { [local.name]: 20 } });
         const migrations = await runFleet(targets, { mode: "up", seed });
-        return { server, evaluation, applied, migrations, config: stackConfig, secretsFile };
+        return { server, evaluation, applied, migrations, model, secretsFile };
     } catch (error) {
         await server.stop();
         throw error;

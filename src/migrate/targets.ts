@@ -83,7 +83,7 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
     try {
         raw = parseYaml(text);
     } catch (error) {
-        throw new Error(`targets file ${origin} is not valid YAML/JSON: ${(error as Error).message}`);
+        throw new Error(`targets file ${origin} is not valid YAML/JSON: ${(error as Error).message}`, { cause: error });
     }
     const parsed = fileSchema.safeParse(raw);
     if (!parsed.success) {
@@ -138,6 +138,8 @@ export function loadSeedsFile(file: string, env: NodeJS.ProcessEnv = process.env
     try {
         raw = parseYaml(readFileSync(file, "utf8"));
     } catch (error) {
+        // Not the parser's error, as message or cause: it quotes the file, which may hold passwords.
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(`cannot read seeds file ${file}: ${(error as NodeJS.ErrnoException).code ?? "not valid YAML/JSON"}`);
     }
     const parsed = z.record(z.string(), seedSchema.strict()).safeParse(raw);
@@ -157,7 +159,7 @@ export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.e
     try {
         text = readFileSync(file, "utf8");
     } catch (error) {
-        throw new Error(`cannot read targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw new Error(`cannot read targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
     }
     return parseTargets(text, file, env);
 }

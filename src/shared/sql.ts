@@ -8,6 +8,7 @@ import { escapeIdentifier, escapeLiteral } from "pg";
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63;
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** Byte length as PostgreSQL counts it (UTF-8). */

@@ -1,13 +1,14 @@
 /** Stack config reading (secrets never leave it), assumptions, diff and output formats. */
 import * as assert from "node:assert/strict";
 import { estimateCost } from "../../src/cost/allocate";
-import { assumptionsFromStackConfig, resolveAssumptions } from "../../src/cost/assumptions";
+import { assumptionsFromModel, resolveAssumptions } from "../../src/cost/assumptions";
+import { loadStackModel } from "../../src/config/load";
 import { diffReports } from "../../src/cost/diff";
 import { CostError } from "../../src/cost/errors";
 import { formatDelta, formatUsd, renderDiff, renderReport, roundCents } from "../../src/cost/format";
 import { fillPasswordPlaceholders, graphFromEvaluation } from "../../src/cost/offline-graph";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
-import { SECRET_PLACEHOLDER, parseStackConfig } from "../../src/cost/stack-config";
+import { SECRET_PLACEHOLDER, parseStackFile } from "../../src/config/sources/stack-file";
 import { rdsServer, ROOT, tenant } from "./fixtures";
 
 const prices = loadPriceBook(defaultPricesPath());
@@ -29,7 +30,7 @@ describe("stack config and assumptions", () => {
 `;
 
     it("flattens config like Pulumi does and replaces secure values by a placeholder", () => {
-        const stack = parseStackConfig(yaml, "Pulumi.dev.yaml");
+        const stack = parseStackFile(yaml, "Pulumi.dev.yaml");
         assert.deepEqual(stack.secretKeys, ["tenantdb:serverPasswords"]);
         assert.equal(stack.config["tenantdb:serverPasswords"], JSON.stringify({ lab: SECRET_PLACEHOLDER }));
         assert.ok(!JSON.stringify(stack.config).includes("CIPHERTEXT"));
@@ -37,7 +38,7 @@ describe("stack config and assumptions", () => {
     });
 
     it("reads tenantdb:cost and per-tenant expectedSizeGb, with defaults for the rest", () => {
-        const assumptions = assumptionsFromStackConfig(parseStackConfig(yaml, "Pulumi.dev.yaml").config);
+        const assumptions = assumptionsFromModel(loadStackModel(parseStackFile(yaml, "Pulumi.dev.yaml").source));
         assert.deepEqual(assumptions, {
             region: "us-east-1",
             databaseSizeGb: 3,

@@ -109,7 +109,7 @@ describe("sandbox (npm start)", function () {
         // exit hook sets it once its server has stopped).
         assert.equal(code, 130, output);
         assert.match(output, /up: 2 tenant\(s\) in [\d.]+ s: 2 ok/);
-        assert.match(output, /sbx_one\n    app       postgresql:\/\/erp_sbx_one_app:[A-Za-z0-9]{40}@127\.0\.0\.1:\d+\/erp_sbx_one\?sslmode=disable/);
+        assert.match(output, /sbx_one\n {4}app {7}postgresql:\/\/erp_sbx_one_app:[A-Za-z0-9]{40}@127\.0\.0\.1:\d+\/erp_sbx_one\?sslmode=disable/);
         assert.match(output, /\[sandbox\] stopping PostgreSQL/);
         const probe = new Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", connectionTimeoutMillis: 2000 });
         await assert.rejects(probe.connect(), /ECONNREFUSED/);

@@ -177,8 +177,7 @@ tenants:
 
 describe("seeds file (provisioning input for tenants from stack outputs)", () => {
     it("reads each tenant's first company and admin, the password from the environment only", () => {
-        const { mkdtempSync, writeFileSync } = require("node:fs") as typeof import("node:fs");
-        const dir = mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "tenantdb-seeds-"));
+        const dir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-seeds-"));
         const file = `${dir}/seeds.yaml`;
         writeFileSync(file, "acme: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN }\n");
         assert.deepEqual(loadSeedsFile(file, { ACME_ADMIN: "s3cret-admin" }), {

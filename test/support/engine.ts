@@ -9,7 +9,7 @@
  */
 import * as automation from "@pulumi/pulumi/automation";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -73,7 +73,7 @@ export interface StackConfig {
 }
 
 /**
- * A project folder of its own (Pulumi.yaml whose `main` is this repository, so `pulumi up` runs
+ * A project folder of its own (Pulumi.yaml whose `main` is this repository's index.ts, so `pulumi up` runs
  * index.ts), with its own PULUMI_HOME and `file://` state. Stack files are written here, never
  * in the repository. `enter()` points process.env at it, for code that drives the Automation API
  * with the ambient environment (src/automation/); `leave()` restores it.
@@ -87,8 +87,8 @@ export class EngineProject {
         this.dir = path.join(root, "project");
         mkdirSync(this.dir);
         mkdirSync(path.join(root, "state"));
-        copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
-        writeFileSync(path.join(this.dir, "Pulumi.yaml"), `main: ${path.relative(this.dir, REPO_ROOT)}\n`, { flag: "a" });
+        const project = readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8");
+        writeFileSync(path.join(this.dir, "Pulumi.yaml"), project.replace(/^main: .*$/m, `main: ${path.relative(this.dir, path.join(REPO_ROOT, "index.ts"))}`));
         // The language host resolves @pulumi/pulumi from the project folder.
         symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.dir, "node_modules"));
         this.env = {

@@ -1,0 +1,361 @@
+/**
+ * The control API: what the self-service portal, CI and the `tenants` CLI call to change a
+ * stack's tenants. Every operation holds the stack's lease (lease.ts) from reading the stack
+ * file to the end of its update, so concurrent calls, a call during a CI deploy and a CLI
+ * config edit are serialized: no tenant is lost, no two updates start, the file is never
+ * half-written. Requests are validated with the stack config's own schema.
+ *
+ * Failures are typed (errors.ts). Progress arrives as structured events; an AbortSignal stops
+ * waiting and cancels a running update.
+ */
+import { ConfigError } from "../config/errors";
+import { addTenant } from "../config/add-tenant";
+import { ResolvedTenant, StackModel } from "../config/model";
+import { TenantState } from "../config/schema";
+import { NewTenant, parseNewTenant } from "../config/sources/tenant-request";
+import { FleetReport, fleetFailed, runFleet } from "../migrate/fleet";
+import { targetsFromStackOutputs } from "../migrate/targets";
+import { SeedInput } from "../migrate/types";
+import { stackFilePath } from "../config/sources/stack-file";
+import type { DeployedOutputs } from "../program/outputs";
+import { EngineSettings, selectStack, update } from "./engine";
+import { ConflictError, InvalidRequestError, MigrationFailedError } from "./errors";
+import { withStackLease } from "./lease";
+import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
+import { StackFileEdit } from "./stack-file";
+import { Pending, ProvisionQueue } from "./provision-batch";
+import { tenantUrns } from "./targets";
+import type { FinalBackup } from "./final-backup";
+import type * as automation from "@pulumi/pulumi/automation";
+
+/** What happened, for a progress display or a log; never holds a secret. */
+export type ControlEvent =
+    | { readonly kind: "waiting"; readonly stack: string; readonly holder?: string }
+    | { readonly kind: "leased"; readonly stack: string; readonly operation: string }
+    | { readonly kind: "config-written"; readonly stack: string; readonly tenantId: string; readonly state?: TenantState }
+    | { readonly kind: "engine"; readonly stack: string; readonly line: string }
+    | { readonly kind: "engine-locked"; readonly stack: string }
+    | { readonly kind: "backup"; readonly stack: string; readonly tenantId: string; readonly location: string }
+    | { readonly kind: "migrated"; readonly stack: string; readonly report: FleetReport };
+
+export interface ClientOptions extends EngineSettings {
+    /** Who calls, recorded in the lease and in each lifecycle transition: `portal:alice`, `ci`. */
+    readonly actor: string;
+    /** Waiting for a busy stack, and when a dead holder's lease goes stale. */
+    readonly lease?: { readonly waitMs?: number; readonly staleMs?: number };
+    /** The verified final backup a suspension requires (final-backup.ts); suspend is refused without it. */
+    readonly finalBackup?: FinalBackup;
+    readonly onEvent?: (event: ControlEvent) => void;
+    /** Clock, for the lifecycle's records and retention checks. */
+    readonly now?: () => Date;
+}
+
+export interface CallOptions {
+    readonly signal?: AbortSignal;
+}
+
+export interface ProvisionResult {
+    readonly tenantId: string;
+    readonly server: string;
+    /** False when the same request had already provisioned this tenant (provisioning is idempotent). */
+    readonly created: boolean;
+    readonly migrations: FleetReport;
+}
+
+export interface LifecycleResult {
+    readonly tenantId: string;
+    readonly state: TenantState;
+    /** The verified final backup a suspension was taken after. */
+    readonly backup?: string;
+}
+
+export interface TenantStatus {
+    readonly id: string;
+    readonly plan: string;
+    readonly server: string;
+    readonly state: TenantState;
+    /** When it entered its state, from its history (undefined for a tenant never transitioned). */
+    readonly since?: string;
+}
+
+const DEFAULT_WAIT_MS = 600_000;
+
+export class TenantdbClient {
+    private readonly provisioning = new Map<string, ProvisionQueue<ProvisionResult>>();
+
+    constructor(private readonly options: ClientOptions) {}
+
+    /** The stack's tenants as its stack file declares them. Reads only; takes no lease. */
+    status(stackName: string): { stack: string; tenants: TenantStatus[] } {
+        const model = new StackFileEdit(this.stackFile(stackName)).model();
+        return {
+            stack: stackName,
+            tenants: model.tenants.map((tenant) => ({
+                id: tenant.id,
+                plan: tenant.plan,
+                server: tenant.server,
+                state: tenant.state,
+                since: tenant.history.at(-1)?.at,
+            })),
+        };
+    }
+
+    /**
+     * The portal's "new tenant": records it (and its server) in the stack file, deploys its
+     * resources with a targeted update, then migrates and seeds it. The same request again
+     * returns the same tenant with `created: false`; the same id with other settings or in
+     * another state is a ConflictError. Concurrent calls in one process share one update
+     * (provision-batch.ts); `signal` withdraws a call only while it waits for its turn.
+     */
+    provision(stackName: string, request: unknown, options: CallOptions & { seed?: SeedInput } = {}): Promise<ProvisionResult> {
+        let tenant: NewTenant;
+        try {
+            tenant = this.validRequest(() => parseNewTenant(request));
+        } catch (error) {
+            return Promise.reject(error);
+        }
+        let queue = this.provisioning.get(stackName);
+        if (!queue) {
+            queue = new ProvisionQueue((take) => this.provisionBatch(stackName, take));
+            this.provisioning.set(stackName, queue);
+        }
+        return queue.submit({ tenant, seed: options.seed, signal: options.signal });
+    }
+
+    private provisionBatch(stackName: string, take: () => Pending<ProvisionResult>[]): Promise<void> {
+        return this.leased(stackName, "provision", {}, async (signal) => {
+            const batch = take();
+            const edit = new StackFileEdit(this.stackFile(stackName));
+            const accepted: { pending: Pending<ProvisionResult>; created: boolean }[] = [];
+            for (const pending of batch) {
+                const { tenant } = pending.request;
+                try {
+                    accepted.push({ pending, created: this.addToEdit(edit, tenant, stackName) });
+                } catch (error) {
+                    pending.reject(error);
+                }
+            }
+            if (accepted.length === 0) return;
+            if (accepted.some((a) => a.created)) edit.commit();
+            for (const { pending, created } of accepted) {
+                if (created) this.emit({ kind: "config-written", stack: stackName, tenantId: pending.request.tenant.id });
+            }
+
+            const model = new StackFileEdit(edit.file).model();
+            const ids = [...new Set(accepted.map((a) => a.pending.request.tenant.id))];
+            const tenants = ids.map((id) => model.tenants.find((t) => t.id === id)!);
+            const stack = await this.updateTenants(stackName, edit, tenants, signal);
+            const seed = Object.fromEntries(accepted.flatMap(({ pending: { request } }) => (request.seed ? [[request.tenant.id, request.seed]] : [])));
+            const migrations = await runFleet(await deployedTargets(stack), { mode: "up", only: ids, seed });
+            this.emit({ kind: "migrated", stack: stackName, report: migrations });
+            for (const { pending, created } of accepted) {
+                const id = pending.request.tenant.id;
+                const result = migrations.tenants.find((t) => t.tenantId === id);
+                if (!result || result.outcome === "failed") pending.reject(new MigrationFailedError(stackName, migrations, [id]));
+                else pending.resolve({ tenantId: id, server: tenants.find((t) => t.id === id)!.server, created, migrations });
+            }
+        });
+    }
+
+    /** Adds a requested tenant to the edit; false when the stack already has exactly this tenant. */
+    private addToEdit(edit: StackFileEdit, tenant: NewTenant, stackName: string): boolean {
+        const existing = edit.model().tenants.find((t) => t.id === tenant.id);
+        if (existing) {
+            const same =
+                (tenant.plan ?? "standard") === existing.plan &&
+                (tenant.server === undefined || tenant.server === existing.server) &&
+                (tenant.connectionLimit === undefined || tenant.connectionLimit === existing.connectionLimit) &&
+                existing.state === "active";
+            if (!same) {
+                throw new ConflictError(`tenant ${tenant.id} already exists in stack ${stackName} with other settings or state (${existing.state}); nothing was changed`);
+            }
+            return false;
+        }
+        edit.appendTenant(this.validRequest(() => addTenant(edit.source(), tenant)).entry);
+        return true;
+    }
+
+    /**
+     * Records a tenant (and its server) in the stack file without deploying it: the GitOps path,
+     * where the file is committed and CI deploys. Holds the lease, so it cannot race a portal call.
+     */
+    add(stackName: string, request: unknown, options: CallOptions = {}): Promise<{ tenantId: string; server: string; created: boolean }> {
+        return this.leased(stackName, "add", options, async () => {
+            const tenant = this.validRequest(() => parseNewTenant(request));
+            const edit = new StackFileEdit(this.stackFile(stackName));
+            const created = this.addToEdit(edit, tenant, stackName);
+            const model = created ? edit.commit() : edit.model();
+            if (created) this.emit({ kind: "config-written", stack: stackName, tenantId: tenant.id });
+            return { tenantId: tenant.id, server: model.tenants.find((t) => t.id === tenant.id)!.server, created };
+        });
+    }
+
+    /** Suspends a tenant after a verified final backup: logins off, connection limit 0, everything kept. */
+    suspend(stackName: string, tenantId: string, options: CallOptions & { reason?: string } = {}): Promise<LifecycleResult> {
+        return this.transition(stackName, tenantId, "suspend", options);
+    }
+
+    /** Undoes a suspension. */
+    resume(stackName: string, tenantId: string, options: CallOptions & { reason?: string } = {}): Promise<LifecycleResult> {
+        return this.transition(stackName, tenantId, "resume", options);
+    }
+
+    /**
+     * Retires a suspended tenant once its backups have served their retention (or with
+     * `overrideRetention` set to its id): the program lifts its protection, then stops declaring
+     * it, so its database and roles are deleted and its KMS key is scheduled for deletion.
+     */
+    async retire(stackName: string, tenantId: string, options: CallOptions & { reason?: string; overrideRetention?: string } = {}): Promise<LifecycleResult> {
+        const retired = await this.transition(stackName, tenantId, "retire", options);
+        if (retired.state === "erased") return retired;
+        return this.transition(stackName, tenantId, "retire", options);
+    }
+
+    /** `pulumi up` of the whole stack, then the migrations on every active tenant: CI's deploy. */
+    async deploy(stackName: string, options: CallOptions & { seed?: Record<string, SeedInput> } = {}): Promise<{ summary: automation.UpdateSummary; migrations: FleetReport }> {
+        return this.leased(stackName, "deploy", options, async (signal) => {
+            const stack = await selectStack(this.options, stackName);
+            const result = await this.up(stack, stackName, undefined, signal);
+            const migrations = await runFleet(await deployedTargets(stack), { mode: "up", seed: options.seed });
+            this.emit({ kind: "migrated", stack: stackName, report: migrations });
+            if (fleetFailed(migrations)) {
+                throw new MigrationFailedError(stackName, migrations, migrations.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId));
+            }
+            return { summary: result.summary, migrations };
+        });
+    }
+
+    /** `pulumi preview` of the whole stack: the changes per operation (create, update, delete, same). */
+    async preview(stackName: string, options: CallOptions = {}): Promise<{ changes: Record<string, number> }> {
+        return this.leased(stackName, "preview", options, async (signal) => {
+            const stack = await selectStack(this.options, stackName);
+            const result = await stack.preview({ signal, onOutput: (line) => this.emit({ kind: "engine", stack: stackName, line }) });
+            return { changes: { ...result.changeSummary } };
+        });
+    }
+
+    private async transition(stackName: string, tenantId: string, operation: LifecycleOperation, options: CallOptions & { reason?: string; overrideRetention?: string }): Promise<LifecycleResult> {
+        return this.leased(stackName, `${operation} ${tenantId}`, options, async (signal) => {
+            const edit = new StackFileEdit(this.stackFile(stackName));
+            const tenant = this.tenantOf(edit.model(), tenantId, stackName);
+            const to = this.nextOrRepeat(tenant, operation);
+            let backup: string | undefined;
+            // The tenant is already where this operation leads (an interrupted call): converge only.
+            if (to !== tenant.state) {
+                if (operation === "retire" && to === "retired") checkRetirement(tenant, this.now(), options.overrideRetention);
+                if (operation === "retire" && tenant.plan === "enterprise") {
+                    throw new InvalidRequestError("plan", `tenant ${tenantId} has a dedicated server; retire enterprise tenants by hand (README, Tenant lifecycle)`);
+                }
+                if (to === "suspended") backup = await this.finalBackup(stackName, tenantId, signal);
+                edit.recordTransition(tenantId, { state: to, at: this.now().toISOString(), by: this.options.actor, backup, reason: options.reason });
+                edit.commit();
+                this.emit({ kind: "config-written", stack: stackName, tenantId, state: to });
+            }
+            if (to === "erased") {
+                // A full update: the next tenant's database on the server depends on this one's in the
+                // state, and a targeted update may not delete what an untargeted resource depends on.
+                await this.up(await selectStack(this.options, stackName), stackName, undefined, signal);
+                return { tenantId, state: to, backup };
+            }
+            const updated = this.tenantOf(new StackFileEdit(edit.file).model(), tenantId, stackName);
+            await this.updateTenants(stackName, edit, [updated], signal);
+            return { tenantId, state: to, backup };
+        });
+    }
+
+    /** The state `operation` leads to; for a tenant already there (a re-run), its own state. */
+    private nextOrRepeat(tenant: ResolvedTenant, operation: LifecycleOperation): TenantState {
+        const arrived: Record<LifecycleOperation, TenantState[]> = { suspend: ["suspended"], resume: ["active"], retire: ["erased"] };
+        if (arrived[operation].includes(tenant.state) && !(operation === "resume" && tenant.history.length === 0)) return tenant.state;
+        return nextState(tenant, operation);
+    }
+
+    private async finalBackup(stackName: string, tenantId: string, signal: AbortSignal): Promise<string> {
+        if (!this.options.finalBackup) {
+            throw new InvalidRequestError("finalBackup", "suspending needs a verified final backup: give the client a finalBackup (backup inventory) so it can take one");
+        }
+        const location = await this.options.finalBackup.takeVerified(tenantId, signal);
+        this.emit({ kind: "backup", stack: stackName, tenantId, location });
+        return location;
+    }
+
+    /** A targeted update of these tenants' resources (and their servers'). */
+    private async updateTenants(stackName: string, edit: StackFileEdit, tenants: readonly ResolvedTenant[], signal: AbortSignal): Promise<automation.Stack> {
+        const targets = await this.urnsOf(stackName, new StackFileEdit(edit.file), tenants);
+        const stack = await selectStack(this.options, stackName);
+        await this.up(stack, stackName, targets, signal);
+        return stack;
+    }
+
+    private urnsOf(stackName: string, edit: StackFileEdit, tenants: readonly ResolvedTenant[]): Promise<string[]> {
+        return tenantUrns(edit.document.toString(), edit.file, stackName, tenants);
+    }
+
+    private up(stack: automation.Stack, stackName: string, target: string[] | undefined, signal: AbortSignal) {
+        return update(stack, {
+            target,
+            signal,
+            lockWaitMs: this.options.lease?.waitMs ?? DEFAULT_WAIT_MS,
+            onOutput: (line) => this.emit({ kind: "engine", stack: stackName, line }),
+            onLocked: () => this.emit({ kind: "engine-locked", stack: stackName }),
+        });
+    }
+
+    private leased<T>(stackName: string, operation: string, options: CallOptions, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+        return withStackLease(
+            this.options.workDir,
+            stackName,
+            {
+                owner: this.options.actor,
+                operation,
+                waitMs: this.options.lease?.waitMs ?? DEFAULT_WAIT_MS,
+                staleMs: this.options.lease?.staleMs,
+                signal: options.signal,
+                onWait: (holder) => this.emit({ kind: "waiting", stack: stackName, holder }),
+            },
+            (signal) => {
+                this.emit({ kind: "leased", stack: stackName, operation });
+                return body(signal);
+            },
+        );
+    }
+
+    private tenantOf(model: StackModel, tenantId: string, stackName: string): ResolvedTenant {
+        const tenant = model.tenants.find((t) => t.id === tenantId);
+        if (!tenant) throw new InvalidRequestError("tenantId", `tenant ${tenantId} is not in stack ${stackName}`);
+        return tenant;
+    }
+
+    private validRequest<T>(parse: () => T): T {
+        try {
+            return parse();
+        } catch (error) {
+            if (error instanceof ConfigError) throw InvalidRequestError.fromConfigError(error);
+            throw error;
+        }
+    }
+
+    private stackFile(stackName: string): string {
+        return stackFilePath(stackName, this.options.workDir);
+    }
+
+    private now(): Date {
+        return this.options.now?.() ?? new Date();
+    }
+
+    private emit(event: ControlEvent): void {
+        this.options.onEvent?.(event);
+    }
+}
+
+/** Migration targets of a deployed stack, with each server's connection budget. */
+export async function deployedTargets(stack: automation.Stack) {
+    const values = await stack.outputs();
+    const outputs: DeployedOutputs = {
+        tenants: values.tenants?.value ?? {},
+        tenantSecrets: values.tenantSecrets?.value ?? {},
+        servers: values.servers?.value ?? {},
+    };
+    const maxConnections = Object.fromEntries(Object.entries(outputs.servers ?? {}).map(([name, server]) => [name, server.maxConnections]));
+    return targetsFromStackOutputs(outputs, { maxConnections });
+}

@@ -1,0 +1,12 @@
+/**
+ * tenantdb's library entry point (package.json `exports`): the control API for a portal, CI
+ * and the CLI. See README, "Tenant lifecycle and the control API".
+ */
+export { TenantdbClient } from "./client";
+export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./client";
+export { AbortedError, BusyError, ConflictError, ControlError, EngineError, InvalidRequestError, LeaseLostError, MigrationFailedError } from "./errors";
+export { FinalBackupError, finalBackupFromInventory } from "./final-backup";
+export type { FinalBackup } from "./final-backup";
+export { leasePath, withStackLease } from "./lease";
+export type { LeaseOptions } from "./lease";
+export type { TenantState, Transition } from "../config/schema";
