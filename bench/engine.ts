@@ -9,7 +9,7 @@
  * - ratio: engine first up / mock evaluation (what the engine and providers add);
  * - once (25 tenants), a first up with PULUMI_SKIP_CHECKPOINTS=true (what checkpoint writes cost)
  *   and one with PULUMI_NODEJS_TRANSPILE_ONLY=true (what ts-node's type-check of the program costs).
- * BENCH_TENANTS=10,25 picks other sizes.
+ * BENCH_TENANTS=10,25 picks other sizes; BENCH_KNOBS=0 leaves out the once-only runs.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -62,7 +62,8 @@ async function engineRun(admin: Admin, n: number, env: Record<string, string> = 
     const project = EngineProject.create(engine);
     const rssFile = path.join(project.dir, "..", "peak-rss.txt");
     writeFileSync(rssFile, "");
-    Object.assign(project.env, { NODE_OPTIONS: `--require ${PEAK_RSS}`, TENANTDB_PEAK_RSS_FILE: rssFile }, env);
+    // As `pulumi up` runs the program by default: type-checked by ts-node (the tests skip that).
+    Object.assign(project.env, { NODE_OPTIONS: `--require ${PEAK_RSS}`, TENANTDB_PEAK_RSS_FILE: rssFile, PULUMI_NODEJS_TRANSPILE_ONLY: "false" }, env);
     try {
         const stack = await project.stack("bench", stackConfigOf(config(admin, n)));
         const [firstUp, up] = await seconds(() => stack.up());
@@ -121,6 +122,7 @@ async function main() {
     }
 
     // Once, at one size: a first up with each knob against the default, each on a fresh server.
+    if (process.env.BENCH_KNOBS === "0") return;
     const once = SIZES.includes(25) ? 25 : SIZES[0];
     const firstUp = (env: Record<string, string>) => withFreshServer((admin) => engineRun(admin, once, env, false));
     const base = await firstUp({});

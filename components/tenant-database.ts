@@ -94,6 +94,13 @@ export class TenantDatabase extends pulumi.ComponentResource {
      * runs DROP. Both lifted only for a retired tenant, by declaring it so.
      */
     private readonly retained: pulumi.CustomResourceOptions;
+    /**
+     * Objects inside the database (schemas, extensions, grants, default privileges) are always
+     * retained on delete: erasing a tenant drops them with its database. Dropping them one by one
+     * first only costs time, and schemas whose tables reference each other deadlock when dropped
+     * in parallel (seen on the real engine).
+     */
+    private readonly inDatabase: pulumi.CustomResourceOptions;
     private readonly lifecycle: DeclaredLifecycle;
     /** Grant chains per ACL (see onAcl). */
     private readonly aclChains = new Map<string, pulumi.Resource>();
@@ -104,6 +111,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
         this.names = args.names;
         this.lifecycle = args.lifecycle;
         this.retained = { parent: this, provider: args.provider, protect: kept, retainOnDelete: kept };
+        this.inDatabase = { ...this.retained, retainOnDelete: true };
 
         const password = (role: LoginRole) =>
             new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, {
@@ -190,7 +198,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
      * to evaluate for hundreds of tenants.
      */
     private afterDatabase(...more: pulumi.Resource[]): pulumi.CustomResourceOptions {
-        return { ...this.retained, dependsOn: [this.database, ...more] };
+        return { ...this.inDatabase, dependsOn: [this.database, ...more] };
     }
 
     /**
@@ -229,7 +237,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
     private declareExtensions(name: string, extensions: readonly string[], after: pulumi.Resource[]): void {
         for (const extension of new Set([...DEFAULT_EXTENSIONS, ...extensions])) {
             new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database: this.names.database, schema: "public" }, {
-                ...this.retained, dependsOn: after,
+                ...this.inDatabase, dependsOn: after,
             });
         }
     }
@@ -238,12 +246,10 @@ export class TenantDatabase extends pulumi.ComponentResource {
     private declareSchemas(name: string, roles: Roles): void {
         const { names } = this;
         const database = names.database;
-        // Erasing a retired tenant drops its schemas before its database; they hold its tables.
-        const dropping = this.lifecycle === "retired" ? { dropCascade: true } : {};
-        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole, ...dropping }, this.afterDatabase());
+        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, this.afterDatabase());
         for (const schemaName of BUSINESS_SCHEMAS) {
-            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole, ...dropping }, this.afterDatabase());
-            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...this.retained, dependsOn: [schema, role, ...after] });
+            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, this.afterDatabase());
+            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...this.inDatabase, dependsOn: [schema, role, ...after] });
             for (const [key, role, roleName] of [["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole]] as const) {
                 this.onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
                     database, schema: schemaName, role: roleName, objectType: "schema", privileges: ["USAGE"],

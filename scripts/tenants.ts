@@ -10,6 +10,7 @@
  *   resume <id>       undo a suspension
  *   retire <id>       after the retention: delete the database and roles, schedule the key's deletion
  *   deploy            pulumi up of the whole stack, then every tenant's migrations
+ *   migrate           every active tenant's migrations, from the deployed stack's outputs
  *   preview           what pulumi up would change
  */
 import * as os from "node:os";
@@ -17,6 +18,7 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import Table from "cli-table3";
 import { loadInventory } from "../src/backup";
+import { ConfigError } from "../src/config/errors";
 import { ControlError, TenantdbClient, finalBackupFromInventory } from "../src/control";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
@@ -34,19 +36,20 @@ export const EXIT_CODES: Record<string, number> = {
 
 interface GlobalOptions {
     stack: string;
+    workDir: string;
     json: boolean;
     actor: string;
     inventory?: string;
     waitSeconds: number;
 }
 
-const root = path.resolve(__dirname, "..");
 const program = new Command("tenants")
     .description("tenant lifecycle: add, status, provision, suspend, resume, retire, deploy, preview")
     .option("--stack <name>", "stack name", "dev")
     .option("--json", "print one JSON object instead of text", false)
     .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
     .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
+    .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", path.resolve(__dirname, ".."))
     .addOption(new Option("--wait-seconds <n>", "how long to wait for a busy stack").default(600).argParser(Number));
 
 function client(): TenantdbClient {
@@ -54,7 +57,7 @@ function client(): TenantdbClient {
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
     return new TenantdbClient({
-        workDir: root,
+        workDir: options.workDir,
         actor: options.actor,
         pulumiBinDir: process.env.TENANTDB_ENGINE_BIN,
         lease: { waitMs: options.waitSeconds * 1000 },
@@ -133,14 +136,21 @@ program
         print(result, (r) => `${r.tenantId} is ${r.state}: its database and roles are deleted, its KMS key is scheduled for deletion`);
     });
 
-program
-    .command("deploy")
-    .description("pulumi up, then migrate every tenant")
-    .option("--seeds <file>", "first company and admin of tenants added since the last deploy (see README, Migrations)")
-    .action(async (o: { seeds?: string }) => {
-        const result = await client().deploy(stack(), { seed: o.seeds ? loadSeedsFile(o.seeds) : undefined });
-        print({ changes: result.summary.resourceChanges, migrations: result.migrations }, (r) => formatTable(r.migrations));
-    });
+// deploy: pulumi up, then the migrations; migrate: the migrations only. Both take the seeds of new tenants.
+for (const name of ["deploy", "migrate"] as const) {
+    program
+        .command(name)
+        .description(name === "deploy" ? "pulumi up, then migrate every active tenant" : "migrate every active tenant of the deployed stack")
+        .option("--seeds <file>", "first company and admin of tenants added since the last run (see README, Migrations)")
+        .action(async (o: { seeds?: string }) => {
+            const seed = o.seeds ? loadSeedsFile(o.seeds) : undefined;
+            const result =
+                name === "deploy"
+                    ? await client().deploy(stack(), { seed }).then((r) => ({ changes: r.summary.resourceChanges, migrations: r.migrations }))
+                    : await client().migrate(stack(), { seed });
+            print(result, (r) => formatTable(r.migrations));
+        });
+}
 
 program
     .command("preview")
@@ -150,7 +160,7 @@ program
     });
 
 program.parseAsync().catch((error: Error) => {
-    const code = error instanceof ControlError ? error.code : "error";
+    const code = error instanceof ControlError ? error.code : error instanceof ConfigError ? "invalid_request" : "error";
     if (program.opts<GlobalOptions>().json) console.log(JSON.stringify({ error: { code, message: error.message } }, null, 2));
     else console.error(`tenants: ${error.message}`);
     process.exit(EXIT_CODES[code] ?? 1);

@@ -4,6 +4,7 @@
  * written down, and the whole resulting config is validated before anything is written.
  */
 import { chooseServer } from "../placement";
+import { ConfigError } from "./errors";
 import { ConfigSource, loadStackModel } from "./load";
 import { StackModel } from "./model";
 import { DEFAULT_CAPACITY } from "./schema";
@@ -45,5 +46,15 @@ export function addTenant(source: ConfigSource, tenant: NewTenant): AddedTenant 
     if (server !== undefined) entry.server = server;
     if (tenant.connectionLimit !== undefined) entry.connectionLimit = tenant.connectionLimit;
     const model = loadStackModel({ ...source, raw: { ...raw, tenants: [...tenants, entry] } });
+    // The cell's bound is checked when a tenant is added, never against a deployed stack.
+    const inCell = model.tenants.filter((t) => t.state !== "erased").length;
+    if (inCell > model.cell.capacity) {
+        throw new ConfigError([
+            {
+                path: "tenantdb:cell.capacity",
+                message: `${origin} already holds ${inCell - 1} tenants, its capacity as a cell; add the tenant to another cell (README, Cells), or raise the capacity after measuring with npm run bench:engine`,
+            },
+        ]);
+    }
     return { entry, tenants: [...tenants, entry], server: model.tenants.find((t) => t.id === tenant.id)!.server, model };
 }

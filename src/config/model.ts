@@ -6,7 +6,7 @@
  */
 import { TenantNames } from "../naming";
 import { rdsDefaultMaxConnections } from "./capacity";
-import { BackupConfig, CostConfig, ExternalServerConfig, RdsServerConfig, TenantConfig } from "./schema";
+import { BackupConfig, CellConfig, CostConfig, ExternalServerConfig, RdsServerConfig, TenantConfig } from "./schema";
 
 export type ResolvedServer =
     | (RdsServerConfig & { readonly name: string; readonly componentName: string; readonly dedicatedTo?: string })
@@ -27,10 +27,11 @@ export interface StackModel {
     readonly tenants: readonly ResolvedTenant[];
     readonly backup: BackupConfig;
     readonly cost: CostConfig;
+    readonly cell: CellConfig;
 }
 
 /** The tenantdb config keys the model is built from, without their `tenantdb:` namespace. */
-export const MODEL_KEYS = ["servers", "tenants", "backup", "cost", "dedicatedServer"] as const;
+export const MODEL_KEYS = ["servers", "tenants", "backup", "cost", "dedicatedServer", "cell"] as const;
 export type ModelKey = (typeof MODEL_KEYS)[number];
 
 /** tenantdb config as it comes from a source, before validation. */

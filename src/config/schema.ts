@@ -152,6 +152,15 @@ export const costSchema = z.strictObject({
     allocation: z.enum(["equal", "storage", "connections"]).default("equal"),
 });
 
+/**
+ * The stack as one cell of a fleet (README, "Cells"). A cell takes new tenants up to its capacity:
+ * bench:engine shows every engine operation on a stack growing faster than its tenant count.
+ * Checked when a tenant is added, so a deployed stack above it keeps working.
+ */
+export const cellSchema = z.strictObject({
+    capacity: z.number().int().min(1).max(200).default(25),
+});
+
 export const dedicatedDefaultsSchema = rdsServerSchema.omit({ kind: true }).partial();
 
 export const stackConfigSchema = z.strictObject({
@@ -160,6 +169,7 @@ export const stackConfigSchema = z.strictObject({
     backup: backupSchema.default(() => backupSchema.parse({})),
     cost: costSchema.default(() => costSchema.parse({})),
     dedicatedServer: dedicatedDefaultsSchema.default({}),
+    cell: cellSchema.default(() => cellSchema.parse({})),
 });
 
 export type RdsServerConfig = z.output<typeof rdsServerSchema>;
@@ -168,4 +178,5 @@ export type ServerConfig = z.output<typeof serverSchema>;
 export type TenantConfig = z.output<typeof tenantSchema>;
 export type BackupConfig = z.output<typeof backupSchema>;
 export type CostConfig = z.output<typeof costSchema>;
+export type CellConfig = z.output<typeof cellSchema>;
 export type ParsedStackConfig = z.output<typeof stackConfigSchema>;

@@ -151,5 +151,5 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
         names: tenantNames(tenant.id),
         componentName: tenantComponentName(tenant.id),
     }));
-    return { servers, tenants, backup: config.backup, cost: config.cost };
+    return { servers, tenants, backup: config.backup, cost: config.cost, cell: config.cell };
 }

@@ -218,10 +218,18 @@ export class TenantdbClient {
             const result = await this.up(stack, stackName, undefined, signal);
             const migrations = await runFleet(await deployedTargets(stack), { mode: "up", seed: options.seed });
             this.emit({ kind: "migrated", stack: stackName, report: migrations });
-            if (fleetFailed(migrations)) {
-                throw new MigrationFailedError(stackName, migrations, migrations.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId));
-            }
+            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations, failedTenants(migrations));
             return { summary: result.summary, migrations };
+        });
+    }
+
+    /** The migrations on every active tenant of the deployed stack, from its outputs. */
+    async migrate(stackName: string, options: CallOptions & { seed?: Record<string, SeedInput> } = {}): Promise<{ migrations: FleetReport }> {
+        return this.leased(stackName, "migrate", options, async () => {
+            const migrations = await runFleet(await deployedTargets(await selectStack(this.options, stackName)), { mode: "up", seed: options.seed });
+            this.emit({ kind: "migrated", stack: stackName, report: migrations });
+            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations, failedTenants(migrations));
+            return { migrations };
         });
     }
 
@@ -346,6 +354,10 @@ export class TenantdbClient {
     private emit(event: ControlEvent): void {
         this.options.onEvent?.(event);
     }
+}
+
+function failedTenants(report: FleetReport): string[] {
+    return report.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId);
 }
 
 /** Migration targets of a deployed stack, with each server's connection budget. */

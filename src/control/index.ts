@@ -3,6 +3,8 @@
  * and the CLI. See README, "Tenant lifecycle and the control API".
  */
 export { TenantdbClient } from "./client";
+export { FleetClient, cellsOf } from "./fleet";
+export type { CellCommand, CellResult, FleetOptions } from "./fleet";
 export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./client";
 export { AbortedError, BusyError, ConflictError, ControlError, EngineError, InvalidRequestError, LeaseLostError, MigrationFailedError } from "./errors";
 export { FinalBackupError, finalBackupFromInventory } from "./final-backup";

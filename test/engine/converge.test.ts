@@ -41,6 +41,8 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         const engine = requireEngine(this);
         for (const id of IDS) await dropDeclaredTenant(testServer(), id);
         project = EngineProject.create(engine);
+        // As production runs it: every step checkpointed to the state.
+        project.env.PULUMI_SKIP_CHECKPOINTS = "false";
         stack = await project.stack("dev", stackConfigOf(declaredTenantsConfig(testServer(), TENANTS)));
         firstUp = await stack.up();
     });
