@@ -49,11 +49,27 @@ async function main(): Promise<void> {
     const useS3 = process.argv.includes("--s3");
     const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-bench-backup-"));
     if (process.getuid?.() === 0) (await import("node:fs")).chmodSync(root, 0o755);
-    const local = await startLocalServer({ dataDir: path.join(root, "pgdata"), settings: { max_connections: 50, shared_buffers: "256MB" } });
+    const local = await startLocalServer({
+        dataDir: path.join(root, "pgdata"),
+        settings: { max_connections: 50, shared_buffers: "256MB" },
+    });
     let s3: S3rver | undefined;
     try {
-        const admin: ClientConfig = { host: local.host, port: local.port, user: local.user, password: local.password, options: "-c search_path=pg_catalog" };
-        const server: BackupServer = { name: "bench", host: local.host, port: local.port, user: local.user, password: local.password, ssl: "disable" };
+        const admin: ClientConfig = {
+            host: local.host,
+            port: local.port,
+            user: local.user,
+            password: local.password,
+            options: "-c search_path=pg_catalog",
+        };
+        const server: BackupServer = {
+            name: "bench",
+            host: local.host,
+            port: local.port,
+            user: local.user,
+            password: local.password,
+            ssl: "disable",
+        };
         const names = tenantNames(TENANT);
         await createTenantDatabase(admin, TENANT);
         const [seedSeconds] = await seconds(() => seedErpTenant(TENANT, scale, admin));
@@ -66,7 +82,9 @@ async function main(): Promise<void> {
         );
         await client.end();
         const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-        console.log(`tenant ${names.database}: ${mib(Number(rows[0].data))} in tables and indexes, ${Number(rows[0].rows).toLocaleString("en")} rows (seeded in ${seedSeconds.toFixed(1)} s)`);
+        console.log(
+            `tenant ${names.database}: ${mib(Number(rows[0].data))} in tables and indexes, ${Number(rows[0].rows).toLocaleString("en")} rows (seeded in ${seedSeconds.toFixed(1)} s)`,
+        );
         const before = await fingerprints(names.database, admin);
 
         const tools = await locatePgTools();
@@ -75,10 +93,22 @@ async function main(): Promise<void> {
         let target: TenantBackupTarget;
         let storeFor: ((t: TenantBackupTarget) => ReturnType<typeof openStore>) | undefined;
         if (useS3) {
-            s3 = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: path.join(root, "s3"), configureBuckets: [{ name: "bench-bucket" }] });
+            s3 = new S3rver({
+                address: "127.0.0.1",
+                port: 0,
+                silent: true,
+                directory: path.join(root, "s3"),
+                configureBuckets: [{ name: "bench-bucket" }],
+            });
             const { port } = await s3.run();
             const s3client = s3Client(`http://127.0.0.1:${port}`);
-            target = { tenantId: TENANT, server, bucket: "bench-bucket", kmsKeyId: "arn:aws:kms:eu-central-1:111122223333:key/bench", destination: "s3://bench-bucket/" };
+            target = {
+                tenantId: TENANT,
+                server,
+                bucket: "bench-bucket",
+                kmsKeyId: "arn:aws:kms:eu-central-1:111122223333:key/bench",
+                destination: "s3://bench-bucket/",
+            };
             storeFor = (t: TenantBackupTarget) => openStore(t, { s3Client: s3client });
         } else {
             target = { tenantId: TENANT, server, destination: pathToFileURL(path.join(root, "store")).href };
@@ -87,14 +117,19 @@ async function main(): Promise<void> {
         await maintenance.connect();
         const env = libpqEnv(server, names.database);
         const t0 = performance.now();
-        const log = process.argv.includes("--verbose") ? (line: string) => console.log(`  +${((performance.now() - t0) / 1000).toFixed(2)} s ${line}`) : undefined;
+        const log = process.argv.includes("--verbose")
+            ? (line: string) => console.log(`  +${((performance.now() - t0) / 1000).toFixed(2)} s ${line}`)
+            : undefined;
 
         // Raw: the same dump format, straight into a new database.
         const rawRound = async () => {
             await maintenance.query("CHECKPOINT");
             const [rawSeconds] = await seconds(async () => {
                 await maintenance.query("CREATE DATABASE erp_bench_raw TEMPLATE template0");
-                await run(`"${tools.pgDump.path}" --format=custom | "${tools.pgRestore.path}" --no-owner --no-acl --exit-on-error --dbname=erp_bench_raw`, env);
+                await run(
+                    `"${tools.pgDump.path}" --format=custom | "${tools.pgRestore.path}" --no-owner --no-acl --exit-on-error --dbname=erp_bench_raw`,
+                    env,
+                );
             });
             await maintenance.query("DROP DATABASE erp_bench_raw");
             return rawSeconds;
@@ -105,7 +140,8 @@ async function main(): Promise<void> {
             const [backupSeconds, backup] = await seconds(() => backupTenant(target, { tools, storeFor, log }));
             await maintenance.query("CHECKPOINT");
             const [restoreSeconds, restored] = await seconds(() => restoreTenant(target, { tools, storeFor, log }));
-            if (JSON.stringify(await fingerprints(names.database, admin)) !== JSON.stringify(before)) throw new Error("the restored data differs from the original");
+            if (JSON.stringify(await fingerprints(names.database, admin)) !== JSON.stringify(before))
+                throw new Error("the restored data differs from the original");
             await maintenance.query(`DROP DATABASE ${restored.previousDatabase}`);
             return { backupSeconds, restoreSeconds, sizeBytes: backup.manifest.sizeBytes };
         };
@@ -121,7 +157,9 @@ async function main(): Promise<void> {
                 ours.push(await ourRound());
                 raws.push(await rawRound());
             }
-            console.log(`round ${round + 1}: raw ${raws[round].toFixed(2)} s, ours ${ours[round].backupSeconds.toFixed(2)} + ${ours[round].restoreSeconds.toFixed(2)} s`);
+            console.log(
+                `round ${round + 1}: raw ${raws[round].toFixed(2)} s, ours ${ours[round].backupSeconds.toFixed(2)} + ${ours[round].restoreSeconds.toFixed(2)} s`,
+            );
         }
         await maintenance.end();
         const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -129,7 +167,9 @@ async function main(): Promise<void> {
         const backupSeconds = median(ours.map((o) => o.backupSeconds));
         const restoreSeconds = median(ours.map((o) => o.restoreSeconds));
         const total = median(ours.map((o) => o.backupSeconds + o.restoreSeconds));
-        console.log(`dump size ${mib(ours[0].sizeBytes)}, destination ${useS3 ? "s3rver (local S3)" : "file://"}; medians of ${rounds} rounds:`);
+        console.log(
+            `dump size ${mib(ours[0].sizeBytes)}, destination ${useS3 ? "s3rver (local S3)" : "file://"}; medians of ${rounds} rounds:`,
+        );
         console.log(`raw   pg_dump -Fc | pg_restore                  ${rawSeconds.toFixed(2)} s`);
         console.log(`ours  backup (dump, sha256, counts, manifest)   ${backupSeconds.toFixed(2)} s`);
         console.log(`ours  restore (verify, ownership, switch names) ${restoreSeconds.toFixed(2)} s`);

@@ -44,9 +44,13 @@ for (let i = 0; i < RUNS; i++) {
 
 const pricing = median(pricingMs);
 const baseline = median(baselineMs);
-console.log(`graph: ${TENANTS} tenants, ${report.servers.length} servers, ${graph.length} resources -> ${report.lineItems.length} line items`);
+console.log(
+    `graph: ${TENANTS} tenants, ${report.servers.length} servers, ${graph.length} resources -> ${report.lineItems.length} line items`,
+);
 console.log(`fleet total: $${report.totalMonthlyUsd.toFixed(2)}/month (worst case $${report.worstCaseMonthlyUsd.toFixed(2)})`);
-console.log(`pricing + allocation: ${pricing.toFixed(2)} ms (median of ${RUNS}; min ${Math.min(...pricingMs).toFixed(2)}, max ${Math.max(...pricingMs).toFixed(2)})`);
+console.log(
+    `pricing + allocation: ${pricing.toFixed(2)} ms (median of ${RUNS}; min ${Math.min(...pricingMs).toFixed(2)}, max ${Math.max(...pricingMs).toFixed(2)})`,
+);
 console.log(`baseline, plain loop summing ${figures.length} figures: ${baseline.toFixed(3)} ms (checksum ${checksum.toFixed(2)})`);
 console.log(`ratio pricing/baseline: ${(pricing / Math.max(baseline, 0.001)).toFixed(0)}x`);
 console.log(`target < ${TARGET_MS} ms: ${pricing < TARGET_MS ? "met" : "MISSED"}`);

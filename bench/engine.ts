@@ -54,7 +54,14 @@ function mockEvaluation(n: number): { seconds: number; resources: number; peakMi
 }
 
 interface EngineFigures {
-    resources: number; firstUp: number; noopUp: number; addFull: number; addTargeted: number; addTargetedCreates: number; stateKiB: number; peakMiB: number;
+    resources: number;
+    firstUp: number;
+    noopUp: number;
+    addFull: number;
+    addTargeted: number;
+    addTargetedCreates: number;
+    stateKiB: number;
+    peakMiB: number;
 }
 
 async function engineRun(admin: Admin, n: number, env: Record<string, string> = {}, full = true): Promise<EngineFigures> {
@@ -63,13 +70,18 @@ async function engineRun(admin: Admin, n: number, env: Record<string, string> = 
     const rssFile = path.join(project.dir, "..", "peak-rss.txt");
     writeFileSync(rssFile, "");
     // As `pulumi up` runs the program by default: type-checked by ts-node (the tests skip that).
-    Object.assign(project.env, { NODE_OPTIONS: `--require ${PEAK_RSS}`, TENANTDB_PEAK_RSS_FILE: rssFile, PULUMI_NODEJS_TRANSPILE_ONLY: "false" }, env);
+    Object.assign(
+        project.env,
+        { NODE_OPTIONS: `--require ${PEAK_RSS}`, TENANTDB_PEAK_RSS_FILE: rssFile, PULUMI_NODEJS_TRANSPILE_ONLY: "false" },
+        env,
+    );
     try {
         const stack = await project.stack("bench", stackConfigOf(config(admin, n)));
         const [firstUp, up] = await seconds(() => stack.up());
         const resources = up.summary.resourceChanges?.create ?? 0;
         const peak = () => Math.max(...readFileSync(rssFile, "utf8").trim().split("\n").map(Number));
-        if (!full) return { resources, firstUp, noopUp: 0, addFull: 0, addTargeted: 0, addTargetedCreates: 0, stateKiB: 0, peakMiB: peak() };
+        if (!full)
+            return { resources, firstUp, noopUp: 0, addFull: 0, addTargeted: 0, addTargetedCreates: 0, stateKiB: 0, peakMiB: peak() };
         const [noopUp] = await seconds(() => stack.up({ expectNoChanges: true }));
 
         project.writeConfig("bench", stackConfigOf(config(admin, n + 1)).plain);
@@ -81,8 +93,14 @@ async function engineRun(admin: Admin, n: number, env: Record<string, string> = 
 
         const stateFile = path.join(project.dir, "..", "state/.pulumi/stacks/tenantdb/bench.json");
         return {
-            resources, firstUp, noopUp, addFull, addTargeted, addTargetedCreates: targeted.summary.resourceChanges?.create ?? 0,
-            stateKiB: statSync(stateFile).size / 1024, peakMiB: peak(),
+            resources,
+            firstUp,
+            noopUp,
+            addFull,
+            addTargeted,
+            addTargetedCreates: targeted.summary.resourceChanges?.create ?? 0,
+            stateKiB: statSync(stateFile).size / 1024,
+            peakMiB: peak(),
         };
     } finally {
         project.remove();
@@ -94,31 +112,47 @@ async function main() {
     if (kind === "mock") {
         const admin = { host: "127.0.0.1", port: 5432, user: "postgres", password: "bench" };
         const [elapsed, evaluation] = await seconds(() => evaluateProgramOffline(config(admin, Number(count)), { stack: "bench" }));
-        console.log(JSON.stringify({ seconds: elapsed, resources: evaluation.resources.length, peakMiB: process.resourceUsage().maxRSS / 1024 }));
+        console.log(
+            JSON.stringify({ seconds: elapsed, resources: evaluation.resources.length, peakMiB: process.resourceUsage().maxRSS / 1024 }),
+        );
         return;
     }
     const engine = locateEngine();
     if (!engine) throw new Error(ENGINE_MISSING);
     console.log(`bench:engine on ${process.version}, ${os.cpus().length} cores, engine from ${engine.source}\n`);
-    console.log("tenants  resources  res/tenant  mock s  mock MiB  first up s  ratio/mock  no-op up s  add: full s  targeted s (creates)  state KiB  program MiB  ratio MiB/mock");
+    console.log(
+        "tenants  resources  res/tenant  mock s  mock MiB  first up s  ratio/mock  no-op up s  add: full s  targeted s (creates)  state KiB  program MiB  ratio MiB/mock",
+    );
     const rows: (EngineFigures & { n: number })[] = [];
     for (const n of SIZES) {
         const mock = mockEvaluation(n);
         const figures = await withFreshServer((admin) => engineRun(admin, n));
         rows.push({ ...figures, n });
-        console.log([
-            String(n).padStart(7), String(figures.resources).padStart(10), ((figures.resources - STACK_RESOURCES) / n).toFixed(1).padStart(11),
-            mock.seconds.toFixed(2).padStart(7), mock.peakMiB.toFixed(0).padStart(9), figures.firstUp.toFixed(1).padStart(11),
-            (figures.firstUp / mock.seconds).toFixed(1).padStart(11), figures.noopUp.toFixed(1).padStart(11), figures.addFull.toFixed(1).padStart(12),
-            `${figures.addTargeted.toFixed(1)} (${figures.addTargetedCreates})`.padStart(21), figures.stateKiB.toFixed(0).padStart(10),
-            figures.peakMiB.toFixed(0).padStart(12), (figures.peakMiB / mock.peakMiB).toFixed(2).padStart(15),
-        ].join(" "));
+        console.log(
+            [
+                String(n).padStart(7),
+                String(figures.resources).padStart(10),
+                ((figures.resources - STACK_RESOURCES) / n).toFixed(1).padStart(11),
+                mock.seconds.toFixed(2).padStart(7),
+                mock.peakMiB.toFixed(0).padStart(9),
+                figures.firstUp.toFixed(1).padStart(11),
+                (figures.firstUp / mock.seconds).toFixed(1).padStart(11),
+                figures.noopUp.toFixed(1).padStart(11),
+                figures.addFull.toFixed(1).padStart(12),
+                `${figures.addTargeted.toFixed(1)} (${figures.addTargetedCreates})`.padStart(21),
+                figures.stateKiB.toFixed(0).padStart(10),
+                figures.peakMiB.toFixed(0).padStart(12),
+                (figures.peakMiB / mock.peakMiB).toFixed(2).padStart(15),
+            ].join(" "),
+        );
     }
     if (rows.length > 1) {
         const [a, b] = [rows[0], rows[rows.length - 1]];
         const growth = (x: number, y: number) => (y / x / (b.n / a.n)).toFixed(2);
-        console.log(`\nGrowth from ${a.n} to ${b.n} tenants, per tenant (1.00 = linear): first up ${growth(a.firstUp, b.firstUp)}, no-op up ${growth(a.noopUp, b.noopUp)}, ` +
-            `add (full up) ${growth(a.addFull, b.addFull)}, add (targeted) ${growth(a.addTargeted, b.addTargeted)}, state ${growth(a.stateKiB, b.stateKiB)}`);
+        console.log(
+            `\nGrowth from ${a.n} to ${b.n} tenants, per tenant (1.00 = linear): first up ${growth(a.firstUp, b.firstUp)}, no-op up ${growth(a.noopUp, b.noopUp)}, ` +
+                `add (full up) ${growth(a.addFull, b.addFull)}, add (targeted) ${growth(a.addTargeted, b.addTargeted)}, state ${growth(a.stateKiB, b.stateKiB)}`,
+        );
     }
 
     // Once, at one size: a first up with each knob against the default, each on a fresh server.
@@ -127,11 +161,19 @@ async function main() {
     const firstUp = (env: Record<string, string>) => withFreshServer((admin) => engineRun(admin, once, env, false));
     const base = await firstUp({});
     const skipped = await firstUp({ PULUMI_SKIP_CHECKPOINTS: "true" });
-    console.log(`\nFirst up of ${once} tenants: ${base.firstUp.toFixed(1)} s; ` +
-        `${skipped.firstUp.toFixed(1)} s with PULUMI_SKIP_CHECKPOINTS=true (checkpoint writes: ratio ${(base.firstUp / skipped.firstUp).toFixed(2)})`);
+    console.log(
+        `\nFirst up of ${once} tenants: ${base.firstUp.toFixed(1)} s; ` +
+            `${skipped.firstUp.toFixed(1)} s with PULUMI_SKIP_CHECKPOINTS=true (checkpoint writes: ratio ${(base.firstUp / skipped.firstUp).toFixed(2)})`,
+    );
     const transpiled = await firstUp({ PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
-    console.log(`First up of ${once} tenants with PULUMI_NODEJS_TRANSPILE_ONLY=true (no type-check by ts-node): ${transpiled.firstUp.toFixed(1)} s, ` +
-        `ratio ${(base.firstUp / transpiled.firstUp).toFixed(2)}; program peak ${transpiled.peakMiB.toFixed(0)} MiB vs ${base.peakMiB.toFixed(0)} MiB`);
+    console.log(
+        `First up of ${once} tenants with PULUMI_NODEJS_TRANSPILE_ONLY=true (no type-check by ts-node): ${transpiled.firstUp.toFixed(1)} s, ` +
+            `ratio ${(base.firstUp / transpiled.firstUp).toFixed(2)}; program peak ${transpiled.peakMiB.toFixed(0)} MiB vs ${base.peakMiB.toFixed(0)} MiB`,
+    );
 }
 
-if (require.main === module) main().catch((error) => { console.error(error); process.exit(1); });
+if (require.main === module)
+    main().catch((error) => {
+        console.error(error);
+        process.exit(1);
+    });

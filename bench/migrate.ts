@@ -29,12 +29,24 @@ async function sequentialLoop(targets: readonly TenantTarget[], seed: ReturnType
     const catalog = loadCatalog();
     let failed = 0;
     for (const target of targets) {
-        const client = new Client({ host: target.host, port: target.port, database: target.database, user: target.user, password: target.password });
+        const client = new Client({
+            host: target.host,
+            port: target.port,
+            database: target.database,
+            user: target.user,
+            password: target.password,
+        });
         try {
             await client.connect();
             await client.query(`SET ROLE ${ident(tenantNames(target.tenantId).ownerRole)}`);
             const cursor: RunCursor = { step: "connect" };
-            await runTenant(client, catalog, { mode: "up", seed: seed[target.tenantId], lock: { onBusy: "wait", timeoutMs: 30_000 } }, target.tenantId, cursor);
+            await runTenant(
+                client,
+                catalog,
+                { mode: "up", seed: seed[target.tenantId], lock: { onBusy: "wait", timeoutMs: 30_000 } },
+                target.tenantId,
+                cursor,
+            );
         } catch (error) {
             failed++;
             console.error(`sequential: ${target.tenantId} failed: ${(error as Error).message}`);
@@ -49,7 +61,9 @@ async function main(): Promise<void> {
     const root = mkdtempSync(path.join(os.tmpdir(), "tenantdb-bench-"));
     const server = await startLocalServer({ dataDir: path.join(root, "pgdata"), settings: { max_connections: 200 } });
     try {
-        console.log(`tenantdb migration benchmark: ${TENANTS} tenant databases per side on one local PostgreSQL 15, ${os.cpus().length} CPU(s)`);
+        console.log(
+            `tenantdb migration benchmark: ${TENANTS} tenant databases per side on one local PostgreSQL 15, ${os.cpus().length} CPU(s)`,
+        );
         const setupStart = Date.now();
         const sequentialIds = Array.from({ length: TENANTS }, (_, i) => `bench_seq_${i}`);
         const runnerIds = Array.from({ length: TENANTS }, (_, i) => `bench_run_${i}`);
@@ -84,9 +98,15 @@ async function main(): Promise<void> {
         const deepMs = Date.now() - start;
         if (deep.counts["up-to-date"] !== TENANTS) throw new Error(`deep no-op run found work: ${summary(deep)}`);
         const per1000 = (noopMs / TENANTS) * 1000;
-        console.log(`(b) nothing pending, migrate up (schema fingerprints, one connection per server): ${seconds(noopMs)} s for ${TENANTS} tenants, ${seconds(per1000)} s per 1,000 (target < 15 s: ${per1000 < 15_000 ? "met" : "NOT met"})`);
-        console.log(`(b) nothing pending, status:     ${seconds(statusMs)} s for ${TENANTS} tenants, ${seconds((statusMs / TENANTS) * 1000)} s per 1,000`);
-        console.log(`(b) nothing pending, up --deep (one connection + one query per tenant, no fingerprint): ${seconds(deepMs)} s for ${TENANTS}, ${seconds((deepMs / TENANTS) * 1000)} s per 1,000`);
+        console.log(
+            `(b) nothing pending, migrate up (schema fingerprints, one connection per server): ${seconds(noopMs)} s for ${TENANTS} tenants, ${seconds(per1000)} s per 1,000 (target < 15 s: ${per1000 < 15_000 ? "met" : "NOT met"})`,
+        );
+        console.log(
+            `(b) nothing pending, status:     ${seconds(statusMs)} s for ${TENANTS} tenants, ${seconds((statusMs / TENANTS) * 1000)} s per 1,000`,
+        );
+        console.log(
+            `(b) nothing pending, up --deep (one connection + one query per tenant, no fingerprint): ${seconds(deepMs)} s for ${TENANTS}, ${seconds((deepMs / TENANTS) * 1000)} s per 1,000`,
+        );
         if (ratio < 3 || per1000 >= 15_000) process.exitCode = 1;
     } finally {
         await server.stop();

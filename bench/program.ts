@@ -37,7 +37,10 @@ async function runProgram(tenants: number, graphFile: string) {
     const started = process.hrtime.bigint();
     const evaluation = await evaluateProgramOffline(fleetConfig(tenants), { stack: "bench" });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    writeFileSync(graphFile, JSON.stringify(evaluation.resources.map((r) => ({ type: r.type, name: r.name, inputs: unwrapSecrets(r.inputs) }))));
+    writeFileSync(
+        graphFile,
+        JSON.stringify(evaluation.resources.map((r) => ({ type: r.type, name: r.name, inputs: unwrapSecrets(r.inputs) }))),
+    );
     return { seconds, resources: evaluation.resources.length };
 }
 
@@ -45,11 +48,24 @@ async function runProgram(tenants: number, graphFile: string) {
 async function timedStack(declare: () => void) {
     const started = process.hrtime.bigint();
     let count = 0;
-    await pulumi.runtime.setMocks({
-        newResource: (args) => { count++; return { id: `${args.name}-id`, state: args.inputs }; },
-        call: () => { throw new Error("no invokes in the baseline"); },
-    }, "tenantdb", "bench", false);
-    await pulumi.runtime.runInPulumiStack(async () => { declare(); return {}; });
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                count++;
+                return { id: `${args.name}-id`, state: args.inputs };
+            },
+            call: () => {
+                throw new Error("no invokes in the baseline");
+            },
+        },
+        "tenantdb",
+        "bench",
+        false,
+    );
+    await pulumi.runtime.runInPulumiStack(async () => {
+        declare();
+        return {};
+    });
     await pulumi.runtime.disconnect();
     return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources: count };
 }
@@ -81,7 +97,8 @@ const CLASSES: Record<string, new (name: string, args: any) => pulumi.Resource> 
     "aws:kms/alias:Alias": aws.kms.Alias,
     "aws:s3/bucket:Bucket": aws.s3.Bucket,
     "aws:s3/bucketVersioning:BucketVersioning": aws.s3.BucketVersioning,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": aws.s3.BucketServerSideEncryptionConfiguration,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        aws.s3.BucketServerSideEncryptionConfiguration,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": aws.s3.BucketPublicAccessBlock,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": aws.s3.BucketLifecycleConfiguration,
     "aws:s3/bucketPolicy:BucketPolicy": aws.s3.BucketPolicy,
@@ -109,7 +126,10 @@ function runFlat(graphFile: string) {
 }
 
 function child(kind: string, n: number | string): { seconds: number; resources: number; peakMiB: number } {
-    const run = spawnSync(process.execPath, [...process.execArgv, __filename, kind, String(n), graphFile], { encoding: "utf8", maxBuffer: 1 << 24 });
+    const run = spawnSync(process.execPath, [...process.execArgv, __filename, kind, String(n), graphFile], {
+        encoding: "utf8",
+        maxBuffer: 1 << 24,
+    });
     const last = run.stdout.trim().split("\n").pop();
     if (run.status !== 0 || !last) throw new Error(`${kind} ${n} failed:\n${run.stderr}`);
     return JSON.parse(last);
@@ -118,27 +138,43 @@ function child(kind: string, n: number | string): { seconds: number; resources: 
 async function main() {
     const [kind, n, file] = process.argv.slice(2);
     if (kind) {
-        const result = kind === "program" ? await runProgram(Number(n), file) : kind === "flat" ? await runFlat(file) : await runBare(Number(n));
+        const result =
+            kind === "program" ? await runProgram(Number(n), file) : kind === "flat" ? await runFlat(file) : await runBare(Number(n));
         console.log(JSON.stringify({ ...result, peakMiB: process.resourceUsage().maxRSS / 1024 }));
         return;
     }
     console.log(`bench:program on ${process.version}, ${os.cpus().length} cores\n`);
     const sizes = process.env.BENCH_TENANTS ? process.env.BENCH_TENANTS.split(",").map(Number) : SIZES;
-    console.log("tenants  resources  program s  flat s  bare s  ratio/flat  ratio/bare  s/tenant  program MiB  flat MiB  MiB/tenant  mem ratio/flat");
+    console.log(
+        "tenants  resources  program s  flat s  bare s  ratio/flat  ratio/bare  s/tenant  program MiB  flat MiB  MiB/tenant  mem ratio/flat",
+    );
     for (const tenants of sizes) {
         const program = child("program", tenants);
         const flat = child("flat", 0);
         const bare = child("bare", program.resources);
-        console.log([
-            String(tenants).padStart(7), String(program.resources).padStart(10), program.seconds.toFixed(2).padStart(10),
-            flat.seconds.toFixed(2).padStart(7), bare.seconds.toFixed(2).padStart(7),
-            (program.seconds / flat.seconds).toFixed(2).padStart(11), (program.seconds / bare.seconds).toFixed(2).padStart(11),
-            (program.seconds / tenants).toFixed(3).padStart(9), program.peakMiB.toFixed(0).padStart(12), flat.peakMiB.toFixed(0).padStart(9),
-            (program.peakMiB / tenants).toFixed(1).padStart(11), (program.peakMiB / flat.peakMiB).toFixed(2).padStart(15),
-        ].join(" "));
+        console.log(
+            [
+                String(tenants).padStart(7),
+                String(program.resources).padStart(10),
+                program.seconds.toFixed(2).padStart(10),
+                flat.seconds.toFixed(2).padStart(7),
+                bare.seconds.toFixed(2).padStart(7),
+                (program.seconds / flat.seconds).toFixed(2).padStart(11),
+                (program.seconds / bare.seconds).toFixed(2).padStart(11),
+                (program.seconds / tenants).toFixed(3).padStart(9),
+                program.peakMiB.toFixed(0).padStart(12),
+                flat.peakMiB.toFixed(0).padStart(9),
+                (program.peakMiB / tenants).toFixed(1).padStart(11),
+                (program.peakMiB / flat.peakMiB).toFixed(2).padStart(15),
+            ].join(" "),
+        );
     }
     rmSync(graphFile, { force: true });
     console.log("\nTargets: ratio/flat (what tenantdb's code adds) <= 1.2; 50 tenants < 10 s.");
 }
 
-if (require.main === module) main().catch((error) => { console.error(error); process.exit(1); });
+if (require.main === module)
+    main().catch((error) => {
+        console.error(error);
+        process.exit(1);
+    });

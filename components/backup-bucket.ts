@@ -27,14 +27,16 @@ export interface TenantBackupBucketArgs {
 export function tlsOnlyPolicy(bucketArn: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
-        Statement: [{
-            Sid: "DenyInsecureTransport",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "s3:*",
-            Resource: [bucketArn, `${bucketArn}/*`],
-            Condition: { Bool: { "aws:SecureTransport": "false" } },
-        }],
+        Statement: [
+            {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [bucketArn, `${bucketArn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+        ],
     });
 }
 
@@ -48,9 +50,20 @@ export function backupJobPolicy(bucketArn: string, keyArn: string): string {
         Version: "2012-10-17",
         Statement: [
             { Sid: "ListTenantBucket", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: bucketArn },
-            { Sid: "ReadWriteTenantBackups", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"], Resource: `${bucketArn}/*` },
+            {
+                Sid: "ReadWriteTenantBackups",
+                Effect: "Allow",
+                Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                Resource: `${bucketArn}/*`,
+            },
             // SSE-KMS needs GenerateDataKey to write and Decrypt to read, and only through S3.
-            { Sid: "UseTenantKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: keyArn, Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } } },
+            {
+                Sid: "UseTenantKeyThroughS3",
+                Effect: "Allow",
+                Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+                Resource: keyArn,
+                Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } },
+            },
         ],
     });
 }
@@ -74,67 +87,111 @@ export class TenantBackupBucket extends pulumi.ComponentResource {
         // unencrypted by the tenant's key, unversioned or without its lifecycle), and protected, so
         // a tenant leaving the config stops `up` before the engine deletes or forgets any of them.
 
-        this.key = new aws.kms.Key(`${name}-key`, {
-            description: `tenantdb ${args.stack}: backups of tenant ${args.tenantId}`,
-            enableKeyRotation: true,
-            deletionWindowInDays: 30,
-            tags: args.tags,
-        }, erasable);
-        new aws.kms.Alias(`${name}-key-alias`, {
-            name: backupKeyAlias(args.stack, args.tenantId),
-            targetKeyId: this.key.keyId,
-        }, erasable);
+        this.key = new aws.kms.Key(
+            `${name}-key`,
+            {
+                description: `tenantdb ${args.stack}: backups of tenant ${args.tenantId}`,
+                enableKeyRotation: true,
+                deletionWindowInDays: 30,
+                tags: args.tags,
+            },
+            erasable,
+        );
+        new aws.kms.Alias(
+            `${name}-key-alias`,
+            {
+                name: backupKeyAlias(args.stack, args.tenantId),
+                targetKeyId: this.key.keyId,
+            },
+            erasable,
+        );
 
         // bucketPrefix (at most 37 characters) plus AWS's random suffix keeps names globally unique.
-        this.bucket = new aws.s3.Bucket(`${name}`, {
-            bucketPrefix: backupBucketPrefix(args.stack, args.tenantId),
-            forceDestroy: false,
-            tags: args.tags,
-        }, keep);
-        new aws.s3.BucketVersioning(`${name}-versioning`, {
-            bucket: this.bucket.id,
-            versioningConfiguration: { status: "Enabled" },
-        }, keep);
-        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-            bucket: this.bucket.id,
-            rules: [{
-                applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
-                bucketKeyEnabled: true,
-            }],
-        }, keep);
-        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(`${name}-public-access-block`, {
-            bucket: this.bucket.id,
-            blockPublicAcls: true,
-            blockPublicPolicy: true,
-            ignorePublicAcls: true,
-            restrictPublicBuckets: true,
-        }, keep);
-        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
-            bucket: this.bucket.id,
-            rules: [{
-                id: "expire-backups",
-                status: "Enabled",
-                filter: { prefix: "" },
-                expiration: { days: args.retentionDays },
-                noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
-                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-            }],
-        }, keep);
-        new aws.s3.BucketPolicy(`${name}-tls-only`, {
-            bucket: this.bucket.id,
-            policy: this.bucket.arn.apply(tlsOnlyPolicy),
-        }, { ...keep, dependsOn: [publicAccessBlock] });
+        this.bucket = new aws.s3.Bucket(
+            `${name}`,
+            {
+                bucketPrefix: backupBucketPrefix(args.stack, args.tenantId),
+                forceDestroy: false,
+                tags: args.tags,
+            },
+            keep,
+        );
+        new aws.s3.BucketVersioning(
+            `${name}-versioning`,
+            {
+                bucket: this.bucket.id,
+                versioningConfiguration: { status: "Enabled" },
+            },
+            keep,
+        );
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            {
+                bucket: this.bucket.id,
+                rules: [
+                    {
+                        applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
+                        bucketKeyEnabled: true,
+                    },
+                ],
+            },
+            keep,
+        );
+        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access-block`,
+            {
+                bucket: this.bucket.id,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            keep,
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            {
+                bucket: this.bucket.id,
+                rules: [
+                    {
+                        id: "expire-backups",
+                        status: "Enabled",
+                        filter: { prefix: "" },
+                        expiration: { days: args.retentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+                    },
+                ],
+            },
+            keep,
+        );
+        new aws.s3.BucketPolicy(
+            `${name}-tls-only`,
+            {
+                bucket: this.bucket.id,
+                policy: this.bucket.arn.apply(tlsOnlyPolicy),
+            },
+            { ...keep, dependsOn: [publicAccessBlock] },
+        );
 
-        this.policy = new aws.iam.Policy(`${name}-job-policy`, {
-            description: `tenantdb ${args.stack}: backup job access to tenant ${args.tenantId}'s bucket and key only`,
-            policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([bucketArn, keyArn]) => backupJobPolicy(bucketArn, keyArn)),
-            tags: args.tags,
-        }, erasable);
+        this.policy = new aws.iam.Policy(
+            `${name}-job-policy`,
+            {
+                description: `tenantdb ${args.stack}: backup job access to tenant ${args.tenantId}'s bucket and key only`,
+                policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([bucketArn, keyArn]) => backupJobPolicy(bucketArn, keyArn)),
+                tags: args.tags,
+            },
+            erasable,
+        );
         if (args.backupRoleName) {
-            new aws.iam.RolePolicyAttachment(`${name}-job-policy-attachment`, {
-                role: args.backupRoleName,
-                policyArn: this.policy.arn,
-            }, erasable);
+            new aws.iam.RolePolicyAttachment(
+                `${name}-job-policy-attachment`,
+                {
+                    role: args.backupRoleName,
+                    policyArn: this.policy.arn,
+                },
+                erasable,
+            );
         }
         this.registerOutputs({ bucket: this.bucket.id, keyArn: this.key.arn, policyArn: this.policy.arn });
     }

@@ -75,39 +75,47 @@ export class RdsServer extends pulumi.ComponentResource {
         const child = { parent: this, protect: true };
         const major = server.engineVersion.split(".")[0];
 
-        const parameterGroup = new aws.rds.ParameterGroup(`${name}-parameters`, {
-            family: `postgres${major}`,
-            description: `tenantdb server ${name}: TLS only, connection and statement auditing`,
-            parameters: rdsParameters(server),
-            tags,
-        }, child);
+        const parameterGroup = new aws.rds.ParameterGroup(
+            `${name}-parameters`,
+            {
+                family: `postgres${major}`,
+                description: `tenantdb server ${name}: TLS only, connection and statement auditing`,
+                parameters: rdsParameters(server),
+                tags,
+            },
+            child,
+        );
 
-        this.instance = new aws.rds.Instance(`${name}`, {
-            engine: "postgres",
-            engineVersion: server.engineVersion,
-            instanceClass: server.instanceClass,
-            allocatedStorage: server.allocatedStorageGb,
-            maxAllocatedStorage: server.maxAllocatedStorageGb,
-            storageType: server.storageType,
-            storageEncrypted: true,
-            multiAz: server.multiAz,
-            username: RDS_ADMIN_USER,
-            manageMasterUserPassword: true,
-            parameterGroupName: parameterGroup.name,
-            dbSubnetGroupName: server.subnetGroupName,
-            vpcSecurityGroupIds: [...server.securityGroupIds],
-            publiclyAccessible: server.publiclyAccessible,
-            backupRetentionPeriod: server.backupRetentionDays,
-            deletionProtection: true,
-            skipFinalSnapshot: false,
-            finalSnapshotIdentifier: serverResourceName(args.stack, name, "final"),
-            copyTagsToSnapshot: true,
-            performanceInsightsEnabled: server.performanceInsights,
-            enabledCloudwatchLogsExports: ["postgresql"],
-            autoMinorVersionUpgrade: true,
-            applyImmediately: false,
-            tags,
-        }, { ...child, protect: true, retainOnDelete: true });
+        this.instance = new aws.rds.Instance(
+            `${name}`,
+            {
+                engine: "postgres",
+                engineVersion: server.engineVersion,
+                instanceClass: server.instanceClass,
+                allocatedStorage: server.allocatedStorageGb,
+                maxAllocatedStorage: server.maxAllocatedStorageGb,
+                storageType: server.storageType,
+                storageEncrypted: true,
+                multiAz: server.multiAz,
+                username: RDS_ADMIN_USER,
+                manageMasterUserPassword: true,
+                parameterGroupName: parameterGroup.name,
+                dbSubnetGroupName: server.subnetGroupName,
+                vpcSecurityGroupIds: [...server.securityGroupIds],
+                publiclyAccessible: server.publiclyAccessible,
+                backupRetentionPeriod: server.backupRetentionDays,
+                deletionProtection: true,
+                skipFinalSnapshot: false,
+                finalSnapshotIdentifier: serverResourceName(args.stack, name, "final"),
+                copyTagsToSnapshot: true,
+                performanceInsightsEnabled: server.performanceInsights,
+                enabledCloudwatchLogsExports: ["postgresql"],
+                autoMinorVersionUpgrade: true,
+                applyImmediately: false,
+                tags,
+            },
+            { ...child, protect: true, retainOnDelete: true },
+        );
 
         this.host = this.instance.address;
         this.port = this.instance.port;
@@ -115,23 +123,31 @@ export class RdsServer extends pulumi.ComponentResource {
         const adminPassword = this.instance.masterUserSecrets.apply((secrets) => {
             const arn = secrets?.[0]?.secretArn;
             if (!arn) {
-                throw new pulumi.ResourceError(`RDS reports no managed admin secret for server ${name}; check manageMasterUserPassword on the instance`, this.instance);
+                throw new pulumi.ResourceError(
+                    `RDS reports no managed admin secret for server ${name}; check manageMasterUserPassword on the instance`,
+                    this.instance,
+                );
             }
-            return aws.secretsmanager.getSecretVersionOutput({ secretId: arn }, { parent: this }).secretString
-                .apply((value) => JSON.parse(value).password as string);
+            return aws.secretsmanager
+                .getSecretVersionOutput({ secretId: arn }, { parent: this })
+                .secretString.apply((value) => JSON.parse(value).password as string);
         });
-        this.provider = new postgresql.Provider(`${name}-postgresql`, {
-            host: this.host,
-            port: this.port,
-            username: RDS_ADMIN_USER,
-            password: pulumi.secret(adminPassword),
-            database: "postgres",
-            superuser: false,
-            sslmode: "require",
-            connectTimeout: 15,
-            maxConnections: 4,
-            expectedVersion: server.engineVersion,
-        }, child);
+        this.provider = new postgresql.Provider(
+            `${name}-postgresql`,
+            {
+                host: this.host,
+                port: this.port,
+                username: RDS_ADMIN_USER,
+                password: pulumi.secret(adminPassword),
+                database: "postgres",
+                superuser: false,
+                sslmode: "require",
+                connectTimeout: 15,
+                maxConnections: 4,
+                expectedVersion: server.engineVersion,
+            },
+            child,
+        );
 
         this.alarms(name, args);
         this.registerOutputs({ host: this.host, port: this.port });
@@ -142,24 +158,68 @@ export class RdsServer extends pulumi.ComponentResource {
         const dimensions = { DBInstanceIdentifier: this.instance.identifier };
         const actions = server.alarmTopicArn ? [server.alarmTopicArn] : [];
         const alarm = (key: string, metricName: string, comparisonOperator: string, threshold: number, description: string) =>
-            new aws.cloudwatch.MetricAlarm(`${name}-${key}`, {
-                namespace: "AWS/RDS", metricName, dimensions, statistic: "Average", period: 300, evaluationPeriods: 3,
-                comparisonOperator, threshold, alarmDescription: description, alarmActions: actions, okActions: actions,
-                treatMissingData: "breaching", tags,
-            }, child);
+            new aws.cloudwatch.MetricAlarm(
+                `${name}-${key}`,
+                {
+                    namespace: "AWS/RDS",
+                    metricName,
+                    dimensions,
+                    statistic: "Average",
+                    period: 300,
+                    evaluationPeriods: 3,
+                    comparisonOperator,
+                    threshold,
+                    alarmDescription: description,
+                    alarmActions: actions,
+                    okActions: actions,
+                    treatMissingData: "breaching",
+                    tags,
+                },
+                child,
+            );
         alarm("cpu-high", "CPUUtilization", "GreaterThanThreshold", 80, `${name}: CPU above 80% for 15 minutes`);
         // Ten percent of the allocated storage, in bytes, as CloudWatch reports FreeStorageSpace.
-        alarm("storage-low", "FreeStorageSpace", "LessThanThreshold", server.allocatedStorageGb * 1024 ** 3 * 0.1, `${name}: less than 10% of allocated storage free`);
-        alarm("connections-high", "DatabaseConnections", "GreaterThanThreshold", Math.floor(maxConnections * 0.8), `${name}: connections above 80% of max_connections (${maxConnections})`);
+        alarm(
+            "storage-low",
+            "FreeStorageSpace",
+            "LessThanThreshold",
+            server.allocatedStorageGb * 1024 ** 3 * 0.1,
+            `${name}: less than 10% of allocated storage free`,
+        );
+        alarm(
+            "connections-high",
+            "DatabaseConnections",
+            "GreaterThanThreshold",
+            Math.floor(maxConnections * 0.8),
+            `${name}: connections above 80% of max_connections (${maxConnections})`,
+        );
 
-        new aws.cloudwatch.Dashboard(`${name}-dashboard`, {
-            dashboardName: serverResourceName(stack, name),
-            dashboardBody: this.instance.identifier.apply((id) => JSON.stringify({
-                widgets: ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "ReadIOPS", "WriteIOPS"].map((metric, index) => ({
-                    type: "metric", x: (index % 3) * 8, y: Math.floor(index / 3) * 6, width: 8, height: 6,
-                    properties: { title: metric, region, stat: "Average", period: 300, metrics: [["AWS/RDS", metric, "DBInstanceIdentifier", id]] },
-                })),
-            })),
-        }, child);
+        new aws.cloudwatch.Dashboard(
+            `${name}-dashboard`,
+            {
+                dashboardName: serverResourceName(stack, name),
+                dashboardBody: this.instance.identifier.apply((id) =>
+                    JSON.stringify({
+                        widgets: ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "ReadIOPS", "WriteIOPS"].map(
+                            (metric, index) => ({
+                                type: "metric",
+                                x: (index % 3) * 8,
+                                y: Math.floor(index / 3) * 6,
+                                width: 8,
+                                height: 6,
+                                properties: {
+                                    title: metric,
+                                    region,
+                                    stat: "Average",
+                                    period: 300,
+                                    metrics: [["AWS/RDS", metric, "DBInstanceIdentifier", id]],
+                                },
+                            }),
+                        ),
+                    }),
+                ),
+            },
+            child,
+        );
     }
 }

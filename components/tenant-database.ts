@@ -114,16 +114,20 @@ export class TenantDatabase extends pulumi.ComponentResource {
         this.inDatabase = { ...this.retained, retainOnDelete: true };
 
         const password = (role: LoginRole) =>
-            new random.RandomPassword(`${name}-${role}-password`, { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, {
-                parent: this,
-                protect: kept,
-            });
+            new random.RandomPassword(
+                `${name}-${role}-password`,
+                { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 },
+                {
+                    parent: this,
+                    protect: kept,
+                },
+            );
         this.appPassword = pulumi.secret(password("app").result);
         this.readonlyPassword = pulumi.secret(password("readonly").result);
         this.migratorPassword = pulumi.secret(password("migrator").result);
 
         const roles = this.declareRoles(name, args);
-        this.database = this.declareDatabase(name, args, roles.owner);
+        this.database = this.declareDatabase(name, args, roles);
         this.databaseName = this.database.name;
         const connect = this.declareDatabaseAccess(name, roles);
         this.declareExtensions(name, args.extensions, connect);
@@ -135,7 +139,12 @@ export class TenantDatabase extends pulumi.ComponentResource {
             this.kmsKeyArn = backups.key.arn;
             this.backupPolicyArn = backups.policy.arn;
         }
-        this.registerOutputs({ databaseName: this.databaseName, bucketName: this.bucketName, kmsKeyArn: this.kmsKeyArn, backupPolicyArn: this.backupPolicyArn });
+        this.registerOutputs({
+            databaseName: this.databaseName,
+            bucketName: this.bucketName,
+            kmsKeyArn: this.kmsKeyArn,
+            backupPolicyArn: this.backupPolicyArn,
+        });
     }
 
     /** A connection string for one of the tenant's login roles; always a secret. */
@@ -151,45 +160,74 @@ export class TenantDatabase extends pulumi.ComponentResource {
         const limits = roleConnectionLimits(args.connectionLimit);
         const login = this.lifecycle === "active";
         // What the server is sent: the SCRAM verifier, so no statement (and no server log) holds a password.
-        const verifier = (role: string, password: pulumi.Output<string>) => pulumi.secret(password.apply((value) => scramVerifier(role, value)));
+        const verifier = (role: string, password: pulumi.Output<string>) =>
+            pulumi.secret(password.apply((value) => scramVerifier(role, value)));
 
         const owner = new postgresql.Role(`${name}-owner`, { name: names.ownerRole, login: false, ...NO_POWERS }, this.retained);
-        const app = new postgresql.Role(`${name}-app`, {
-            name: names.appRole, login, ...NO_POWERS,
-            password: verifier(names.appRole, this.appPassword),
-            connectionLimit: limits.app,
-            statementTimeout: args.statementTimeoutMs,
-            idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-        }, this.retained);
-        const readonly = new postgresql.Role(`${name}-readonly`, {
-            name: names.readonlyRole, login, ...NO_POWERS,
-            password: verifier(names.readonlyRole, this.readonlyPassword),
-            connectionLimit: limits.readonly,
-            statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
-        }, this.retained);
-        const migrator = new postgresql.Role(`${name}-migrator`, {
-            name: names.migratorRole, login, ...NO_POWERS,
-            password: verifier(names.migratorRole, this.migratorPassword),
-            connectionLimit: limits.migrator,
-            roles: [names.ownerRole],
-            assumeRole: names.ownerRole,
-        }, { ...this.retained, dependsOn: [owner] });
+        const app = new postgresql.Role(
+            `${name}-app`,
+            {
+                name: names.appRole,
+                login,
+                ...NO_POWERS,
+                password: verifier(names.appRole, this.appPassword),
+                connectionLimit: limits.app,
+                statementTimeout: args.statementTimeoutMs,
+                idleInTransactionSessionTimeout: APP_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+            },
+            this.retained,
+        );
+        const readonly = new postgresql.Role(
+            `${name}-readonly`,
+            {
+                name: names.readonlyRole,
+                login,
+                ...NO_POWERS,
+                password: verifier(names.readonlyRole, this.readonlyPassword),
+                connectionLimit: limits.readonly,
+                statementTimeout: READONLY_STATEMENT_TIMEOUT_MS,
+            },
+            this.retained,
+        );
+        const migrator = new postgresql.Role(
+            `${name}-migrator`,
+            {
+                name: names.migratorRole,
+                login,
+                ...NO_POWERS,
+                password: verifier(names.migratorRole, this.migratorPassword),
+                connectionLimit: limits.migrator,
+                roles: [names.ownerRole],
+                assumeRole: names.ownerRole,
+            },
+            { ...this.retained, dependsOn: [owner] },
+        );
         return { owner, app, readonly, migrator };
     }
 
-    private declareDatabase(name: string, args: TenantDatabaseArgs, owner: postgresql.Role): postgresql.Database {
-        return new postgresql.Database(`${name}-database`, {
-            name: this.names.database,
-            owner: this.names.ownerRole,
-            encoding: "UTF8",
-            lcCollate: args.locale,
-            lcCtype: args.locale,
-            template: "template0",
-            // A suspended tenant's database takes no connections (superusers aside), its data intact.
-            connectionLimit: this.lifecycle === "active" ? args.connectionLimit : 0,
-            allowConnections: true,
-            isTemplate: false,
-        }, { ...this.retained, dependsOn: args.previousDatabase ? [owner, args.previousDatabase] : [owner] });
+    /**
+     * After all four roles: when a retired tenant is erased, the engine deletes in reverse order,
+     * so the database is dropped (with the privileges inside it) before any role, which could not
+     * be dropped while the database still held its grants and default privileges.
+     */
+    private declareDatabase(name: string, args: TenantDatabaseArgs, roles: Roles): postgresql.Database {
+        const after = [roles.owner, roles.app, roles.readonly, roles.migrator, ...(args.previousDatabase ? [args.previousDatabase] : [])];
+        return new postgresql.Database(
+            `${name}-database`,
+            {
+                name: this.names.database,
+                owner: this.names.ownerRole,
+                encoding: "UTF8",
+                lcCollate: args.locale,
+                lcCtype: args.locale,
+                template: "template0",
+                // A suspended tenant's database takes no connections (superusers aside), its data intact.
+                connectionLimit: this.lifecycle === "active" ? args.connectionLimit : 0,
+                allowConnections: true,
+                isTemplate: false,
+            },
+            { ...this.retained, dependsOn: after },
+        );
     }
 
     /**
@@ -218,27 +256,64 @@ export class TenantDatabase extends pulumi.ComponentResource {
         const { names } = this;
         const database = names.database;
         const grants = [
-            this.onAcl("database", (after) =>
-                new postgresql.Grant(`${name}-revoke-public`, { database, role: "public", objectType: "database", privileges: [] }, this.afterDatabase(...after))),
-            ...([["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole], ["migrator", roles.migrator, names.migratorRole]] as const).map(
-                ([key, role, roleName]) =>
-                    this.onAcl("database", (after) => new postgresql.Grant(`${name}-${key}-connect`, {
-                        database, role: roleName, objectType: "database", privileges: ["CONNECT"],
-                    }, this.afterDatabase(role, ...after)))),
+            this.onAcl(
+                "database",
+                (after) =>
+                    new postgresql.Grant(
+                        `${name}-revoke-public`,
+                        { database, role: "public", objectType: "database", privileges: [] },
+                        this.afterDatabase(...after),
+                    ),
+            ),
+            ...(
+                [
+                    ["app", roles.app, names.appRole],
+                    ["readonly", roles.readonly, names.readonlyRole],
+                    ["migrator", roles.migrator, names.migratorRole],
+                ] as const
+            ).map(([key, role, roleName]) =>
+                this.onAcl(
+                    "database",
+                    (after) =>
+                        new postgresql.Grant(
+                            `${name}-${key}-connect`,
+                            {
+                                database,
+                                role: roleName,
+                                objectType: "database",
+                                privileges: ["CONNECT"],
+                            },
+                            this.afterDatabase(role, ...after),
+                        ),
+                ),
+            ),
         ];
         // USAGE only for PUBLIC (extension functions live there), never CREATE, also on servers
         // older than PostgreSQL 15, whose default lets everyone create tables.
-        new postgresql.Grant(`${name}-public-schema`, {
-            database, schema: "public", role: "public", objectType: "schema", privileges: ["USAGE"],
-        }, this.afterDatabase());
+        new postgresql.Grant(
+            `${name}-public-schema`,
+            {
+                database,
+                schema: "public",
+                role: "public",
+                objectType: "schema",
+                privileges: ["USAGE"],
+            },
+            this.afterDatabase(),
+        );
         return grants;
     }
 
     private declareExtensions(name: string, extensions: readonly string[], after: pulumi.Resource[]): void {
         for (const extension of new Set([...DEFAULT_EXTENSIONS, ...extensions])) {
-            new postgresql.Extension(`${name}-extension-${extension}`, { name: extension, database: this.names.database, schema: "public" }, {
-                ...this.inDatabase, dependsOn: after,
-            });
+            new postgresql.Extension(
+                `${name}-extension-${extension}`,
+                { name: extension, database: this.names.database, schema: "public" },
+                {
+                    ...this.inDatabase,
+                    dependsOn: after,
+                },
+            );
         }
     }
 
@@ -246,21 +321,59 @@ export class TenantDatabase extends pulumi.ComponentResource {
     private declareSchemas(name: string, roles: Roles): void {
         const { names } = this;
         const database = names.database;
-        new postgresql.Schema(`${name}-schema-${MIGRATIONS_SCHEMA}`, { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole }, this.afterDatabase());
+        new postgresql.Schema(
+            `${name}-schema-${MIGRATIONS_SCHEMA}`,
+            { name: MIGRATIONS_SCHEMA, database, owner: names.ownerRole },
+            this.afterDatabase(),
+        );
         for (const schemaName of BUSINESS_SCHEMAS) {
-            const schema = new postgresql.Schema(`${name}-schema-${schemaName}`, { name: schemaName, database, owner: names.ownerRole }, this.afterDatabase());
-            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({ ...this.inDatabase, dependsOn: [schema, role, ...after] });
-            for (const [key, role, roleName] of [["app", roles.app, names.appRole], ["readonly", roles.readonly, names.readonlyRole]] as const) {
-                this.onAcl(`schema ${schemaName}`, (after) => new postgresql.Grant(`${name}-${schemaName}-${key}-usage`, {
-                    database, schema: schemaName, role: roleName, objectType: "schema", privileges: ["USAGE"],
-                }, afterSchema(role, after)));
+            const schema = new postgresql.Schema(
+                `${name}-schema-${schemaName}`,
+                { name: schemaName, database, owner: names.ownerRole },
+                this.afterDatabase(),
+            );
+            const afterSchema = (role: postgresql.Role, after: pulumi.Resource[]) => ({
+                ...this.inDatabase,
+                dependsOn: [schema, role, ...after],
+            });
+            for (const [key, role, roleName] of [
+                ["app", roles.app, names.appRole],
+                ["readonly", roles.readonly, names.readonlyRole],
+            ] as const) {
+                this.onAcl(
+                    `schema ${schemaName}`,
+                    (after) =>
+                        new postgresql.Grant(
+                            `${name}-${schemaName}-${key}-usage`,
+                            {
+                                database,
+                                schema: schemaName,
+                                role: roleName,
+                                objectType: "schema",
+                                privileges: ["USAGE"],
+                            },
+                            afterSchema(role, after),
+                        ),
+                );
             }
             // One pg_default_acl row per owner, schema and object type holds every grantee's defaults.
             const defaults = (key: string, role: postgresql.Role, roleName: string, objectType: string, privileges: string[]) =>
-                this.onAcl(`defaults ${schemaName} ${objectType}`, (after) =>
-                    new postgresql.DefaultPrivileges(`${name}-${schemaName}-${key}-default-${objectType}s`, {
-                        database, schema: schemaName, owner: names.ownerRole, role: roleName, objectType, privileges,
-                    }, afterSchema(role, after)));
+                this.onAcl(
+                    `defaults ${schemaName} ${objectType}`,
+                    (after) =>
+                        new postgresql.DefaultPrivileges(
+                            `${name}-${schemaName}-${key}-default-${objectType}s`,
+                            {
+                                database,
+                                schema: schemaName,
+                                owner: names.ownerRole,
+                                role: roleName,
+                                objectType,
+                                privileges,
+                            },
+                            afterSchema(role, after),
+                        ),
+                );
             defaults("app", roles.app, names.appRole, "table", schemaName === "audit" ? APP_AUDIT_TABLE_PRIVILEGES : APP_TABLE_PRIVILEGES);
             defaults("app", roles.app, names.appRole, "sequence", APP_SEQUENCE_PRIVILEGES);
             defaults("readonly", roles.readonly, names.readonlyRole, "table", READONLY_TABLE_PRIVILEGES);

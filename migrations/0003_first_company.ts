@@ -15,7 +15,10 @@ const seedSchema = z.object({
     companyName: z.string().trim().min(1).max(200),
     adminEmail: z.email(),
     adminPassword: z.string().min(12, "must be at least 12 characters"),
-    baseCurrency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code like USD").optional(),
+    baseCurrency: z
+        .string()
+        .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code like USD")
+        .optional(),
 });
 
 /** [code, name, type, parent code]: parents first. */

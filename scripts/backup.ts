@@ -28,7 +28,8 @@ function inventory(command: Command): BackupInventory {
 
 function positiveInt(value: string): number {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1)
+        throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
     return n;
 }
 
@@ -68,7 +69,14 @@ program
         const rows = table(["tenant", "status", "key", "size", "tables", "schema"]);
         for (const outcome of outcomes) {
             const m = outcome.result?.manifest;
-            rows.push([outcome.tenantId, outcome.error ? "FAILED" : "ok", outcome.result?.key ?? "", m ? mib(m.sizeBytes) : "", m ? Object.keys(m.tables).length : "", m?.schemaVersion ?? ""]);
+            rows.push([
+                outcome.tenantId,
+                outcome.error ? "FAILED" : "ok",
+                outcome.result?.key ?? "",
+                m ? mib(m.sizeBytes) : "",
+                m ? Object.keys(m.tables).length : "",
+                m?.schemaVersion ?? "",
+            ]);
         }
         console.log(rows.toString());
         const failed = outcomes.filter((outcome) => outcome.error);
@@ -96,14 +104,20 @@ program
             const shown = opts.allBackups ? listing.backups : listing.newest ? [listing.newest] : [];
             if (shown.length === 0) rows.push([listing.tenantId, "", "", "", "MISSING: no complete backup"]);
             for (const backup of shown) {
-                const state = !backup.complete ? "incomplete (no manifest)" : backup === listing.newest && listing.stale ? `STALE (> ${STALE_AFTER_HOURS} h)` : "ok";
+                const state = !backup.complete
+                    ? "incomplete (no manifest)"
+                    : backup === listing.newest && listing.stale
+                      ? `STALE (> ${STALE_AFTER_HOURS} h)`
+                      : "ok";
                 rows.push([listing.tenantId, backup.key, backup.ageHours.toFixed(1), mib(backup.sizeBytes), state]);
             }
         }
         console.log(rows.toString());
         const flagged = listings.filter((listing) => listing.stale);
         if (flagged.length > 0) {
-            console.error(`${flagged.length} tenant(s) without a backup in the last ${STALE_AFTER_HOURS} h: ${flagged.map((l) => l.tenantId).join(", ")}`);
+            console.error(
+                `${flagged.length} tenant(s) without a backup in the last ${STALE_AFTER_HOURS} h: ${flagged.map((l) => l.tenantId).join(", ")}`,
+            );
             process.exitCode = 1;
         }
     });
@@ -115,21 +129,35 @@ program
     .option("--backup <key-or-timestamp>", "which backup (default: the newest complete one)")
     .option("--tablespace <name>", "build the restored database in this tablespace")
     .option("--allow-privilege-drift", "restore even if owners/grants differ from those recorded at backup time (reported as warnings)")
-    .option("--jobs <n>", "parallel pg_restore jobs; above 1 the dump is verified in a private temp file first, 1 streams it (default: min(4, CPUs))", positiveInt)
+    .option(
+        "--jobs <n>",
+        "parallel pg_restore jobs; above 1 the dump is verified in a private temp file first, 1 streams it (default: min(4, CPUs))",
+        positiveInt,
+    )
     .option("--temp-dir <dir>", "folder for the temporary copy of the dump (default: the OS temp folder)")
-    .action(async (id: string, opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean; jobs?: number; tempDir?: string }, command: Command) => {
-        const config = inventory(command);
-        const target = oneTenant(config, id);
-        const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });
-        console.log(
-            `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
-                (result.previousDatabase ? `\nThe previous database is kept as ${result.previousDatabase}; drop it with: npm run backup -- drop-previous ${id} ${result.previousDatabase}` : ""),
-        );
-    });
+    .action(
+        async (
+            id: string,
+            opts: { backup?: string; tablespace?: string; allowPrivilegeDrift?: boolean; jobs?: number; tempDir?: string },
+            command: Command,
+        ) => {
+            const config = inventory(command);
+            const target = oneTenant(config, id);
+            const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });
+            console.log(
+                `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
+                    (result.previousDatabase
+                        ? `\nThe previous database is kept as ${result.previousDatabase}; drop it with: npm run backup -- drop-previous ${id} ${result.previousDatabase}`
+                        : ""),
+            );
+        },
+    );
 
 program
     .command("drill")
-    .description("restore the newest backup of each tenant into a scratch database, verify, drop; report missing, stale and corrupt backups")
+    .description(
+        "restore the newest backup of each tenant into a scratch database, verify, drop; report missing, stale and corrupt backups",
+    )
     .argument("[tenants...]", "tenant ids (default: all)", [])
     .option("--sample <n>", "drill a random sample of n tenants", positiveInt)
     .option("--concurrency <n>", "restores at once", positiveInt, 1)
@@ -143,7 +171,13 @@ program
         });
         const rows = table(["tenant", "status", "backup", "age (h)", "restore (s)"]);
         for (const r of report.results) {
-            rows.push([r.tenantId, r.status === "ok" ? "ok" : r.status.toUpperCase(), r.key ?? "", r.ageHours?.toFixed(1) ?? "", r.restoreSeconds?.toFixed(1) ?? ""]);
+            rows.push([
+                r.tenantId,
+                r.status === "ok" ? "ok" : r.status.toUpperCase(),
+                r.key ?? "",
+                r.ageHours?.toFixed(1) ?? "",
+                r.restoreSeconds?.toFixed(1) ?? "",
+            ]);
         }
         console.log(rows.toString());
         for (const r of report.results) if (r.problem) console.error(`${r.tenantId}: ${r.problem}`);

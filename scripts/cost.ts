@@ -48,7 +48,10 @@ async function loadConfiguration(opts: { config?: string; stack?: string; graph?
         const { previewGraph } = require("../src/cost/preview-graph") as typeof import("../src/cost/preview-graph");
         graph = await previewGraph({ stackName: opts.stack, workDir: process.cwd() });
     } else {
-        if (!stack) throw new CostError("Nothing to price: pass --stack <name> or --config <Pulumi.<stack>.yaml> (or --graph <file.json> for a saved graph).");
+        if (!stack)
+            throw new CostError(
+                "Nothing to price: pass --stack <name> or --config <Pulumi.<stack>.yaml> (or --graph <file.json> for a saved graph).",
+            );
         graph = await offlineGraph(stack, (note) => process.stderr.write(`note: ${note}\n`));
     }
     return { graph, assumptions, ...(stack ? { stack } : {}) };
@@ -74,12 +77,16 @@ function price(loaded: Loaded, pricesFile: string | undefined): CostReport {
 
 function noteSecrets(stack: StackFile | undefined): void {
     if (stack && stack.secretKeys.length > 0) {
-        process.stderr.write(`note: ${stack.secretKeys.length} secure config value(s) (${stack.secretKeys.join(", ")}) were replaced by placeholders; they do not affect cost.\n`);
+        process.stderr.write(
+            `note: ${stack.secretKeys.length} secure config value(s) (${stack.secretKeys.join(", ")}) were replaced by placeholders; they do not affect cost.\n`,
+        );
     }
 }
 
 export function buildProgram(): Command {
-    const program = new Command("cost").description("Cost preview for tenantdb: what the fleet and each tenant cost per month").showHelpAfterError();
+    const program = new Command("cost")
+        .description("Cost preview for tenantdb: what the fleet and each tenant cost per month")
+        .showHelpAfterError();
 
     program
         .command("preview")
@@ -91,13 +98,23 @@ export function buildProgram(): Command {
         .option("--save-graph <file>", "also write the planned graph to this file (mode 0600; may hold secrets, do not commit)")
         .option("--prices <file>", `prices file (default: ${PRICES_CONFIG_KEY} from the stack config, else prices/aws-<region>.json)`)
         .addOption(formatOption())
-        .action(async (opts: { stack?: string; config?: string; source: GraphSource; graph?: string; saveGraph?: string; prices?: string; format: OutputFormat }) => {
-            const stack = opts.stack ?? (opts.config || opts.graph ? undefined : "dev");
-            const loaded = await loadConfiguration({ ...opts, stack });
-            noteSecrets(loaded.stack);
-            if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
-            process.stdout.write(renderReport(price(loaded, opts.prices), opts.format) + "\n");
-        });
+        .action(
+            async (opts: {
+                stack?: string;
+                config?: string;
+                source: GraphSource;
+                graph?: string;
+                saveGraph?: string;
+                prices?: string;
+                format: OutputFormat;
+            }) => {
+                const stack = opts.stack ?? (opts.config || opts.graph ? undefined : "dev");
+                const loaded = await loadConfiguration({ ...opts, stack });
+                noteSecrets(loaded.stack);
+                if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
+                process.stdout.write(renderReport(price(loaded, opts.prices), opts.format) + "\n");
+            },
+        );
 
     program
         .command("diff")
@@ -108,26 +125,43 @@ export function buildProgram(): Command {
         .option("--after-graph <file>", "saved planned graph after the change (assumptions from --after, else defaults)")
         .option("--prices <file>", "prices file for both sides")
         .addOption(formatOption())
-        .action(async (opts: { before?: string; after?: string; beforeGraph?: string; afterGraph?: string; prices?: string; format: OutputFormat }) => {
-            if (!opts.before && !opts.beforeGraph) throw new CostError("diff needs --before <Pulumi.<stack>.yaml> (or --before-graph <file.json>)");
-            if (!opts.after && !opts.afterGraph) throw new CostError("diff needs --after <Pulumi.<stack>.yaml> (or --after-graph <file.json>)");
-            const before = await loadConfiguration({ config: opts.before, graph: opts.beforeGraph });
-            const after = await loadConfiguration({ config: opts.after, graph: opts.afterGraph });
-            noteSecrets(before.stack);
-            noteSecrets(after.stack);
-            const diff = diffReports(price(before, opts.prices), price(after, opts.prices));
-            process.stdout.write(renderDiff(diff, opts.format) + "\n");
-        });
+        .action(
+            async (opts: {
+                before?: string;
+                after?: string;
+                beforeGraph?: string;
+                afterGraph?: string;
+                prices?: string;
+                format: OutputFormat;
+            }) => {
+                if (!opts.before && !opts.beforeGraph)
+                    throw new CostError("diff needs --before <Pulumi.<stack>.yaml> (or --before-graph <file.json>)");
+                if (!opts.after && !opts.afterGraph)
+                    throw new CostError("diff needs --after <Pulumi.<stack>.yaml> (or --after-graph <file.json>)");
+                const before = await loadConfiguration({ config: opts.before, graph: opts.beforeGraph });
+                const after = await loadConfiguration({ config: opts.after, graph: opts.afterGraph });
+                noteSecrets(before.stack);
+                noteSecrets(after.stack);
+                const diff = diffReports(price(before, opts.prices), price(after, opts.prices));
+                process.stdout.write(renderDiff(diff, opts.format) + "\n");
+            },
+        );
 
     program
         .command("refresh-prices")
         .description("rewrite a prices file from the AWS Price List API (needs AWS credentials)")
         .option("--region <region>", "region to price", "us-east-1")
-        .option("--from <file>", "prices file to start from (figures the API does not refresh are carried over)", defaultPricesPath("us-east-1"))
+        .option(
+            "--from <file>",
+            "prices file to start from (figures the API does not refresh are carried over)",
+            defaultPricesPath("us-east-1"),
+        )
         .option("--out <file>", "file to write (default: prices/aws-<region>.json)")
         .action(async (opts: { region: string; from: string; out?: string }) => {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS Pricing client loads only for refresh
-            const { awsPriceListSource, refreshPrices, requireCredentials } = require("../src/cost/refresh") as typeof import("../src/cost/refresh");
+            // The AWS Pricing client loads only for refresh.
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const refresh = require("../src/cost/refresh") as typeof import("../src/cost/refresh");
+            const { awsPriceListSource, refreshPrices, requireCredentials } = refresh;
             const credentials = requireCredentials();
             const current = loadPriceBook(opts.from);
             const today = new Date().toISOString().slice(0, 10);
@@ -136,8 +170,11 @@ export function buildProgram(): Command {
             const out = opts.out ?? defaultPricesPath(opts.region);
             mkdirSync(path.dirname(out), { recursive: true });
             writeFileSync(out, JSON.stringify(result.book, null, 2) + "\n");
-            process.stdout.write(`Wrote ${out}: ${result.refreshed.length} figures refreshed, ${result.carriedOver.length} carried over from ${opts.from}.\n`);
-            if (result.carriedOver.length > 0) process.stdout.write(`Carried over (check their source): ${result.carriedOver.join(", ")}\n`);
+            process.stdout.write(
+                `Wrote ${out}: ${result.refreshed.length} figures refreshed, ${result.carriedOver.length} carried over from ${opts.from}.\n`,
+            );
+            if (result.carriedOver.length > 0)
+                process.stdout.write(`Carried over (check their source): ${result.carriedOver.join(", ")}\n`);
         });
 
     return program;

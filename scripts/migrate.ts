@@ -35,7 +35,11 @@ interface CliOptions {
     migrations?: string;
 }
 
-const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (value: string) =>
+    value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 function whole(min: number) {
     return (value: string) => {
         const n = Number(value);
@@ -45,7 +49,8 @@ function whole(min: number) {
 }
 
 function loadInput(options: CliOptions): TargetsFile {
-    if (Boolean(options.targets) === Boolean(options.stackOutputs)) throw new Error("give exactly one of --targets <file> and --stack-outputs <file>");
+    if (Boolean(options.targets) === Boolean(options.stackOutputs))
+        throw new Error("give exactly one of --targets <file> and --stack-outputs <file>");
     if (options.targets) return loadTargetsFile(options.targets);
     let outputs: DeployedOutputs;
     try {
@@ -55,22 +60,28 @@ function loadInput(options: CliOptions): TargetsFile {
         // Never the parser's message, nor the error as a cause: it quotes the file, which holds passwords.
         const code = (error as NodeJS.ErrnoException).code;
         // eslint-disable-next-line preserve-caught-error
-        throw new Error(`cannot read stack outputs ${options.stackOutputs}: ${code ?? "not valid JSON (export it with pulumi stack output --json --show-secrets)"}`);
+        throw new Error(
+            `cannot read stack outputs ${options.stackOutputs}: ${code ?? "not valid JSON (export it with pulumi stack output --json --show-secrets)"}`,
+        );
     }
-    if (!outputs?.tenants || !outputs?.tenantSecrets) throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);
+    if (!outputs?.tenants || !outputs?.tenantSecrets)
+        throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);
     return { targets: targetsFromStackOutputs(outputs), seed: options.seeds ? loadSeedsFile(options.seeds) : {} };
 }
 
 async function run(mode: Mode, options: CliOptions): Promise<void> {
     const { targets, seed } = loadInput(options);
-    if ((options.waveSize !== undefined || options.maxFailures !== undefined) && !options.canary) throw new Error("--wave-size and --max-failures need --canary <tenants>");
+    if ((options.waveSize !== undefined || options.maxFailures !== undefined) && !options.canary)
+        throw new Error("--wave-size and --max-failures need --canary <tenants>");
     const progress = createProgress();
     const fleetOptions: FleetOptions = {
         mode,
         to: options.to,
         dryRun: options.dryRun,
         only: options.only,
-        canary: options.canary ? { tenants: options.canary, waveSize: options.waveSize ?? 10, maxFailures: options.maxFailures ?? 0 } : undefined,
+        canary: options.canary
+            ? { tenants: options.canary, waveSize: options.waveSize ?? 10, maxFailures: options.maxFailures ?? 0 }
+            : undefined,
         concurrency: options.concurrency,
         perServerConcurrency: options.perServer,
         seed,
@@ -85,7 +96,9 @@ async function run(mode: Mode, options: CliOptions): Promise<void> {
     } finally {
         progress.stop();
     }
-    process.stdout.write(`${options.json ? formatJson(report) : formatTable(report, Math.max(40, (process.stdout.columns ?? 160) - 90))}\n`);
+    process.stdout.write(
+        `${options.json ? formatJson(report) : formatTable(report, Math.max(40, (process.stdout.columns ?? 160) - 90))}\n`,
+    );
     if (fleetFailed(report)) process.exitCode = 1;
 }
 
@@ -93,7 +106,10 @@ function withFleetOptions(command: Command): Command {
     return command
         .option("--targets <file>", "YAML/JSON targets file (servers, tenants, passwordEnv)")
         .option("--stack-outputs <file>", "JSON of `pulumi stack output --json --show-secrets`")
-        .option("--seeds <file>", "with --stack-outputs: first company and admin of new tenants (YAML map of tenant id to companyName, adminEmail, adminPasswordEnv)")
+        .option(
+            "--seeds <file>",
+            "with --stack-outputs: first company and admin of new tenants (YAML map of tenant id to companyName, adminEmail, adminPasswordEnv)",
+        )
         .option("--only <tenants>", "comma-separated tenant ids", list)
         .option("--to <migration>", "target version: a migration name (down: the version to end at, 0 for none)")
         .option("--dry-run", "plan only: report what would change, change nothing")
@@ -103,7 +119,9 @@ function withFleetOptions(command: Command): Command {
         .option("--max-failures <n>", "stop once more tenants than this failed (default 0)", whole(0))
         .option("--concurrency <n>", "tenants migrated at once, all servers (default 16)", whole(1))
         .option("--per-server <n>", "tenants migrated at once per server (default 8, capped by maxConnections)", whole(1))
-        .addOption(new Option("--lock-wait <ms>", "wait this long for a tenant another runner is migrating").default(30_000).argParser(whole(0)))
+        .addOption(
+            new Option("--lock-wait <ms>", "wait this long for a tenant another runner is migrating").default(30_000).argParser(whole(0)),
+        )
         .option("--skip-locked", "skip (do not wait for) tenants another runner is migrating")
         .option("--deep", "connect to every tenant, even those whose schema fingerprint shows them up to date")
         .addOption(new Option("--migrations <dir>", "migrations folder (default: the project's migrations/)").hideHelp());

@@ -45,8 +45,14 @@ async function main(): Promise<void> {
         if (fleetFailed(sandbox.migrations)) process.exitCode = 1;
 
         const assumptions = assumptionsFromModel(sandbox.model);
-        const report = estimateCost(graphFromEvaluation(sandbox.evaluation), loadPriceBook(defaultPricesPath(assumptions.region)), assumptions);
-        console.log(`\nCost preview of stack ${options.stack} if it ran on AWS prices (${assumptions.region})\n${renderReport(report, "table")}`);
+        const report = estimateCost(
+            graphFromEvaluation(sandbox.evaluation),
+            loadPriceBook(defaultPricesPath(assumptions.region)),
+            assumptions,
+        );
+        console.log(
+            `\nCost preview of stack ${options.stack} if it ran on AWS prices (${assumptions.region})\n${renderReport(report, "table")}`,
+        );
 
         console.log("\nTenants (local sandbox only: these connection strings carry passwords)");
         for (const [tenantId, secrets] of Object.entries(sandbox.evaluation.outputs.tenantSecrets)) {
@@ -54,8 +60,12 @@ async function main(): Promise<void> {
             console.log(`    app       ${secrets.appConnectionString}`);
             console.log(`    readonly  ${secrets.readonlyConnectionString}`);
         }
-        console.log(`\nERP admin users are admin@<tenant id, _ as ->.example; their passwords and the roles' are in ${path.relative(process.cwd(), sandbox.secretsFile)} (mode 0600).`);
-        console.log(`Server admin: postgres@127.0.0.1:${sandbox.server.port}, password in ${path.relative(process.cwd(), path.join(path.dirname(sandbox.secretsFile), "pgdata.password"))}.`);
+        console.log(
+            `\nERP admin users are admin@<tenant id, _ as ->.example; their passwords and the roles' are in ${path.relative(process.cwd(), sandbox.secretsFile)} (mode 0600).`,
+        );
+        console.log(
+            `Server admin: postgres@127.0.0.1:${sandbox.server.port}, password in ${path.relative(process.cwd(), path.join(path.dirname(sandbox.secretsFile), "pgdata.password"))}.`,
+        );
         log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } catch (error) {
         await stop();

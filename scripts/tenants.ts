@@ -61,7 +61,9 @@ function client(): TenantdbClient {
         actor: options.actor,
         pulumiBinDir: process.env.TENANTDB_ENGINE_BIN,
         lease: { waitMs: options.waitSeconds * 1000 },
-        finalBackup: options.inventory ? finalBackupFromInventory(loadInventory(options.inventory), { log: (line) => !options.json && console.error(line) }) : undefined,
+        finalBackup: options.inventory
+            ? finalBackupFromInventory(loadInventory(options.inventory), { log: (line) => !options.json && console.error(line) })
+            : undefined,
         onEvent: (event) => {
             if (options.json) return;
             if (event.kind === "engine") process.stderr.write(event.line);
@@ -85,7 +87,11 @@ program
     .option("--connection-limit <n>", "database connection limit", Number)
     .action(async (id: string, o: { plan?: string; server?: string; connectionLimit?: number }) => {
         const result = await client().add(stack(), { id, plan: o.plan, server: o.server, connectionLimit: o.connectionLimit });
-        print(result, (r) => `${r.created ? "added" : "already there:"} ${r.tenantId} on server ${r.server}; run pulumi up (or npm start for the dev sandbox)`);
+        print(
+            result,
+            (r) =>
+                `${r.created ? "added" : "already there:"} ${r.tenantId} on server ${r.server}; run pulumi up (or npm start for the dev sandbox)`,
+        );
     });
 
 program
@@ -107,9 +113,17 @@ program
     .option("--plan <plan>", "standard or enterprise")
     .action(async (id: string, o: { company: string; adminEmail: string; plan?: string }) => {
         const adminPassword = process.env.TENANTDB_ADMIN_PASSWORD;
-        if (!adminPassword) throw new Error("set TENANTDB_ADMIN_PASSWORD to the first admin's initial password (never passed on the command line)");
-        const result = await client().provision(stack(), { id, plan: o.plan }, { seed: { companyName: o.company, adminEmail: o.adminEmail, adminPassword } });
-        print(result, (r) => `${r.created ? "provisioned" : "already provisioned:"} ${r.tenantId} on ${r.server}\n${formatTable(r.migrations)}`);
+        if (!adminPassword)
+            throw new Error("set TENANTDB_ADMIN_PASSWORD to the first admin's initial password (never passed on the command line)");
+        const result = await client().provision(
+            stack(),
+            { id, plan: o.plan },
+            { seed: { companyName: o.company, adminEmail: o.adminEmail, adminPassword } },
+        );
+        print(
+            result,
+            (r) => `${r.created ? "provisioned" : "already provisioned:"} ${r.tenantId} on ${r.server}\n${formatTable(r.migrations)}`,
+        );
     });
 
 for (const [name, description] of [
@@ -140,13 +154,17 @@ program
 for (const name of ["deploy", "migrate"] as const) {
     program
         .command(name)
-        .description(name === "deploy" ? "pulumi up, then migrate every active tenant" : "migrate every active tenant of the deployed stack")
+        .description(
+            name === "deploy" ? "pulumi up, then migrate every active tenant" : "migrate every active tenant of the deployed stack",
+        )
         .option("--seeds <file>", "first company and admin of tenants added since the last run (see README, Migrations)")
         .action(async (o: { seeds?: string }) => {
             const seed = o.seeds ? loadSeedsFile(o.seeds) : undefined;
             const result =
                 name === "deploy"
-                    ? await client().deploy(stack(), { seed }).then((r) => ({ changes: r.summary.resourceChanges, migrations: r.migrations }))
+                    ? await client()
+                          .deploy(stack(), { seed })
+                          .then((r) => ({ changes: r.summary.resourceChanges, migrations: r.migrations }))
                     : await client().migrate(stack(), { seed });
             print(result, (r) => formatTable(r.migrations));
         });
@@ -156,7 +174,11 @@ program
     .command("preview")
     .description("what pulumi up would change")
     .action(async () => {
-        print(await client().preview(stack()), (r) => Object.entries(r.changes).map(([op, n]) => `${op}: ${n}`).join("\n"));
+        print(await client().preview(stack()), (r) =>
+            Object.entries(r.changes)
+                .map(([op, n]) => `${op}: ${n}`)
+                .join("\n"),
+        );
     });
 
 program.parseAsync().catch((error: Error) => {

@@ -146,7 +146,12 @@ export function serverComponentName(serverName: string): string {
 
 /** A stack or tenant name as S3 and RDS accept it in names: lowercase letters, digits and single dashes. */
 export function dnsLabel(name: string): string {
-    return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "stack";
+    return (
+        name
+            .toLowerCase()
+            .replace(/[^a-z0-9]+/g, "-")
+            .replace(/^-+|-+$/g, "") || "stack"
+    );
 }
 
 /**

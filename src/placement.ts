@@ -69,10 +69,11 @@ export function resolvePlacement(
         if (tenant.plan === "enterprise") {
             const dedicated = dedicatedServerName(tenant.id);
             if (tenant.server === undefined || tenant.server === dedicated) placement.set(tenant.id, dedicated);
-            else problems.push({
-                index,
-                message: `enterprise tenants get a dedicated server; remove server: ${tenant.server} or set it to ${dedicated}. Moving a tenant between servers is an explicit migration (back up, provision, restore), never a config edit.`,
-            });
+            else
+                problems.push({
+                    index,
+                    message: `enterprise tenants get a dedicated server; remove server: ${tenant.server} or set it to ${dedicated}. Moving a tenant between servers is an explicit migration (back up, provision, restore), never a config edit.`,
+                });
             return;
         }
         if (tenant.server === undefined) {

@@ -42,6 +42,8 @@ export function scramMatches(verifier: string, password: string): boolean {
     const scram = SCRAM.exec(verifier);
     if (!scram) return false;
     const [, iterations, salt, storedKey, serverKey] = scram;
-    const { stored, server } = keys(pbkdf2Sync(Buffer.from(password, "utf8"), Buffer.from(salt, "base64"), Number(iterations), 32, "sha256"));
+    const { stored, server } = keys(
+        pbkdf2Sync(Buffer.from(password, "utf8"), Buffer.from(salt, "base64"), Number(iterations), 32, "sha256"),
+    );
     return same(stored, Buffer.from(storedKey, "base64")) && same(server, Buffer.from(serverKey, "base64"));
 }

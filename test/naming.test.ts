@@ -1,7 +1,15 @@
 import { strict as assert } from "node:assert";
 import {
-    MAX_TENANT_ID_LENGTH, backupBucketPrefix, derivedIdentifiers, isBeforeRestoreDatabase, longestDerivedIdentifier, restoreDatabaseNames,
-    tenantComponentName, tenantIdFromDatabase, tenantIdFromLogicalName, tenantNames,
+    MAX_TENANT_ID_LENGTH,
+    backupBucketPrefix,
+    derivedIdentifiers,
+    isBeforeRestoreDatabase,
+    longestDerivedIdentifier,
+    restoreDatabaseNames,
+    tenantComponentName,
+    tenantIdFromDatabase,
+    tenantIdFromLogicalName,
+    tenantNames,
 } from "../src/naming";
 import { tenantIdSchema } from "../src/config/schema";
 import { MAX_IDENTIFIER_BYTES, identifierBytes } from "../src/shared/sql";
@@ -13,7 +21,10 @@ describe("naming", () => {
         assert.equal(longestDerivedIdentifier(longest), `erp_${longest}_before_restore_00000000000000`);
         assert.equal(identifierBytes(longestDerivedIdentifier(longest)), MAX_IDENTIFIER_BYTES);
         const names = [...derivedIdentifiers(longest), ...Object.values(restoreDatabaseNames(longest, "20310102030405"))];
-        assert.deepEqual(names.filter((name) => identifierBytes(name) > MAX_IDENTIFIER_BYTES), []);
+        assert.deepEqual(
+            names.filter((name) => identifierBytes(name) > MAX_IDENTIFIER_BYTES),
+            [],
+        );
         // One more character and the copy a restore keeps would be truncated by PostgreSQL.
         assert.equal(identifierBytes(longestDerivedIdentifier(`${longest}a`)), MAX_IDENTIFIER_BYTES + 1);
         assert.equal(tenantIdSchema.safeParse(longest).success, true);

@@ -16,7 +16,12 @@ describe("test server", () => {
 describe("tenant fixture", () => {
     it("creates a tenant whose migrator creates objects as the owner role", async () => {
         const tenant = await createTenantDatabase(testServer(), "smoke_a");
-        const client = new Client({ ...testServer(), user: tenant.names.migratorRole, password: tenant.passwords.migrator, database: tenant.names.database });
+        const client = new Client({
+            ...testServer(),
+            user: tenant.names.migratorRole,
+            password: tenant.passwords.migrator,
+            database: tenant.names.database,
+        });
         await client.connect();
         const { rows } = await client.query("SELECT current_user AS who");
         await client.end();

@@ -39,7 +39,8 @@ export function parseArchiveHeader(bytes: Buffer): ArchiveHeader | undefined {
         const [major, minor] = take(3);
         if (major !== 1 || minor < 12 || minor > 16) throw new ArchiveHeaderError(`unsupported archive version ${major}.${minor}`);
         const [intSize, offSize, format] = take(3);
-        if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) throw new ArchiveHeaderError(`implausible integer sizes ${intSize}/${offSize}`);
+        if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8)
+            throw new ArchiveHeaderError(`implausible integer sizes ${intSize}/${offSize}`);
         const readInt = (): number => {
             const sign = take(1)[0];
             let value = 0;
@@ -53,7 +54,8 @@ export function parseArchiveHeader(bytes: Buffer): ArchiveHeader | undefined {
             if (length > 4096) throw new ArchiveHeaderError(`implausible string length ${length} in the header`);
             return take(length).toString("utf8");
         };
-        if (minor >= 15) take(1); // compression algorithm
+        if (minor >= 15)
+            take(1); // compression algorithm
         else readInt(); // compression level
         for (let i = 0; i < 7; i++) readInt(); // creation time (struct tm)
         const database = readString();

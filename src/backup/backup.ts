@@ -90,7 +90,11 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         throw fail("config", "validate", describe(error));
     }
     if (options.lockWaitTimeout !== undefined && !/^\d+(ms|s|min|h)?$/.test(options.lockWaitTimeout)) {
-        throw fail("config", "validate", `lock wait timeout ${JSON.stringify(options.lockWaitTimeout)} is not a PostgreSQL duration such as 30s or 5min.`);
+        throw fail(
+            "config",
+            "validate",
+            `lock wait timeout ${JSON.stringify(options.lockWaitTimeout)} is not a PostgreSQL duration such as 30s or 5min.`,
+        );
     }
     const log = options.log ?? (() => undefined);
     const now = options.now ?? (() => new Date());
@@ -131,7 +135,9 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
         const schema = await readSchemaVersion(client);
         const startedAt = now();
         key = backupKey(store.prefix, tenantId, startedAt);
-        log(`${tenantId}: dumping ${names.database} (schema ${schema.schemaVersion}) to ${store.location}${key.slice(store.prefix.length)}`);
+        log(
+            `${tenantId}: dumping ${names.database} (schema ${schema.schemaVersion}) to ${store.location}${key.slice(store.prefix.length)}`,
+        );
 
         const dump = spawnTool(
             tools.pgDump,
@@ -177,12 +183,19 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
             );
         }
         if (catalogOutcome.status === "rejected") {
-            throw fail("database", "count rows", describe(catalogOutcome.reason), "if a lock timed out, retry when the blocking DDL is done.", catalogOutcome.reason);
+            throw fail(
+                "database",
+                "count rows",
+                describe(catalogOutcome.reason),
+                "if a lock timed out, retry when the blocking DDL is done.",
+                catalogOutcome.reason,
+            );
         }
         if (exit.code !== 0) {
             throw fail("database", "pg_dump", exitSummary("pg_dump", exit), "see pg_dump's message; the live database was only read.");
         }
-        if (uploadOutcome.status === "rejected") throw fail("unreachable", "upload dump", describe(uploadOutcome.reason), undefined, uploadOutcome.reason);
+        if (uploadOutcome.status === "rejected")
+            throw fail("unreachable", "upload dump", describe(uploadOutcome.reason), undefined, uploadOutcome.reason);
         await client.query("COMMIT");
         const finishedAt = now();
         const manifest: BackupManifest = {
@@ -208,7 +221,9 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
             throw fail("unreachable", "write manifest", describe(error), `check that ${store.location} is writable.`, error);
         }
         const rows = Object.values(manifest.tables).reduce((sum, n) => sum + n, 0);
-        log(`${tenantId}: backed up ${manifest.sizeBytes} bytes, ${Object.keys(manifest.tables).length} tables, ${rows} rows, sha256 ${manifest.sha256}`);
+        log(
+            `${tenantId}: backed up ${manifest.sizeBytes} bytes, ${Object.keys(manifest.tables).length} tables, ${rows} rows, sha256 ${manifest.sha256}`,
+        );
         return { tenantId, key, location: store.location, uri: `${store.location}${key.slice(store.prefix.length)}`, manifest };
     } catch (error) {
         // Best effort: on AWS the job role has no s3:DeleteObject (backups are append-only), so a
@@ -245,7 +260,15 @@ export async function backupTenants(
                     const wrapped =
                         error instanceof TenantBackupError
                             ? error
-                            : new TenantBackupError("tools", target.tenantId, target.server.name, "locate pg_dump", describe(error), undefined, { cause: error });
+                            : new TenantBackupError(
+                                  "tools",
+                                  target.tenantId,
+                                  target.server.name,
+                                  "locate pg_dump",
+                                  describe(error),
+                                  undefined,
+                                  { cause: error },
+                              );
                     return { tenantId: target.tenantId, error: wrapped };
                 }
             }),

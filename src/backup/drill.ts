@@ -67,8 +67,13 @@ export async function drill(targets: readonly TenantBackupTarget[], options: Dri
                 const listing = listings.get(tenantId)!;
                 if (listing.error) return { tenantId, status: "failed", problem: listing.error.message, error: listing.error };
                 if (!listing.newest) {
-                    const incomplete = listing.backups.length > 0 ? ` (${listing.backups.length} incomplete backup(s) without manifest)` : "";
-                    return { tenantId, status: "missing", problem: `no complete backup in ${listing.location}${incomplete}; run: npm run backup -- ${tenantId}` };
+                    const incomplete =
+                        listing.backups.length > 0 ? ` (${listing.backups.length} incomplete backup(s) without manifest)` : "";
+                    return {
+                        tenantId,
+                        status: "missing",
+                        problem: `no complete backup in ${listing.location}${incomplete}; run: npm run backup -- ${tenantId}`,
+                    };
                 }
                 const key = listing.newest.key;
                 const age = ageHours(listing.newest.startedAt, now());

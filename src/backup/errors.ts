@@ -29,10 +29,7 @@ export class TenantBackupError extends Error {
         readonly fix?: string,
         options?: { cause?: unknown },
     ) {
-        super(
-            `tenant ${tenantId}${server ? ` (server ${server})` : ""}, step "${step}": ${problem}${fix ? ` Fix: ${fix}` : ""}`,
-            options,
-        );
+        super(`tenant ${tenantId}${server ? ` (server ${server})` : ""}, step "${step}": ${problem}${fix ? ` Fix: ${fix}` : ""}`, options);
     }
 }
 

@@ -62,7 +62,10 @@ const serverSchema = z.strictObject({
     /** Local development only; prefer passwordEnv. */
     password: z.string().min(1).optional(),
     /** Name of the environment variable holding the password. */
-    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    passwordEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .optional(),
     ssl: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
     sslRootCert: z.string().min(1).optional(),
 });
@@ -93,7 +96,10 @@ export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env
     try {
         text = readFileSync(file, "utf8");
     } catch (error) {
-        throw new Error(`Cannot read the backup inventory ${file}: ${(error as Error).message}. Pass --config <file> or set TENANTDB_BACKUP_CONFIG.`, { cause: error });
+        throw new Error(
+            `Cannot read the backup inventory ${file}: ${(error as Error).message}. Pass --config <file> or set TENANTDB_BACKUP_CONFIG.`,
+            { cause: error },
+        );
     }
     const raw = path.extname(file) === ".json" ? JSON.parse(text) : parseYaml(text);
     return parseInventory(raw, env, file);

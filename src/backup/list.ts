@@ -49,12 +49,29 @@ export async function listBackups(targets: readonly TenantBackupTarget[], option
         targets.map(async (target): Promise<TenantBackupListing> => {
             const store = storeOf(target, options);
             try {
-                const backups = (await findBackups(store, target.tenantId)).map((entry) => ({ ...entry, ageHours: ageHours(entry.startedAt, now) }));
+                const backups = (await findBackups(store, target.tenantId)).map((entry) => ({
+                    ...entry,
+                    ageHours: ageHours(entry.startedAt, now),
+                }));
                 const newest = backups.filter((entry) => entry.complete).at(-1);
-                return { tenantId: target.tenantId, location: store.location, backups, newest, stale: !newest || newest.ageHours > STALE_AFTER_HOURS };
+                return {
+                    tenantId: target.tenantId,
+                    location: store.location,
+                    backups,
+                    newest,
+                    stale: !newest || newest.ageHours > STALE_AFTER_HOURS,
+                };
             } catch (error) {
                 const kind = error instanceof StoreError ? "unreachable" : "database";
-                const wrapped = new TenantBackupError(kind, target.tenantId, target.server.name, "list backups", describe(error), `check that ${store.location} exists and is readable.`, { cause: error });
+                const wrapped = new TenantBackupError(
+                    kind,
+                    target.tenantId,
+                    target.server.name,
+                    "list backups",
+                    describe(error),
+                    `check that ${store.location} exists and is readable.`,
+                    { cause: error },
+                );
                 return { tenantId: target.tenantId, location: store.location, backups: [], stale: true, error: wrapped };
             }
         }),

@@ -90,7 +90,9 @@ export function parseManifest(text: string): BackupManifest {
     }
     const parsed = manifestSchema.safeParse(raw);
     if (!parsed.success) {
-        throw new Error(`the manifest is not a ${MANIFEST_FORMAT} manifest (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+        throw new Error(
+            `the manifest is not a ${MANIFEST_FORMAT} manifest (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`,
+        );
     }
     return parsed.data;
 }

@@ -101,8 +101,12 @@ export async function applyDeclaredSchemaPrivileges(client: ClientBase, names: T
         const readonlyTablePrivileges = READONLY_TABLE_PRIVILEGES.join(", ");
         await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${app}, ${readonly}`);
         await client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT ${appTablePrivileges} ON TABLES TO ${app}`);
-        await client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT ${appSequencePrivileges} ON SEQUENCES TO ${app}`);
-        await client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT ${readonlyTablePrivileges} ON TABLES TO ${readonly}`);
+        await client.query(
+            `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT ${appSequencePrivileges} ON SEQUENCES TO ${app}`,
+        );
+        await client.query(
+            `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT ${readonlyTablePrivileges} ON TABLES TO ${readonly}`,
+        );
         await client.query(`GRANT ${appTablePrivileges} ON ALL TABLES IN SCHEMA ${s} TO ${app}`);
         await client.query(`GRANT ${appSequencePrivileges} ON ALL SEQUENCES IN SCHEMA ${s} TO ${app}`);
         await client.query(`GRANT ${readonlyTablePrivileges} ON ALL TABLES IN SCHEMA ${s} TO ${readonly}`);
@@ -114,11 +118,18 @@ export async function applyDeclaredSchemaPrivileges(client: ClientBase, names: T
  * database grants, and the connection limit and settings recorded at backup time (pg_restore
  * only restores those with --create, which cannot restore under another name).
  */
-export async function applyDatabaseProperties(client: ClientBase, database: string, names: TenantNames, recorded: DatabaseSnapshot): Promise<void> {
+export async function applyDatabaseProperties(
+    client: ClientBase,
+    database: string,
+    names: TenantNames,
+    recorded: DatabaseSnapshot,
+): Promise<void> {
     const db = ident(database);
     await client.query(`ALTER DATABASE ${db} OWNER TO ${ident(names.ownerRole)}`);
     await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
-    await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${ident(names.appRole)}, ${ident(names.readonlyRole)}, ${ident(names.migratorRole)}`);
+    await client.query(
+        `GRANT CONNECT ON DATABASE ${db} TO ${ident(names.appRole)}, ${ident(names.readonlyRole)}, ${ident(names.migratorRole)}`,
+    );
     await client.query(`ALTER DATABASE ${db} WITH CONNECTION LIMIT ${Math.trunc(recorded.connectionLimit)}`);
     for (const entry of recorded.settings) await client.query(settingStatement(`DATABASE ${db}`, entry));
     for (const { role, settings } of recorded.roleSettings) {
@@ -142,9 +153,17 @@ export function settingStatement(target: string, entry: string): string {
     if (at <= 0) throw new Error(`Malformed setting ${JSON.stringify(entry)}.`);
     const name = entry.slice(0, at);
     const value = entry.slice(at + 1);
-    if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$/.test(name)) throw new Error(`Unexpected setting name ${JSON.stringify(name)}.`);
-    const quotedName = name.split(".").map((part) => ident(part.toLowerCase())).join(".");
-    const quotedValue = LIST_SETTINGS.has(name.toLowerCase()) ? splitSettingList(value).map((item) => literal(item)).join(", ") : literal(value);
+    if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$/.test(name))
+        throw new Error(`Unexpected setting name ${JSON.stringify(name)}.`);
+    const quotedName = name
+        .split(".")
+        .map((part) => ident(part.toLowerCase()))
+        .join(".");
+    const quotedValue = LIST_SETTINGS.has(name.toLowerCase())
+        ? splitSettingList(value)
+              .map((item) => literal(item))
+              .join(", ")
+        : literal(value);
     return `ALTER ${target} SET ${quotedName} = ${quotedValue || "''"}`;
 }
 

@@ -78,7 +78,13 @@ export function openStore(target: TenantBackupTarget, options: StoreOptions = {}
                 forcePathStyle: options.s3?.forcePathStyle,
             });
         const prefix = url.pathname.replace(/^\/+/, "");
-        return new S3Store(client, url.hostname, prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`, target.kmsKeyId, options.partSize);
+        return new S3Store(
+            client,
+            url.hostname,
+            prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`,
+            target.kmsKeyId,
+            options.partSize,
+        );
     }
     throw new Error(`Unsupported destination ${target.destination}: use s3://bucket/prefix or file:///path.`);
 }
@@ -116,7 +122,14 @@ export class S3Store implements BackupStore {
     async upload(key: string, body: Readable, metadata: ObjectMetadata): Promise<void> {
         const upload = new Upload({
             client: this.client,
-            params: { Bucket: this.bucket, Key: key, Body: body, Metadata: metadata, ContentType: "application/octet-stream", ...this.encryption() },
+            params: {
+                Bucket: this.bucket,
+                Key: key,
+                Body: body,
+                Metadata: metadata,
+                ContentType: "application/octet-stream",
+                ...this.encryption(),
+            },
             partSize: this.partSize,
             queueSize: 4,
             leavePartsOnError: false,
@@ -142,7 +155,14 @@ export class S3Store implements BackupStore {
     async putText(key: string, text: string, metadata: ObjectMetadata): Promise<void> {
         try {
             await this.client.send(
-                new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, Metadata: metadata, ContentType: "application/json", ...this.encryption() }),
+                new PutObjectCommand({
+                    Bucket: this.bucket,
+                    Key: key,
+                    Body: text,
+                    Metadata: metadata,
+                    ContentType: "application/json",
+                    ...this.encryption(),
+                }),
             );
         } catch (error) {
             this.fail("write", key, error);
@@ -182,7 +202,9 @@ export class S3Store implements BackupStore {
         let token: string | undefined;
         try {
             do {
-                const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+                const page = await this.client.send(
+                    new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+                );
                 for (const object of page.Contents ?? []) objects.push({ key: object.Key!, size: object.Size ?? 0 });
                 token = page.IsTruncated ? page.NextContinuationToken : undefined;
             } while (token);
@@ -211,7 +233,8 @@ export class FileStore implements BackupStore {
 
     private file(key: string): string {
         const resolved = path.resolve(this.root, key);
-        if (!resolved.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`Object key ${JSON.stringify(key)} escapes ${this.root}.`);
+        if (!resolved.startsWith(path.resolve(this.root) + path.sep))
+            throw new Error(`Object key ${JSON.stringify(key)} escapes ${this.root}.`);
         return resolved;
     }
 

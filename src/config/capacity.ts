@@ -12,21 +12,33 @@
 const CLASS_MEMORY_GIB: Record<string, number> = {};
 for (const family of ["t3", "t4g"]) {
     Object.assign(CLASS_MEMORY_GIB, {
-        [`db.${family}.micro`]: 1, [`db.${family}.small`]: 2, [`db.${family}.medium`]: 4,
-        [`db.${family}.large`]: 8, [`db.${family}.xlarge`]: 16, [`db.${family}.2xlarge`]: 32,
+        [`db.${family}.micro`]: 1,
+        [`db.${family}.small`]: 2,
+        [`db.${family}.medium`]: 4,
+        [`db.${family}.large`]: 8,
+        [`db.${family}.xlarge`]: 16,
+        [`db.${family}.2xlarge`]: 32,
     });
 }
 for (const family of ["m5", "m6g", "m6i", "m7g", "m7i"]) {
     Object.assign(CLASS_MEMORY_GIB, {
-        [`db.${family}.large`]: 8, [`db.${family}.xlarge`]: 16, [`db.${family}.2xlarge`]: 32,
-        [`db.${family}.4xlarge`]: 64, [`db.${family}.8xlarge`]: 128, [`db.${family}.12xlarge`]: 192,
+        [`db.${family}.large`]: 8,
+        [`db.${family}.xlarge`]: 16,
+        [`db.${family}.2xlarge`]: 32,
+        [`db.${family}.4xlarge`]: 64,
+        [`db.${family}.8xlarge`]: 128,
+        [`db.${family}.12xlarge`]: 192,
         [`db.${family}.16xlarge`]: 256,
     });
 }
 for (const family of ["r5", "r6g", "r6i", "r7g", "r7i"]) {
     Object.assign(CLASS_MEMORY_GIB, {
-        [`db.${family}.large`]: 16, [`db.${family}.xlarge`]: 32, [`db.${family}.2xlarge`]: 64,
-        [`db.${family}.4xlarge`]: 128, [`db.${family}.8xlarge`]: 256, [`db.${family}.12xlarge`]: 384,
+        [`db.${family}.large`]: 16,
+        [`db.${family}.xlarge`]: 32,
+        [`db.${family}.2xlarge`]: 64,
+        [`db.${family}.4xlarge`]: 128,
+        [`db.${family}.8xlarge`]: 256,
+        [`db.${family}.12xlarge`]: 384,
         [`db.${family}.16xlarge`]: 512,
     });
 }

@@ -19,7 +19,8 @@ export interface ConfigSource {
 export function configSource(origin: string, read: (key: string) => unknown): ConfigSource {
     const raw: RawStackConfig = Object.fromEntries(MODEL_KEYS.map((key) => [key, read(key)]));
     const passwords = read("serverPasswords");
-    const serverPasswordNames = passwords !== null && typeof passwords === "object" && !Array.isArray(passwords) ? Object.keys(passwords) : [];
+    const serverPasswordNames =
+        passwords !== null && typeof passwords === "object" && !Array.isArray(passwords) ? Object.keys(passwords) : [];
     return { origin, raw, serverPasswordNames };
 }
 

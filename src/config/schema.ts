@@ -8,7 +8,6 @@ import { MIN_TENANT_CONNECTION_LIMIT } from "./capacity";
 import { RESERVED_WORDS } from "./reserved-words";
 import { MAX_TENANT_ID_LENGTH } from "../naming";
 
-
 export const tenantIdSchema = z
     .string({ error: "must be a string, e.g. id: acme_corp" })
     .min(1, { error: "is empty; use lowercase letters, digits and underscores, starting with a letter, e.g. acme_corp" })
@@ -32,8 +31,20 @@ export const serverNameSchema = z
 
 /** Extensions a tenant may ask for: trusted, widely available on RDS and stock PostgreSQL. */
 export const ALLOWED_EXTENSIONS = [
-    "btree_gin", "btree_gist", "citext", "cube", "earthdistance", "fuzzystrmatch", "hstore", "intarray",
-    "ltree", "pg_trgm", "pgcrypto", "tablefunc", "unaccent", "uuid-ossp",
+    "btree_gin",
+    "btree_gist",
+    "citext",
+    "cube",
+    "earthdistance",
+    "fuzzystrmatch",
+    "hstore",
+    "intarray",
+    "ltree",
+    "pg_trgm",
+    "pgcrypto",
+    "tablefunc",
+    "unaccent",
+    "uuid-ossp",
 ] as const;
 
 const locale = z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?$/, {
@@ -57,7 +68,10 @@ const rdsServerSchema = z.strictObject({
     allocatedStorageGb: z.number().int().min(20).max(65536).default(20),
     maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
     storageType: z.enum(["gp3", "gp2", "io1", "io2"]).default("gp3"),
-    engineVersion: z.string().regex(/^\d{2}(\.\d+)?$/, { error: "must be a PostgreSQL version such as 16 or 16.4" }).default("16"),
+    engineVersion: z
+        .string()
+        .regex(/^\d{2}(\.\d+)?$/, { error: "must be a PostgreSQL version such as 16 or 16.4" })
+        .default("16"),
     multiAz: z.boolean().default(true),
     backupRetentionDays: z.number().int().min(1).max(35).default(30),
     performanceInsights: z.boolean().default(true),
@@ -67,9 +81,15 @@ const rdsServerSchema = z.strictObject({
     /** Pin max_connections (written into the parameter group). Defaults to RDS's formula for the class. */
     maxConnections: z.number().int().min(20).max(5000).optional(),
     /** SNS topic that receives the CloudWatch alarms. */
-    alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:/, { error: "must be an SNS topic ARN" }).optional(),
+    alarmTopicArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:sns:/, { error: "must be an SNS topic ARN" })
+        .optional(),
     /** pgaudit classes logged server-wide (https://github.com/pgaudit/pgaudit#pgauditlog). */
-    auditLog: z.string().regex(/^-?[a-z]+(,\s*-?[a-z]+)*$/).default("ddl,role"),
+    auditLog: z
+        .string()
+        .regex(/^-?[a-z]+(,\s*-?[a-z]+)*$/)
+        .default("ddl,role"),
 });
 
 const externalServerSchema = z.strictObject({
@@ -104,7 +124,9 @@ export type TenantState = (typeof TENANT_STATES)[number];
 /** One lifecycle transition: who moved the tenant to which state, and when. */
 export const transitionSchema = z.strictObject({
     state: z.enum(TENANT_STATES),
-    at: z.iso.datetime({ error: 'must be an ISO 8601 UTC time in quotes, such as "2026-01-31T12:00:00Z" (unquoted, Pulumi reads it as a timestamp and passes it on in another format)' }),
+    at: z.iso.datetime({
+        error: 'must be an ISO 8601 UTC time in quotes, such as "2026-01-31T12:00:00Z" (unquoted, Pulumi reads it as a timestamp and passes it on in another format)',
+    }),
     by: z.string().min(1).max(200),
     /** The verified final backup a suspension was taken after. */
     backup: z.string().max(1000).optional(),
@@ -141,11 +163,17 @@ export const backupSchema = z.strictObject({
     /** Days a replaced or deleted backup version is kept. */
     noncurrentVersionDays: z.number().int().min(1).max(365).default(7),
     /** IAM role of the backup job; each tenant's policy is attached to it when set. */
-    roleName: z.string().regex(/^[\w+=,.@-]{1,64}$/).optional(),
+    roleName: z
+        .string()
+        .regex(/^[\w+=,.@-]{1,64}$/)
+        .optional(),
 });
 
 export const costSchema = z.strictObject({
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).default("us-east-1"),
+    region: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/)
+        .default("us-east-1"),
     databaseSizeGb: z.number().positive().default(1),
     dailyChangeRate: z.number().min(0).max(1).default(0.05),
     transferGbPerTenant: z.number().min(0).default(10),

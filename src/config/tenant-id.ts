@@ -8,7 +8,9 @@ import { tenantIdSchema } from "./schema";
 export function assertTenantId(tenantId: string): string {
     const result = tenantIdSchema.safeParse(tenantId);
     if (!result.success) {
-        throw new Error(`Invalid tenant id ${JSON.stringify(tenantId)}: it ${result.error.issues.map((issue) => issue.message).join("; it ")}`);
+        throw new Error(
+            `Invalid tenant id ${JSON.stringify(tenantId)}: it ${result.error.issues.map((issue) => issue.message).join("; it ")}`,
+        );
     }
     return tenantId;
 }

@@ -47,7 +47,10 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
     // Servers: reserved names and the secret each external server needs.
     for (const [name, server] of Object.entries(config.servers)) {
         if (name.startsWith(DEDICATED_SERVER_PREFIX)) {
-            problems.push({ path: configPath(["servers", name]), message: `names starting with "${DEDICATED_SERVER_PREFIX}" are reserved for enterprise tenants' dedicated servers; rename it` });
+            problems.push({
+                path: configPath(["servers", name]),
+                message: `names starting with "${DEDICATED_SERVER_PREFIX}" are reserved for enterprise tenants' dedicated servers; rename it`,
+            });
         }
         if (server.kind === "external" && !context.serverPasswordNames.includes(name)) {
             problems.push({
@@ -56,7 +59,10 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
             });
         }
         if (server.kind === "rds" && server.maxAllocatedStorageGb < server.allocatedStorageGb) {
-            problems.push({ path: configPath(["servers", name, "maxAllocatedStorageGb"]), message: `must be at least allocatedStorageGb (${server.allocatedStorageGb})` });
+            problems.push({
+                path: configPath(["servers", name, "maxAllocatedStorageGb"]),
+                message: `must be at least allocatedStorageGb (${server.allocatedStorageGb})`,
+            });
         }
     }
 
@@ -66,7 +72,10 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
     config.tenants.forEach((tenant, index) => {
         const earlier = firstIndexOfId.get(tenant.id);
         if (earlier !== undefined) {
-            problems.push({ path: configPath(["tenants", index, "id"]), message: `duplicate id "${tenant.id}" (also tenants[${earlier}]); each tenant needs its own id` });
+            problems.push({
+                path: configPath(["tenants", index, "id"]),
+                message: `duplicate id "${tenant.id}" (also tenants[${earlier}]); each tenant needs its own id`,
+            });
             return;
         }
         firstIndexOfId.set(tenant.id, index);
@@ -87,22 +96,33 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
             });
         }
         if (tenant.plan !== "enterprise" && tenant.dedicated !== undefined) {
-            problems.push({ path: configPath(["tenants", index, "dedicated"]), message: "only enterprise tenants have a dedicated server; remove it or set plan: enterprise" });
+            problems.push({
+                path: configPath(["tenants", index, "dedicated"]),
+                message: "only enterprise tenants have a dedicated server; remove it or set plan: enterprise",
+            });
         }
     });
 
     // Placement.
     const sharedServers = Object.entries(config.servers).map(([name, server]) => ({ name, capacity: server.capacity }));
     const { placement, problems: placementProblems } = resolvePlacement(config.tenants, sharedServers);
-    for (const problem of placementProblems) problems.push({ path: configPath(["tenants", problem.index, "server"]), message: problem.message });
+    for (const problem of placementProblems)
+        problems.push({ path: configPath(["tenants", problem.index, "server"]), message: problem.message });
 
     // Resolve servers, adding each enterprise tenant's dedicated RDS server.
     const servers = new Map<string, ResolvedServer>();
-    for (const [name, server] of Object.entries(config.servers)) servers.set(name, { ...server, name, componentName: serverComponentName(name) });
+    for (const [name, server] of Object.entries(config.servers))
+        servers.set(name, { ...server, name, componentName: serverComponentName(name) });
     for (const tenant of config.tenants) {
         if (tenant.plan !== "enterprise" || tenant.state === "erased") continue;
         const name = dedicatedServerName(tenant.id);
-        const spec = { kind: "rds", instanceClass: DEFAULT_DEDICATED_INSTANCE_CLASS, ...config.dedicatedServer, ...tenant.dedicated, capacity: 1 };
+        const spec = {
+            kind: "rds",
+            instanceClass: DEFAULT_DEDICATED_INSTANCE_CLASS,
+            ...config.dedicatedServer,
+            ...tenant.dedicated,
+            capacity: 1,
+        };
         const server = serverSchema.safeParse(spec);
         if (!server.success) {
             problems.push(...zodProblems(server.error, ["tenants", firstIndexOfId.get(tenant.id)!, "dedicated"]));
@@ -126,11 +146,17 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
             ? configPath(["tenants", firstIndexOfId.get(server.dedicatedTo)!, "dedicated"])
             : configPath(["servers", name]);
         if (hosted.length > server.capacity) {
-            problems.push({ path: `${serverPath}.capacity`, message: `server "${name}" holds ${hosted.length} tenants but its capacity is ${server.capacity}; add a server and place new tenants there, or raise capacity` });
+            problems.push({
+                path: `${serverPath}.capacity`,
+                message: `server "${name}" holds ${hosted.length} tenants but its capacity is ${server.capacity}; add a server and place new tenants there, or raise capacity`,
+            });
         }
         const maxConnections = serverMaxConnections(server);
         if (maxConnections === undefined) {
-            problems.push({ path: `${serverPath}.maxConnections`, message: `unknown instance class "${(server as RdsServerConfig).instanceClass}"; set maxConnections for this server explicitly` });
+            problems.push({
+                path: `${serverPath}.maxConnections`,
+                message: `unknown instance class "${(server as RdsServerConfig).instanceClass}"; set maxConnections for this server explicitly`,
+            });
             continue;
         }
         const demand = hosted.reduce((sum, tenant) => sum + tenant.connectionLimit, 0);

@@ -68,7 +68,8 @@ export class TenantConnectionManager {
     constructor(private readonly options: TenantConnectionManagerOptions) {
         this.maxTotal = options.maxTotalConnections ?? 100;
         this.poolSize = Math.min(options.poolSize ?? 5, this.maxTotal);
-        if (!(this.maxTotal >= 1) || !(this.poolSize >= 1)) throw new Error("TenantConnectionManager: maxTotalConnections and poolSize must be at least 1");
+        if (!(this.maxTotal >= 1) || !(this.poolSize >= 1))
+            throw new Error("TenantConnectionManager: maxTotalConnections and poolSize must be at least 1");
     }
 
     /** Runs `work` with a connection to the tenant's database. A client whose work threw is discarded. */

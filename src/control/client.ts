@@ -145,7 +145,9 @@ export class TenantdbClient {
             const ids = [...new Set(accepted.map((a) => a.pending.request.tenant.id))];
             const tenants = ids.map((id) => model.tenants.find((t) => t.id === id)!);
             const stack = await this.updateTenants(stackName, edit, tenants, signal);
-            const seed = Object.fromEntries(accepted.flatMap(({ pending: { request } }) => (request.seed ? [[request.tenant.id, request.seed]] : [])));
+            const seed = Object.fromEntries(
+                accepted.flatMap(({ pending: { request } }) => (request.seed ? [[request.tenant.id, request.seed]] : [])),
+            );
             const migrations = await runFleet(await deployedTargets(stack), { mode: "up", only: ids, seed });
             this.emit({ kind: "migrated", stack: stackName, report: migrations });
             for (const { pending, created } of accepted) {
@@ -167,7 +169,9 @@ export class TenantdbClient {
                 (tenant.connectionLimit === undefined || tenant.connectionLimit === existing.connectionLimit) &&
                 existing.state === "active";
             if (!same) {
-                throw new ConflictError(`tenant ${tenant.id} already exists in stack ${stackName} with other settings or state (${existing.state}); nothing was changed`);
+                throw new ConflictError(
+                    `tenant ${tenant.id} already exists in stack ${stackName} with other settings or state (${existing.state}); nothing was changed`,
+                );
             }
             return false;
         }
@@ -205,14 +209,21 @@ export class TenantdbClient {
      * `overrideRetention` set to its id): the program lifts its protection, then stops declaring
      * it, so its database and roles are deleted and its KMS key is scheduled for deletion.
      */
-    async retire(stackName: string, tenantId: string, options: CallOptions & { reason?: string; overrideRetention?: string } = {}): Promise<LifecycleResult> {
+    async retire(
+        stackName: string,
+        tenantId: string,
+        options: CallOptions & { reason?: string; overrideRetention?: string } = {},
+    ): Promise<LifecycleResult> {
         const retired = await this.transition(stackName, tenantId, "retire", options);
         if (retired.state === "erased") return retired;
         return this.transition(stackName, tenantId, "retire", options);
     }
 
     /** `pulumi up` of the whole stack, then the migrations on every active tenant: CI's deploy. */
-    async deploy(stackName: string, options: CallOptions & { seed?: Record<string, SeedInput> } = {}): Promise<{ summary: automation.UpdateSummary; migrations: FleetReport }> {
+    async deploy(
+        stackName: string,
+        options: CallOptions & { seed?: Record<string, SeedInput> } = {},
+    ): Promise<{ summary: automation.UpdateSummary; migrations: FleetReport }> {
         return this.leased(stackName, "deploy", options, async (signal) => {
             const stack = await selectStack(this.options, stackName);
             const result = await this.up(stack, stackName, undefined, signal);
@@ -224,9 +235,15 @@ export class TenantdbClient {
     }
 
     /** The migrations on every active tenant of the deployed stack, from its outputs. */
-    async migrate(stackName: string, options: CallOptions & { seed?: Record<string, SeedInput> } = {}): Promise<{ migrations: FleetReport }> {
+    async migrate(
+        stackName: string,
+        options: CallOptions & { seed?: Record<string, SeedInput> } = {},
+    ): Promise<{ migrations: FleetReport }> {
         return this.leased(stackName, "migrate", options, async () => {
-            const migrations = await runFleet(await deployedTargets(await selectStack(this.options, stackName)), { mode: "up", seed: options.seed });
+            const migrations = await runFleet(await deployedTargets(await selectStack(this.options, stackName)), {
+                mode: "up",
+                seed: options.seed,
+            });
             this.emit({ kind: "migrated", stack: stackName, report: migrations });
             if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations, failedTenants(migrations));
             return { migrations };
@@ -242,7 +259,12 @@ export class TenantdbClient {
         });
     }
 
-    private async transition(stackName: string, tenantId: string, operation: LifecycleOperation, options: CallOptions & { reason?: string; overrideRetention?: string }): Promise<LifecycleResult> {
+    private async transition(
+        stackName: string,
+        tenantId: string,
+        operation: LifecycleOperation,
+        options: CallOptions & { reason?: string; overrideRetention?: string },
+    ): Promise<LifecycleResult> {
         return this.leased(stackName, `${operation} ${tenantId}`, options, async (signal) => {
             const edit = new StackFileEdit(this.stackFile(stackName));
             const tenant = this.tenantOf(edit.model(), tenantId, stackName);
@@ -252,10 +274,19 @@ export class TenantdbClient {
             if (to !== tenant.state) {
                 if (operation === "retire" && to === "retired") checkRetirement(tenant, this.now(), options.overrideRetention);
                 if (operation === "retire" && tenant.plan === "enterprise") {
-                    throw new InvalidRequestError("plan", `tenant ${tenantId} has a dedicated server; retire enterprise tenants by hand (README, Tenant lifecycle)`);
+                    throw new InvalidRequestError(
+                        "plan",
+                        `tenant ${tenantId} has a dedicated server; retire enterprise tenants by hand (README, Tenant lifecycle)`,
+                    );
                 }
                 if (to === "suspended") backup = await this.finalBackup(stackName, tenantId, signal);
-                edit.recordTransition(tenantId, { state: to, at: this.now().toISOString(), by: this.options.actor, backup, reason: options.reason });
+                edit.recordTransition(tenantId, {
+                    state: to,
+                    at: this.now().toISOString(),
+                    by: this.options.actor,
+                    backup,
+                    reason: options.reason,
+                });
                 edit.commit();
                 this.emit({ kind: "config-written", stack: stackName, tenantId, state: to });
             }
@@ -280,7 +311,10 @@ export class TenantdbClient {
 
     private async finalBackup(stackName: string, tenantId: string, signal: AbortSignal): Promise<string> {
         if (!this.options.finalBackup) {
-            throw new InvalidRequestError("finalBackup", "suspending needs a verified final backup: give the client a finalBackup (backup inventory) so it can take one");
+            throw new InvalidRequestError(
+                "finalBackup",
+                "suspending needs a verified final backup: give the client a finalBackup (backup inventory) so it can take one",
+            );
         }
         const location = await this.options.finalBackup.takeVerified(tenantId, signal);
         this.emit({ kind: "backup", stack: stackName, tenantId, location });
@@ -288,7 +322,12 @@ export class TenantdbClient {
     }
 
     /** A targeted update of these tenants' resources (and their servers'). */
-    private async updateTenants(stackName: string, edit: StackFileEdit, tenants: readonly ResolvedTenant[], signal: AbortSignal): Promise<automation.Stack> {
+    private async updateTenants(
+        stackName: string,
+        edit: StackFileEdit,
+        tenants: readonly ResolvedTenant[],
+        signal: AbortSignal,
+    ): Promise<automation.Stack> {
         const targets = await this.urnsOf(stackName, new StackFileEdit(edit.file), tenants);
         const stack = await selectStack(this.options, stackName);
         await this.up(stack, stackName, targets, signal);

@@ -23,13 +23,20 @@ const OUTPUT_TAIL_LINES = 40;
 
 export async function selectStack(settings: EngineSettings, stackName: string): Promise<automation.Stack> {
     if (!settings.pulumiBinDir && !pulumiCliAvailable()) {
-        throw new EngineError(stackName, "stack select", "the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) or build it (npm run engine) to deploy; the offline sandbox (npm start) needs no CLI");
+        throw new EngineError(
+            stackName,
+            "stack select",
+            "the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) or build it (npm run engine) to deploy; the offline sandbox (npm start) needs no CLI",
+        );
     }
     const pulumiCommand = settings.pulumiBinDir
         ? await automation.PulumiCommand.get({ root: path.dirname(settings.pulumiBinDir), skipVersionCheck: false })
         : undefined;
     try {
-        return await automation.LocalWorkspace.selectStack({ stackName, workDir: settings.workDir }, { envVars: settings.env, pulumiCommand });
+        return await automation.LocalWorkspace.selectStack(
+            { stackName, workDir: settings.workDir },
+            { envVars: settings.env, pulumiCommand },
+        );
     } catch (error) {
         throw new EngineError(stackName, "stack select", firstLine(error), { cause: error });
     }
@@ -66,7 +73,8 @@ export async function update(stack: automation.Stack, options: UpdateOptions): P
             const output = `${errors.join("")}${errorText(error)}`;
             if (!ENGINE_LOCKED.test(output)) throw new EngineError(stack.name, "up", engineErrors(output), { cause: error });
             const waited = Date.now() - started;
-            if (waited >= options.lockWaitMs) throw new BusyError(stack.name, "a pulumi update outside tenantdb holds the engine's stack lock", waited);
+            if (waited >= options.lockWaitMs)
+                throw new BusyError(stack.name, "a pulumi update outside tenantdb holds the engine's stack lock", waited);
             options.onLocked?.();
             await sleep(1000, undefined, { signal: options.signal }).catch(() => undefined);
         }
@@ -80,13 +88,18 @@ function errorText(error: unknown): string {
 
 /** The engine's own error line (`error: ...`), else the first line of the message. */
 function firstLine(error: unknown): string {
-    const lines = errorText(error).split("\n").map((line) => line.replace(/^\s*stderr:\s*/, "").trim());
+    const lines = errorText(error)
+        .split("\n")
+        .map((line) => line.replace(/^\s*stderr:\s*/, "").trim());
     return lines.find((line) => line.startsWith("error:")) ?? lines.find((line) => line !== "") ?? "unknown error";
 }
 
 /** The diagnostics of an engine run (lines once each), else its last lines. */
 function engineErrors(text: string): string {
-    const lines = text.split("\n").map((line) => line.replace(/^\s*stderr:\s*/, "").trimEnd()).filter((line) => line.trim() !== "");
+    const lines = text
+        .split("\n")
+        .map((line) => line.replace(/^\s*stderr:\s*/, "").trimEnd())
+        .filter((line) => line.trim() !== "");
     const unique = [...new Set(lines)];
     return unique.slice(0, OUTPUT_TAIL_LINES).join("\n");
 }

@@ -34,7 +34,8 @@ export function finalBackupFromInventory(inventory: BackupInventory, options: Ba
             if (signal?.aborted) throw new AbortedError(`the final backup of ${tenantId}`);
             const report = await drill([target], options);
             const result = report.results[0];
-            if (result?.status !== "ok") throw new FinalBackupError(tenantId, result?.problem ?? `the restore drill reported ${result?.status}`);
+            if (result?.status !== "ok")
+                throw new FinalBackupError(tenantId, result?.problem ?? `the restore drill reported ${result?.status}`);
             return location;
         },
     };

@@ -57,7 +57,11 @@ export class FleetClient {
      * gives one tenant), else in the cell with the most room by fill ratio, then by name.
      * Placement is serialized by the fleet's own lease, so two calls cannot overfill a cell.
      */
-    async provision(fleet: string, request: unknown, options: { seed?: SeedInput; signal?: AbortSignal } = {}): Promise<ProvisionResult & { cell: string }> {
+    async provision(
+        fleet: string,
+        request: unknown,
+        options: { seed?: SeedInput; signal?: AbortSignal } = {},
+    ): Promise<ProvisionResult & { cell: string }> {
         const tenant = (() => {
             try {
                 return parseNewTenant(request);
@@ -65,10 +69,19 @@ export class FleetClient {
                 throw error instanceof ConfigError ? InvalidRequestError.fromConfigError(error) : error;
             }
         })();
-        const lease = { owner: this.options.actor, operation: `place ${tenant.id}`, signal: options.signal, waitMs: this.options.lease?.waitMs };
+        const lease = {
+            owner: this.options.actor,
+            operation: `place ${tenant.id}`,
+            signal: options.signal,
+            waitMs: this.options.lease?.waitMs,
+        };
         const { cell, created } = await withStackLease(this.options.workDir, `${fleet}-placement`, lease, async () => {
-            const cells = cellsOf(this.options.workDir, fleet).map((name) => ({ name, model: new StackFileEdit(this.stackFile(name)).model() }));
-            if (cells.length === 0) throw new InvalidRequestError("fleet", `fleet ${fleet} has no cells: create Pulumi.${fleet}-cell-01.yaml (README, Cells)`);
+            const cells = cellsOf(this.options.workDir, fleet).map((name) => ({
+                name,
+                model: new StackFileEdit(this.stackFile(name)).model(),
+            }));
+            if (cells.length === 0)
+                throw new InvalidRequestError("fleet", `fleet ${fleet} has no cells: create Pulumi.${fleet}-cell-01.yaml (README, Cells)`);
             const home = cells.find((c) => c.model.tenants.some((t) => t.id === tenant.id));
             if (home) return { cell: home.name, created: false };
             const live = (c: (typeof cells)[number]) => c.model.tenants.filter((t) => t.state !== "erased");
@@ -76,7 +89,11 @@ export class FleetClient {
                 cells.flatMap((c) => live(c).map((t) => ({ id: t.id, plan: "standard" as const, server: c.name }))),
                 cells.map((c) => ({ name: c.name, capacity: c.model.cell.capacity })),
             );
-            if (!chosen) throw new InvalidRequestError("fleet", `every cell of fleet ${fleet} is full; add a cell: Pulumi.${fleet}-cell-${String(cells.length + 1).padStart(2, "0")}.yaml`);
+            if (!chosen)
+                throw new InvalidRequestError(
+                    "fleet",
+                    `every cell of fleet ${fleet} is full; add a cell: Pulumi.${fleet}-cell-${String(cells.length + 1).padStart(2, "0")}.yaml`,
+                );
             const added = await this.client.add(chosen, request, { signal: options.signal });
             return { cell: chosen, created: added.created };
         });
@@ -96,9 +113,22 @@ export class FleetClient {
     }
 
     private runInCell(cell: string, command: string[]): Promise<CellResult> {
-        const cli = [path.join(REPO_ROOT, "scripts/tenants.ts"), "--stack", cell, "--json", "--work-dir", this.options.workDir, "--actor", this.options.actor];
+        const cli = [
+            path.join(REPO_ROOT, "scripts/tenants.ts"),
+            "--stack",
+            cell,
+            "--json",
+            "--work-dir",
+            this.options.workDir,
+            "--actor",
+            this.options.actor,
+        ];
         const args = ["--import", "tsx", ...cli, ...command];
-        const env = { ...process.env, ...this.options.env, ...(this.options.pulumiBinDir ? { TENANTDB_ENGINE_BIN: this.options.pulumiBinDir } : {}) };
+        const env = {
+            ...process.env,
+            ...this.options.env,
+            ...(this.options.pulumiBinDir ? { TENANTDB_ENGINE_BIN: this.options.pulumiBinDir } : {}),
+        };
         return new Promise((resolve, reject) => {
             const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
             let stdout = "";

@@ -6,7 +6,16 @@ export { TenantdbClient } from "./client";
 export { FleetClient, cellsOf } from "./fleet";
 export type { CellCommand, CellResult, FleetOptions } from "./fleet";
 export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./client";
-export { AbortedError, BusyError, ConflictError, ControlError, EngineError, InvalidRequestError, LeaseLostError, MigrationFailedError } from "./errors";
+export {
+    AbortedError,
+    BusyError,
+    ConflictError,
+    ControlError,
+    EngineError,
+    InvalidRequestError,
+    LeaseLostError,
+    MigrationFailedError,
+} from "./errors";
 export { FinalBackupError, finalBackupFromInventory } from "./final-backup";
 export type { FinalBackup } from "./final-backup";
 export { leasePath, withStackLease } from "./lease";

@@ -98,7 +98,13 @@ export async function withStackLease<T>(
         }
     }
 
-    const holder: LeaseHolder = { owner: options.owner, operation: options.operation, pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+    const holder: LeaseHolder = {
+        owner: options.owner,
+        operation: options.operation,
+        pid: process.pid,
+        host: os.hostname(),
+        since: new Date().toISOString(),
+    };
     writeFileSync(`${file}.holder.json`, JSON.stringify(holder));
     const signal = options.signal ? AbortSignal.any([options.signal, lost.signal]) : lost.signal;
     try {

@@ -44,7 +44,10 @@ export function suspendedAt(tenant: ResolvedTenant): Date | undefined {
 export function checkRetirement(tenant: ResolvedTenant, now: Date, override?: string): void {
     if (override !== undefined) {
         if (override === tenant.id) return;
-        throw new InvalidRequestError("overrideRetention", `names ${JSON.stringify(override)}, not the tenant being retired (${tenant.id}); pass its id to confirm`);
+        throw new InvalidRequestError(
+            "overrideRetention",
+            `names ${JSON.stringify(override)}, not the tenant being retired (${tenant.id}); pass its id to confirm`,
+        );
     }
     const since = suspendedAt(tenant);
     if (!since) throw new InvalidRequestError("state", `tenant ${tenant.id} has no recorded suspension; suspend it first`);

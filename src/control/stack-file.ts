@@ -74,7 +74,9 @@ export class StackFileEdit {
     commit(): StackModel {
         const model = this.model();
         if (digestOf(readFileSync(this.file, "utf8")) !== this.digest) {
-            throw new ConflictError(`${this.file} changed while tenantdb was editing it (a hand edit or a pull?); nothing was written. Retry.`);
+            throw new ConflictError(
+                `${this.file} changed while tenantdb was editing it (a hand edit or a pull?); nothing was written. Retry.`,
+            );
         }
         const temporary = `${this.file}.${randomBytes(6).toString("hex")}.tmp`;
         try {

@@ -10,7 +10,12 @@ import { SECRET_PLACEHOLDER, parseStackFile } from "../config/sources/stack-file
 import { serverComponentName, tenantIdFromLogicalName } from "../naming";
 import { evaluateProgramOffline } from "../program/offline";
 
-export async function tenantUrns(stackFileText: string, file: string, stackName: string, tenants: readonly ResolvedTenant[]): Promise<string[]> {
+export async function tenantUrns(
+    stackFileText: string,
+    file: string,
+    stackName: string,
+    tenants: readonly ResolvedTenant[],
+): Promise<string[]> {
     const { config, secretKeys } = parseStackFile(stackFileText, file);
     const serverPasswords = Object.fromEntries(
         Object.keys(JSON.parse(config["tenantdb:servers"] ?? "{}") as object).map((server) => [server, SECRET_PLACEHOLDER]),

@@ -32,7 +32,12 @@ export function estimateCost(graph: readonly PlannedResource[], prices: PriceBoo
 }
 
 /** Shares of a shared server's cost, by tenant, under the assumptions' rule. Sums to 1. */
-export function serverShares(server: ServerInfo, tenantIds: readonly string[], priced: PricedGraph, assumptions: CostAssumptions): Map<string, number> {
+export function serverShares(
+    server: ServerInfo,
+    tenantIds: readonly string[],
+    priced: PricedGraph,
+    assumptions: CostAssumptions,
+): Map<string, number> {
     const shares = new Map<string, number>();
     if (server.dedicatedTo) {
         shares.set(server.dedicatedTo, 1);

@@ -45,17 +45,25 @@ export function resolveAssumptions(input: CostAssumptionsInput = {}): CostAssump
     nonNegative("transferGbPerTenant", resolved.transferGbPerTenant);
     nonNegative("kmsRequestsPerKeyMonth", resolved.kmsRequestsPerKeyMonth);
     if (!Number.isFinite(resolved.dailyChangeRate) || resolved.dailyChangeRate < 0 || resolved.dailyChangeRate > 1) {
-        problems.push(`tenantdb:cost.dailyChangeRate is ${resolved.dailyChangeRate}; set it to a fraction between 0 and 1 (0.05 means 5% a day)`);
+        problems.push(
+            `tenantdb:cost.dailyChangeRate is ${resolved.dailyChangeRate}; set it to a fraction between 0 and 1 (0.05 means 5% a day)`,
+        );
     }
     if (!Number.isFinite(resolved.dumpCompressionRatio) || resolved.dumpCompressionRatio <= 0 || resolved.dumpCompressionRatio > 1) {
-        problems.push(`tenantdb:cost.dumpCompressionRatio is ${resolved.dumpCompressionRatio}; set it to a fraction in (0, 1] (0.25 means a dump is a quarter of the database)`);
+        problems.push(
+            `tenantdb:cost.dumpCompressionRatio is ${resolved.dumpCompressionRatio}; set it to a fraction in (0, 1] (0.25 means a dump is a quarter of the database)`,
+        );
     }
     if (!ALLOCATION_RULES.includes(resolved.allocation)) {
-        problems.push(`tenantdb:cost.allocation is "${String(resolved.allocation)}"; use one of ${ALLOCATION_RULES.map((r) => `"${r}"`).join(", ")}`);
+        problems.push(
+            `tenantdb:cost.allocation is "${String(resolved.allocation)}"; use one of ${ALLOCATION_RULES.map((r) => `"${r}"`).join(", ")}`,
+        );
     }
     for (const [tenant, size] of Object.entries(resolved.tenantSizesGb)) {
         if (typeof size !== "number" || !Number.isFinite(size) || size < 0) {
-            problems.push(`tenant "${tenant}": expectedSizeGb is ${String(size)}; set it to a number >= 0 or remove it to use tenantdb:cost.databaseSizeGb`);
+            problems.push(
+                `tenant "${tenant}": expectedSizeGb is ${String(size)}; set it to a number >= 0 or remove it to use tenantdb:cost.databaseSizeGb`,
+            );
         }
     }
     if (problems.length > 0) throw new CostError(`Invalid cost assumptions:\n  - ${problems.join("\n  - ")}`);

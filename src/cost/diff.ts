@@ -40,11 +40,20 @@ export function diffReports(before: CostReport, after: CostReport): CostDiff {
     const servers = [...new Set([...beforeServers.keys(), ...afterServers.keys()])].sort().map((name): ServerDelta => {
         const beforeUsd = beforeServers.get(name)?.monthlyUsd ?? 0;
         const afterUsd = afterServers.get(name)?.monthlyUsd ?? 0;
-        return { server: name, status: status(beforeServers.has(name), afterServers.has(name), afterUsd - beforeUsd), beforeUsd, afterUsd, deltaUsd: afterUsd - beforeUsd };
+        return {
+            server: name,
+            status: status(beforeServers.has(name), afterServers.has(name), afterUsd - beforeUsd),
+            beforeUsd,
+            afterUsd,
+            deltaUsd: afterUsd - beforeUsd,
+        };
     });
     const warnings: string[] = [];
     if (before.region !== after.region) warnings.push(`before is priced for ${before.region}, after for ${after.region}`);
-    if (before.allocation !== after.allocation) warnings.push(`allocation rule changed from ${before.allocation} to ${after.allocation}: tenant shares move even where nothing else changed`);
+    if (before.allocation !== after.allocation)
+        warnings.push(
+            `allocation rule changed from ${before.allocation} to ${after.allocation}: tenant shares move even where nothing else changed`,
+        );
     return {
         beforeTotalUsd: before.totalMonthlyUsd,
         afterTotalUsd: after.totalMonthlyUsd,

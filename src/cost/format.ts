@@ -92,9 +92,16 @@ function reportSections(report: CostReport): { summary: string[]; sections: Sect
         });
     }
     if (report.unpriced.length > 0) {
-        sections.push({ title: "Unpriced (not counted in any total)", head: ["Type", "Name", "Reason"], rows: report.unpriced.map((u) => [u.type, u.name, u.reason]) });
+        sections.push({
+            title: "Unpriced (not counted in any total)",
+            head: ["Type", "Name", "Reason"],
+            rows: report.unpriced.map((u) => [u.type, u.name, u.reason]),
+        });
     }
-    const notes = [`${report.freeResources} resources cost nothing by themselves (PostgreSQL objects, random values, providers, components, configuration).`, ...report.warnings.map((w) => `Warning: ${w}`)];
+    const notes = [
+        `${report.freeResources} resources cost nothing by themselves (PostgreSQL objects, random values, providers, components, configuration).`,
+        ...report.warnings.map((w) => `Warning: ${w}`),
+    ];
     return { summary, sections, notes };
 }
 
@@ -121,11 +128,17 @@ function diffSections(diff: CostDiff): { summary: string[]; sections: Section[];
         {
             title: "Servers",
             head: ["Server", "Change", "Before", "After", "Delta"],
-            rows: diff.servers.filter((s) => s.status !== "unchanged").map((s) => [s.server, s.status, formatUsd(s.beforeUsd), formatUsd(s.afterUsd), formatDelta(s.deltaUsd)]),
+            rows: diff.servers
+                .filter((s) => s.status !== "unchanged")
+                .map((s) => [s.server, s.status, formatUsd(s.beforeUsd), formatUsd(s.afterUsd), formatDelta(s.deltaUsd)]),
         },
     ];
     if (diff.unpricedAfter.length > 0) {
-        sections.push({ title: "Unpriced after the change (not counted)", head: ["Type", "Name", "Reason"], rows: diff.unpricedAfter.map((u) => [u.type, u.name, u.reason]) });
+        sections.push({
+            title: "Unpriced after the change (not counted)",
+            head: ["Type", "Name", "Reason"],
+            rows: diff.unpricedAfter.map((u) => [u.type, u.name, u.reason]),
+        });
     }
     const notes = [
         `Not allocated to a tenant: ${formatUsd(diff.beforeUnallocatedUsd)} -> ${formatUsd(diff.afterUnallocatedUsd)}.`,

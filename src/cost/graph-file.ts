@@ -47,5 +47,4 @@ export function readGraphFile(file: string): PlannedResource[] {
 export function writeGraphFile(file: string, graph: readonly PlannedResource[]): void {
     writeFileSync(file, JSON.stringify(graph, null, 2) + "\n", { mode: 0o600 });
     chmodSync(file, 0o600); // mode applies only when the file is created
-
 }

@@ -56,11 +56,16 @@ type EvaluatedResource = { type: string; name: string; urn?: string; parent?: st
 export function graphFromEvaluation(result: unknown): PlannedResource[] {
     const evaluation = result as { resources?: unknown; components?: unknown } | undefined;
     const resources = Array.isArray(result) ? result : evaluation?.resources;
-    if (!Array.isArray(resources)) throw new CostError("The offline evaluator returned neither a resource list nor { resources }; the cost preview cannot read its graph.");
+    if (!Array.isArray(resources))
+        throw new CostError(
+            "The offline evaluator returned neither a resource list nor { resources }; the cost preview cannot read its graph.",
+        );
     const components = !Array.isArray(result) && Array.isArray(evaluation?.components) ? evaluation.components : [];
     return [...resources, ...components].map(({ type, name, urn, parent, inputs }: EvaluatedResource) => {
         if (!urn) {
-            throw new CostError(`The offline evaluator returned ${type} ${name} without its URN; the cost preview finds owners from the component tree and needs it.`);
+            throw new CostError(
+                `The offline evaluator returned ${type} ${name} without its URN; the cost preview finds owners from the component tree and needs it.`,
+            );
         }
         return { type, name, urn, ...(parent ? { parent } : {}), inputs: inputs ?? {} };
     });
@@ -76,10 +81,14 @@ export async function offlineGraph(stack: StackFile, onNote: (note: string) => v
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const evaluator = (require(OFFLINE_EVALUATOR) as { evaluateProgramOffline?: Evaluator }).evaluateProgramOffline;
-    if (typeof evaluator !== "function") throw new CostError(`${OFFLINE_EVALUATOR} does not export evaluateProgramOffline(config); the cost preview needs it.`);
+    if (typeof evaluator !== "function")
+        throw new CostError(`${OFFLINE_EVALUATOR} does not export evaluateProgramOffline(config); the cost preview needs it.`);
     const config = { ...stack.config };
     const filled = fillPasswordPlaceholders(config);
-    if (filled.length > 0) onNote(`admin password of external server(s) ${filled.join(", ")} not in ${stack.file}; placeholders used for the offline evaluation (passwords do not affect cost)`);
+    if (filled.length > 0)
+        onNote(
+            `admin password of external server(s) ${filled.join(", ")} not in ${stack.file}; placeholders used for the offline evaluation (passwords do not affect cost)`,
+        );
     let result: unknown;
     try {
         result = await evaluator(config, { stack: stackNameOf(stack.file) });

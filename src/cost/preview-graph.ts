@@ -32,13 +32,18 @@ export interface PreviewGraphOptions {
 /** Runs `pulumi preview` for a stack and collects the planned graph (one entry per URN, last event wins). */
 export async function previewGraph(options: PreviewGraphOptions): Promise<PlannedResource[]> {
     if (!pulumiCliAvailable()) {
-        throw new CostError("The Pulumi CLI is not on PATH, so a real preview cannot run. Install it (https://www.pulumi.com/docs/install/) or use the offline graph (the default source).");
+        throw new CostError(
+            "The Pulumi CLI is not on PATH, so a real preview cannot run. Install it (https://www.pulumi.com/docs/install/) or use the offline graph (the default source).",
+        );
     }
     let stack;
     try {
         stack = await LocalWorkspace.selectStack({ stackName: options.stackName, workDir: options.workDir });
     } catch (error) {
-        throw new CostError(`Cannot select stack "${options.stackName}" in ${options.workDir}: ${(error as Error).message.split("\n")[0]}. Check the stack name (pulumi stack ls) and that you are logged in to its backend.`, { cause: error });
+        throw new CostError(
+            `Cannot select stack "${options.stackName}" in ${options.workDir}: ${(error as Error).message.split("\n")[0]}. Check the stack name (pulumi stack ls) and that you are logged in to its backend.`,
+            { cause: error },
+        );
     }
     const byUrn = new Map<string, PlannedResource>();
     await stack.preview({

@@ -64,12 +64,16 @@ export function parsePriceBook(value: unknown, origin = "prices file"): PriceBoo
     const result = priceBookSchema.safeParse(value);
     if (!result.success) {
         const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-        throw new CostError(`${origin} is not a valid tenantdb prices file:\n  - ${problems.join("\n  - ")}\nFix those fields, or regenerate the file with \`npm run cost -- refresh-prices\`.`);
+        throw new CostError(
+            `${origin} is not a valid tenantdb prices file:\n  - ${problems.join("\n  - ")}\nFix those fields, or regenerate the file with \`npm run cost -- refresh-prices\`.`,
+        );
     }
     const book = result.data;
     const wrongRegion = [...figures(book)].filter(([, f]) => f.region !== book.region).map(([at, f]) => `${at} has region "${f.region}"`);
     if (wrongRegion.length > 0) {
-        throw new CostError(`${origin} covers region "${book.region}" but ${wrongRegion.join(", ")}; every figure must be for the file's region.`);
+        throw new CostError(
+            `${origin} covers region "${book.region}" but ${wrongRegion.join(", ")}; every figure must be for the file's region.`,
+        );
     }
     return book;
 }
@@ -80,7 +84,10 @@ export function loadPriceBook(file: string): PriceBook {
     try {
         text = readFileSync(file, "utf8");
     } catch (error) {
-        throw new CostError(`Cannot read prices file ${file}: ${(error as Error).message}. Pass an existing file with --prices, or create one with \`npm run cost -- refresh-prices\`.`, { cause: error });
+        throw new CostError(
+            `Cannot read prices file ${file}: ${(error as Error).message}. Pass an existing file with --prices, or create one with \`npm run cost -- refresh-prices\`.`,
+            { cause: error },
+        );
     }
     let parsed: unknown;
     try {

@@ -39,7 +39,9 @@ export function priceBuckets(
     for (const lifecycle of lifecycles) {
         const bucket = matchBucket(lifecycle);
         if (!bucket) {
-            warnings.push(`bucket lifecycle ${lifecycle.name}: no bucket in the graph matches it (by its bucket input, or as the only bucket in its component)`);
+            warnings.push(
+                `bucket lifecycle ${lifecycle.name}: no bucket in the graph matches it (by its bucket input, or as the only bucket in its component)`,
+            );
             continue;
         }
         const { expiration, noncurrent } = readLifecycleRules(lifecycle.inputs.rules);
@@ -64,13 +66,17 @@ export function priceBuckets(
         let days = expirationDays.get(bucket);
         if (days === undefined) {
             days = DEFAULT_BACKUP_RETENTION_DAYS;
-            warnings.push(`bucket ${bucket.name}: no lifecycle expiration found; assuming backups are kept ${DEFAULT_BACKUP_RETENTION_DAYS} days`);
+            warnings.push(
+                `bucket ${bucket.name}: no lifecycle expiration found; assuming backups are kept ${DEFAULT_BACKUP_RETENTION_DAYS} days`,
+            );
         }
         let note = `daily full dump: ${tenantSizeGb(assumptions, tenant)} GB x ${assumptions.dumpCompressionRatio} compression x ${days} days`;
         if (versioned.has(bucket)) {
             const extra = noncurrentDays.get(bucket);
             if (extra === "unbounded" || extra === undefined) {
-                warnings.push(`bucket ${bucket.name}: versioning is on but no noncurrent-version expiration is set; expired dumps are kept as noncurrent versions forever and this estimate does not include them`);
+                warnings.push(
+                    `bucket ${bucket.name}: versioning is on but no noncurrent-version expiration is set; expired dumps are kept as noncurrent versions forever and this estimate does not include them`,
+                );
             } else {
                 days += extra;
                 note += ` + ${extra} noncurrent days (versioning)`;

@@ -26,7 +26,17 @@ import { ownersOf } from "./owners";
 import { PriceBook } from "./prices";
 import { priceRdsInstance } from "./pricing-rds";
 import { priceBuckets } from "./pricing-s3";
-import { CostAssumptions, LineItem, Owner, PlannedResource, PricedGraph, PricingContext, ServerInfo, TenantInfo, TenantdbTags } from "./types";
+import {
+    CostAssumptions,
+    LineItem,
+    Owner,
+    PlannedResource,
+    PricedGraph,
+    PricingContext,
+    ServerInfo,
+    TenantInfo,
+    TenantdbTags,
+} from "./types";
 
 /** What pass 1 finds: servers and tenants, and the resources priced together once all are known. */
 interface Inventory {
@@ -55,7 +65,13 @@ function instanceServer(instance: PlannedResource, owner: Owner, tags: TenantdbT
 /** Pass 1: servers, tenants and their placement (from tags), and the resources priced in pass 2. */
 function takeInventory(graph: readonly PlannedResource[], { ownerOf, warnings }: PricingContext): Inventory {
     const inventory: Inventory = {
-        servers: new Map(), tenants: new Map(), instanceServers: new Map(), buckets: [], dashboards: [], lifecycles: [], versionings: [],
+        servers: new Map(),
+        tenants: new Map(),
+        instanceServers: new Map(),
+        buckets: [],
+        dashboards: [],
+        lifecycles: [],
+        versionings: [],
     };
     const tenant = (id: string): TenantInfo => {
         let info = inventory.tenants.get(id);
@@ -185,7 +201,15 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
             case TYPES.kmsKey: {
                 lineItems.push(flat("key", 1, "key-months", prices.kms.keyMonth.value));
                 const requests = assumptions.kmsRequestsPerKeyMonth / 10_000;
-                lineItems.push(flat("requests", requests, "10k requests", prices.kms.per10kRequests.value, `assumes ${assumptions.kmsRequestsPerKeyMonth} requests per key per month`));
+                lineItems.push(
+                    flat(
+                        "requests",
+                        requests,
+                        "10k requests",
+                        prices.kms.per10kRequests.value,
+                        `assumes ${assumptions.kmsRequestsPerKeyMonth} requests per key per month`,
+                    ),
+                );
                 break;
             }
             case TYPES.secret:
@@ -193,7 +217,8 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
                 break;
             case TYPES.metricAlarm: {
                 const period = numberInput(resource, "period");
-                if (period !== undefined && period < 60) lineItems.push(flat("alarm (high resolution)", 1, "alarm-months", prices.cloudwatch.highResolutionAlarmMonth.value));
+                if (period !== undefined && period < 60)
+                    lineItems.push(flat("alarm (high resolution)", 1, "alarm-months", prices.cloudwatch.highResolutionAlarmMonth.value));
                 else lineItems.push(flat("alarm", 1, "alarm-months", prices.cloudwatch.standardAlarmMonth.value));
                 break;
             }
@@ -201,7 +226,12 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
                 break; // priced below, in name order, after the free ones
             default:
                 if (isFreeType(resource.type)) freeResources += 1;
-                else unpriced.push({ type: resource.type, name: resource.name, reason: "no price for this resource type in the cost preview" });
+                else
+                    unpriced.push({
+                        type: resource.type,
+                        name: resource.name,
+                        reason: "no price for this resource type in the cost preview",
+                    });
         }
     }
 
@@ -210,7 +240,10 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
     priceTransfer([...inventory.tenants.keys()], context);
 
     for (const info of inventory.tenants.values()) {
-        if (!info.server) warnings.push(`tenant ${info.tenant}: no AWS resource tagged with its server (no backup bucket, or a server outside AWS); no server cost is allocated to it`);
+        if (!info.server)
+            warnings.push(
+                `tenant ${info.tenant}: no AWS resource tagged with its server (no backup bucket, or a server outside AWS); no server cost is allocated to it`,
+            );
     }
     return { lineItems, unpriced, freeResources, servers: inventory.servers, tenants: inventory.tenants, warnings };
 }

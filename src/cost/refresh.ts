@@ -67,7 +67,8 @@ export function awsPriceListSource(endpointRegion = "us-east-1"): PriceListSourc
                         NextToken: nextToken,
                     }),
                 );
-                for (const item of (response.PriceList ?? []) as Array<string | object>) products.push(typeof item === "string" ? JSON.parse(item) : item);
+                for (const item of (response.PriceList ?? []) as Array<string | object>)
+                    products.push(typeof item === "string" ? JSON.parse(item) : item);
                 nextToken = response.NextToken;
             } while (nextToken);
             return products;
@@ -77,7 +78,12 @@ export function awsPriceListSource(endpointRegion = "us-east-1"): PriceListSourc
 
 interface PriceListProduct {
     product?: { attributes?: Record<string, string> };
-    terms?: { OnDemand?: Record<string, { priceDimensions?: Record<string, { pricePerUnit?: { USD?: string }; beginRange?: string; unit?: string }> }> };
+    terms?: {
+        OnDemand?: Record<
+            string,
+            { priceDimensions?: Record<string, { pricePerUnit?: { USD?: string }; beginRange?: string; unit?: string }> }
+        >;
+    };
 }
 
 /** The on-demand USD price of a Price List product: its first-tier (beginRange 0) dimension, or undefined. */
@@ -118,13 +124,25 @@ export async function refreshPrices(current: PriceBook, source: PriceListSource,
     const refreshed: string[] = [];
     const carriedOver: string[] = [];
     const apiSource = (serviceCode: string, filters: ProductFilters) =>
-        `AWS Price List API GetProducts ${serviceCode} ${Object.entries(filters).map(([k, v]) => `${k}=${v}`).join(", ")} (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html)`;
+        `AWS Price List API GetProducts ${serviceCode} ${Object.entries(filters)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ")} (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html)`;
     const carry = (at: string, f: PriceFigure): PriceFigure => {
         carriedOver.push(at);
         if (f.region === region) return f;
-        return { ...f, region, source: `NOT REFRESHED: copied from the ${f.region} figure; verify for ${region}. Original source: ${f.source}` };
+        return {
+            ...f,
+            region,
+            source: `NOT REFRESHED: copied from the ${f.region} figure; verify for ${region}. Original source: ${f.source}`,
+        };
     };
-    const fetchFigure = async (at: string, serviceCode: string, filters: ProductFilters, unit: string, fallback: PriceFigure): Promise<PriceFigure> => {
+    const fetchFigure = async (
+        at: string,
+        serviceCode: string,
+        filters: ProductFilters,
+        unit: string,
+        fallback: PriceFigure,
+    ): Promise<PriceFigure> => {
         const products = await source.getProducts(serviceCode, filters);
         const prices = products.map(onDemandUsd).filter((p): p is number => p !== undefined);
         if (prices.length === 0) return carry(at, fallback);
@@ -137,7 +155,13 @@ export async function refreshPrices(current: PriceBook, source: PriceListSource,
         instanceHourly[instanceClass] = await fetchFigure(
             `rds.instanceHourly.${instanceClass}`,
             "AmazonRDS",
-            { regionCode: region, productFamily: "Database Instance", databaseEngine: "PostgreSQL", deploymentOption: "Single-AZ", instanceType: instanceClass },
+            {
+                regionCode: region,
+                productFamily: "Database Instance",
+                databaseEngine: "PostgreSQL",
+                deploymentOption: "Single-AZ",
+                instanceType: instanceClass,
+            },
             figure.unit,
             figure,
         );
@@ -146,16 +170,36 @@ export async function refreshPrices(current: PriceBook, source: PriceListSource,
     for (const [storageType, figure] of Object.entries(current.rds.storageGbMonth)) {
         const volumeType = RDS_VOLUME_TYPES[storageType];
         storageGbMonth[storageType] = volumeType
-            ? await fetchFigure(`rds.storageGbMonth.${storageType}`, "AmazonRDS", { regionCode: region, productFamily: "Database Storage", databaseEngine: "PostgreSQL", deploymentOption: "Single-AZ", volumeType }, figure.unit, figure)
+            ? await fetchFigure(
+                  `rds.storageGbMonth.${storageType}`,
+                  "AmazonRDS",
+                  {
+                      regionCode: region,
+                      productFamily: "Database Storage",
+                      databaseEngine: "PostgreSQL",
+                      deploymentOption: "Single-AZ",
+                      volumeType,
+                  },
+                  figure.unit,
+                  figure,
+              )
             : carry(`rds.storageGbMonth.${storageType}`, figure);
     }
-    const s3Standard = await fetchFigure("s3.standardGbMonth", "AmazonS3", { regionCode: region, storageClass: "General Purpose", volumeType: "Standard" }, current.s3.standardGbMonth.unit, current.s3.standardGbMonth);
+    const s3Standard = await fetchFigure(
+        "s3.standardGbMonth",
+        "AmazonS3",
+        { regionCode: region, storageClass: "General Purpose", volumeType: "Standard" },
+        current.s3.standardGbMonth.unit,
+        current.s3.standardGbMonth,
+    );
 
-    const carryRecord = (prefix: string, record: Record<string, PriceFigure>) => Object.fromEntries(Object.entries(record).map(([k, f]) => [k, carry(`${prefix}.${k}`, f)]));
+    const carryRecord = (prefix: string, record: Record<string, PriceFigure>) =>
+        Object.fromEntries(Object.entries(record).map(([k, f]) => [k, carry(`${prefix}.${k}`, f)]));
     const book = {
         ...current,
         region,
-        description: `${current.description ?? ""} Refreshed ${today} from the AWS Price List API: ${refreshed.length} figures; ${carriedOver.length} carried over.`.trim(),
+        description:
+            `${current.description ?? ""} Refreshed ${today} from the AWS Price List API: ${refreshed.length} figures; ${carriedOver.length} carried over.`.trim(),
         hoursPerMonth: { ...current.hoursPerMonth, region },
         rds: {
             ...current.rds,
@@ -165,11 +209,17 @@ export async function refreshPrices(current: PriceBook, source: PriceListSource,
             backupGbMonth: carry("rds.backupGbMonth", current.rds.backupGbMonth),
             performanceInsights: {
                 firstMonthPerVcpu: carry("rds.performanceInsights.firstMonthPerVcpu", current.rds.performanceInsights.firstMonthPerVcpu),
-                additionalMonthPerVcpu: carry("rds.performanceInsights.additionalMonthPerVcpu", current.rds.performanceInsights.additionalMonthPerVcpu),
+                additionalMonthPerVcpu: carry(
+                    "rds.performanceInsights.additionalMonthPerVcpu",
+                    current.rds.performanceInsights.additionalMonthPerVcpu,
+                ),
             },
         },
         s3: { standardGbMonth: s3Standard },
-        kms: { keyMonth: carry("kms.keyMonth", current.kms.keyMonth), per10kRequests: carry("kms.per10kRequests", current.kms.per10kRequests) },
+        kms: {
+            keyMonth: carry("kms.keyMonth", current.kms.keyMonth),
+            per10kRequests: carry("kms.per10kRequests", current.kms.per10kRequests),
+        },
         secretsManager: { secretMonth: carry("secretsManager.secretMonth", current.secretsManager.secretMonth) },
         cloudwatch: {
             standardAlarmMonth: carry("cloudwatch.standardAlarmMonth", current.cloudwatch.standardAlarmMonth),

@@ -30,7 +30,16 @@ import { Client } from "pg";
 import pLimit from "p-limit";
 import type { OfflineEvaluation } from "../program/offline";
 import {
-    applyDatabase, applyDefaultPrivileges, applyExtension, applyGrant, applyGrantRole, applyRole, applySchema, Context, inMembershipOrder, Outcome,
+    applyDatabase,
+    applyDefaultPrivileges,
+    applyExtension,
+    applyGrant,
+    applyGrantRole,
+    applyRole,
+    applySchema,
+    Context,
+    inMembershipOrder,
+    Outcome,
 } from "./apply-resources";
 import { DECLARED_KINDS, DeclaredKind, declaredResources, declaredServers } from "./declared-resources";
 
@@ -51,7 +60,11 @@ export interface ApplyOptions {
     readonly parallel?: number;
 }
 
-export interface ApplyCounts { created: number; updated: number; unchanged: number }
+export interface ApplyCounts {
+    created: number;
+    updated: number;
+    unchanged: number;
+}
 
 export interface ApplySummary {
     readonly server: string;
@@ -62,9 +75,17 @@ export interface ApplySummary {
 
 /** A failed resource: names the server, the resource and the step; never holds a password. */
 export class ApplyDeclaredError extends Error {
-    constructor(readonly server: string, readonly resource: string, readonly step: string, cause: unknown, secrets: readonly string[]) {
+    constructor(
+        readonly server: string,
+        readonly resource: string,
+        readonly step: string,
+        cause: unknown,
+        secrets: readonly string[],
+    ) {
         const detail = redact(cause instanceof Error ? cause.message : String(cause), secrets);
-        super(`server ${server}: ${resource}: ${step} failed: ${detail}`, { cause: cause instanceof Error ? sanitise(cause, detail) : undefined });
+        super(`server ${server}: ${resource}: ${step} failed: ${detail}`, {
+            cause: cause instanceof Error ? sanitise(cause, detail) : undefined,
+        });
         this.name = "ApplyDeclaredError";
     }
 }
@@ -77,7 +98,14 @@ function sanitise(cause: Error, message: string): Error {
 }
 
 async function connect(admin: AdminConnection, database: string): Promise<Client> {
-    const client = new Client({ host: admin.host, port: admin.port, user: admin.user, password: admin.password, database, application_name: "tenantdb-apply" });
+    const client = new Client({
+        host: admin.host,
+        port: admin.port,
+        user: admin.user,
+        password: admin.password,
+        database,
+        application_name: "tenantdb-apply",
+    });
     await client.connect();
     return client;
 }
@@ -94,10 +122,16 @@ async function withClient<T>(admin: AdminConnection, database: string, use: (cli
 function resolveServer(evaluation: OfflineEvaluation, server: string | undefined): string {
     const servers = declaredServers(evaluation);
     if (server !== undefined) {
-        if (!servers.includes(server)) throw new Error(`No PostgreSQL resources are declared on server ${JSON.stringify(server)}; servers with some: ${servers.join(", ") || "none"}.`);
+        if (!servers.includes(server))
+            throw new Error(
+                `No PostgreSQL resources are declared on server ${JSON.stringify(server)}; servers with some: ${servers.join(", ") || "none"}.`,
+            );
         return server;
     }
-    if (servers.length !== 1) throw new Error(`Say which server to apply (options.server): the program declares PostgreSQL resources on ${servers.length === 0 ? "none" : servers.join(", ")}.`);
+    if (servers.length !== 1)
+        throw new Error(
+            `Say which server to apply (options.server): the program declares PostgreSQL resources on ${servers.length === 0 ? "none" : servers.join(", ")}.`,
+        );
     return servers[0];
 }
 
@@ -105,17 +139,36 @@ function resolveServer(evaluation: OfflineEvaluation, server: string | undefined
  * Applies what the program declares on one server to the PostgreSQL server `admin` reaches, and
  * returns how many resources of each kind were created, updated or already matched.
  */
-export async function applyDeclaredResources(evaluation: OfflineEvaluation, admin: AdminConnection, options: ApplyOptions = {}): Promise<ApplySummary> {
+export async function applyDeclaredResources(
+    evaluation: OfflineEvaluation,
+    admin: AdminConnection,
+    options: ApplyOptions = {},
+): Promise<ApplySummary> {
     const server = resolveServer(evaluation, options.server);
     const declared = declaredResources(evaluation, server);
-    const counts = Object.fromEntries(DECLARED_KINDS.map((kind) => [kind, { created: 0, updated: 0, unchanged: 0 }])) as Record<DeclaredKind, ApplyCounts>;
+    const counts = Object.fromEntries(DECLARED_KINDS.map((kind) => [kind, { created: 0, updated: 0, unchanged: 0 }])) as Record<
+        DeclaredKind,
+        ApplyCounts
+    >;
     const secrets = [admin.password, ...declared.role.map((role) => role.password ?? "")];
 
-    const step = async <T extends { resourceName: string }>(kind: DeclaredKind, client: Client, context: Context, resource: T, apply: (c: Client, x: Context, r: T) => Promise<Outcome>) => {
+    const step = async <T extends { resourceName: string }>(
+        kind: DeclaredKind,
+        client: Client,
+        context: Context,
+        resource: T,
+        apply: (c: Client, x: Context, r: T) => Promise<Outcome>,
+    ) => {
         try {
             counts[kind][await apply(client, context, resource)]++;
         } catch (error) {
-            throw new ApplyDeclaredError(server, `${kind} ${resource.resourceName}`, kind === "database" ? "create or alter database" : `apply ${kind}`, error, secrets);
+            throw new ApplyDeclaredError(
+                server,
+                `${kind} ${resource.resourceName}`,
+                kind === "database" ? "create or alter database" : `apply ${kind}`,
+                error,
+                secrets,
+            );
         }
     };
 
@@ -128,21 +181,31 @@ export async function applyDeclaredResources(evaluation: OfflineEvaluation, admi
         return context;
     });
 
-    const databases = [...new Set([
-        ...declared.database.map((d) => d.name),
-        ...[...declared.extension, ...declared.schema, ...declared.grant, ...declared.defaultPrivileges].map((r) => r.database),
-    ])];
+    const databases = [
+        ...new Set([
+            ...declared.database.map((d) => d.name),
+            ...[...declared.extension, ...declared.schema, ...declared.grant, ...declared.defaultPrivileges].map((r) => r.database),
+        ]),
+    ];
     const limit = pLimit(Math.max(1, options.parallel ?? 1));
-    await Promise.all(databases.map((name) => limit(async () => {
-        const database = declared.database.find((d) => d.name === name);
-        if (database) await withClient(admin, maintenance, (client) => step("database", client, context, database, applyDatabase));
-        await withClient(admin, name, async (client) => {
-            for (const extension of declared.extension.filter((r) => r.database === name)) await step("extension", client, context, extension, applyExtension);
-            for (const schema of declared.schema.filter((r) => r.database === name)) await step("schema", client, context, schema, applySchema);
-            for (const grant of declared.grant.filter((r) => r.database === name)) await step("grant", client, context, grant, applyGrant);
-            for (const defaults of declared.defaultPrivileges.filter((r) => r.database === name)) await step("defaultPrivileges", client, context, defaults, applyDefaultPrivileges);
-        });
-    })));
+    await Promise.all(
+        databases.map((name) =>
+            limit(async () => {
+                const database = declared.database.find((d) => d.name === name);
+                if (database) await withClient(admin, maintenance, (client) => step("database", client, context, database, applyDatabase));
+                await withClient(admin, name, async (client) => {
+                    for (const extension of declared.extension.filter((r) => r.database === name))
+                        await step("extension", client, context, extension, applyExtension);
+                    for (const schema of declared.schema.filter((r) => r.database === name))
+                        await step("schema", client, context, schema, applySchema);
+                    for (const grant of declared.grant.filter((r) => r.database === name))
+                        await step("grant", client, context, grant, applyGrant);
+                    for (const defaults of declared.defaultPrivileges.filter((r) => r.database === name))
+                        await step("defaultPrivileges", client, context, defaults, applyDefaultPrivileges);
+                });
+            }),
+        ),
+    );
 
     const changed = DECLARED_KINDS.reduce((sum, kind) => sum + counts[kind].created + counts[kind].updated, 0);
     return { server, counts, changed };

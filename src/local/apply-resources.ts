@@ -5,7 +5,13 @@
  */
 import type { Client } from "pg";
 import type {
-    DeclaredDatabase, DeclaredDefaultPrivileges, DeclaredExtension, DeclaredGrant, DeclaredGrantRole, DeclaredRole, DeclaredSchema,
+    DeclaredDatabase,
+    DeclaredDefaultPrivileges,
+    DeclaredExtension,
+    DeclaredGrant,
+    DeclaredGrantRole,
+    DeclaredRole,
+    DeclaredSchema,
 } from "./declared-resources";
 import * as sql from "./declared-sql";
 import { passwordMatches } from "./password-verifier";
@@ -72,25 +78,37 @@ export async function applyRole(client: Client, context: Context, role: Declared
     }
     const current = found.rows[0];
     const actual: Partial<Record<keyof DeclaredRole, boolean>> = {
-        superuser: current.rolsuper, createDatabase: current.rolcreatedb, createRole: current.rolcreaterole, inherit: current.rolinherit,
-        login: current.rolcanlogin, replication: current.rolreplication, bypassRowLevelSecurity: current.rolbypassrls,
+        superuser: current.rolsuper,
+        createDatabase: current.rolcreatedb,
+        createRole: current.rolcreaterole,
+        inherit: current.rolinherit,
+        login: current.rolcanlogin,
+        replication: current.rolreplication,
+        bypassRowLevelSecurity: current.rolbypassrls,
     };
     const statements: string[] = [];
     if (role.password) {
         const verifier = context.superuser
-            ? (await client.query("SELECT rolpassword FROM pg_authid WHERE rolname = $1", [role.name])).rows[0]?.rolpassword ?? null
+            ? ((await client.query("SELECT rolpassword FROM pg_authid WHERE rolname = $1", [role.name])).rows[0]?.rolpassword ?? null)
             : null;
         if (!passwordMatches(verifier, role.name, role.password)) statements.push(sql.setRolePassword(role));
     }
-    for (const attribute of sql.ROLE_FLAG_ATTRIBUTES) if (actual[attribute] !== role[attribute]) statements.push(sql.alterRoleFlag(role, attribute));
+    for (const attribute of sql.ROLE_FLAG_ATTRIBUTES)
+        if (actual[attribute] !== role[attribute]) statements.push(sql.alterRoleFlag(role, attribute));
     if (current.rolconnlimit !== role.connectionLimit) statements.push(sql.setRoleConnectionLimit(role));
     const memberOf: string[] = current.member_of;
     for (const of of memberOf) if (!role.roles.includes(of)) statements.push(sql.revokeMembership(role.name, of, role.resourceName));
     for (const of of role.roles) if (!memberOf.includes(of)) statements.push(sql.grantMembership(role.name, of, role.resourceName));
-    const settings = new Map<string, string>((current.config as string[]).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+    const settings = new Map<string, string>(
+        (current.config as string[]).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+    );
     if (settings.has("search_path")) statements.push(sql.resetSearchPath(role));
-    for (const [setting, value] of [["statement_timeout", role.statementTimeout], ["idle_in_transaction_session_timeout", role.idleInTransactionSessionTimeout]] as const) {
-        if (value === 0 ? settings.has(setting) : settings.get(setting) !== String(value)) statements.push(sql.setRoleTimeout(role, setting));
+    for (const [setting, value] of [
+        ["statement_timeout", role.statementTimeout],
+        ["idle_in_transaction_session_timeout", role.idleInTransactionSessionTimeout],
+    ] as const) {
+        if (value === 0 ? settings.has(setting) : settings.get(setting) !== String(value))
+            statements.push(sql.setRoleTimeout(role, setting));
     }
     if (role.assumeRole ? settings.get("role") !== role.assumeRole : settings.has("role")) statements.push(sql.setAssumeRole(role));
     if (statements.length === 0) return "unchanged";
@@ -122,10 +140,14 @@ export async function applyDatabase(client: Client, context: Context, database: 
     }
     const current = found.rows[0];
     for (const [argument, declared, actual] of [
-        ["encoding", database.encoding ?? "UTF8", current.encoding], ["lcCollate", database.lcCollate, current.datcollate], ["lcCtype", database.lcCtype, current.datctype],
+        ["encoding", database.encoding ?? "UTF8", current.encoding],
+        ["lcCollate", database.lcCollate, current.datcollate],
+        ["lcCtype", database.lcCtype, current.datctype],
     ] as const) {
         if (declared && declared.toUpperCase() !== "DEFAULT" && declared.toLowerCase() !== String(actual).toLowerCase()) {
-            throw new Error(`declared ${argument} ${declared} but the database has ${actual}; the provider would replace the database, which this harness never does`);
+            throw new Error(
+                `declared ${argument} ${declared} but the database has ${actual}; the provider would replace the database, which this harness never does`,
+            );
         }
     }
     const statements: string[] = [];
@@ -157,7 +179,9 @@ export async function applySchema(client: Client, context: Context, schema: Decl
     const statement = sql.createSchema(schema);
     const found = await client.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1", [schema.name]);
     if (found.rowCount && (!schema.owner || found.rows[0].owner === schema.owner)) return "unchanged";
-    const databaseOwner = (await client.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()")).rows[0].owner;
+    const databaseOwner = (
+        await client.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()")
+    ).rows[0].owner;
     const statements = found.rowCount ? [sql.alterSchemaOwner(schema)] : [statement];
     await asMemberOf(client, context, [databaseOwner, schema.owner], () => run(client, statements));
     return found.rowCount ? "updated" : "created";
@@ -180,13 +204,25 @@ function matches(held: { privileges: string[]; grantable: boolean }, objectType:
 
 export async function applyGrant(client: Client, context: Context, grant: DeclaredGrant): Promise<Outcome> {
     const statements = sql.grant(grant);
-    const held = grant.objectType === "database"
-        ? await heldPrivileges(client, "SELECT coalesce(datacl, acldefault('d', datdba)) AS acl FROM pg_database WHERE datname = $2", [grant.role, grant.database])
-        : await heldPrivileges(client, "SELECT coalesce(nspacl, acldefault('n', nspowner)) AS acl FROM pg_namespace WHERE nspname = $2", [grant.role, grant.schema]);
+    const held =
+        grant.objectType === "database"
+            ? await heldPrivileges(client, "SELECT coalesce(datacl, acldefault('d', datdba)) AS acl FROM pg_database WHERE datname = $2", [
+                  grant.role,
+                  grant.database,
+              ])
+            : await heldPrivileges(
+                  client,
+                  "SELECT coalesce(nspacl, acldefault('n', nspowner)) AS acl FROM pg_namespace WHERE nspname = $2",
+                  [grant.role, grant.schema],
+              );
     if (matches(held, grant.objectType, grant.privileges)) return "unchanged";
-    const owners = grant.objectType === "schema"
-        ? [(await client.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1", [grant.schema])).rows[0]?.owner]
-        : [];
+    const owners =
+        grant.objectType === "schema"
+            ? [
+                  (await client.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1", [grant.schema]))
+                      .rows[0]?.owner,
+              ]
+            : [];
     await asMemberOf(client, context, owners, () => run(client, statements));
     return held.privileges.length === 0 ? "created" : "updated";
 }

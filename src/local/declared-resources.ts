@@ -19,7 +19,15 @@ export const POSTGRESQL_TYPES = {
 } as const;
 export type DeclaredKind = keyof typeof POSTGRESQL_TYPES;
 /** The order resources are applied in (server-wide first, then inside each database). */
-export const DECLARED_KINDS: readonly DeclaredKind[] = ["role", "grantRole", "database", "extension", "schema", "grant", "defaultPrivileges"];
+export const DECLARED_KINDS: readonly DeclaredKind[] = [
+    "role",
+    "grantRole",
+    "database",
+    "extension",
+    "schema",
+    "grant",
+    "defaultPrivileges",
+];
 
 interface Declared {
     /** The Pulumi resource name, e.g. `tenant-acme-app`: what errors name. */
@@ -166,7 +174,9 @@ class Inputs {
     }
     oneOf<T extends string>(key: string, allowed: readonly T[]): T {
         const value = this.requiredString(key);
-        return (allowed as readonly string[]).includes(value) ? (value as T) : this.fail(key, `one of ${allowed.join(", ")} (the harness covers only these)`);
+        return (allowed as readonly string[]).includes(value)
+            ? (value as T)
+            : this.fail(key, `one of ${allowed.join(", ")} (the harness covers only these)`);
     }
     /** Throws on any argument that was set but not read: the harness would not apply it. */
     done(): void {
@@ -223,13 +233,31 @@ const READERS: { [K in DeclaredKind]: (inputs: Inputs, resourceName: string) => 
         allowConnections: i.boolean("allowConnections", true),
         isTemplate: i.boolean("isTemplate", false),
     }),
-    extension: (i, resourceName) => ({ resourceName, database: i.requiredString("database"), name: i.requiredString("name"), schema: i.string("schema") }),
-    schema: (i, resourceName) => ({ resourceName, database: i.requiredString("database"), name: i.requiredString("name"), owner: i.string("owner") }),
+    extension: (i, resourceName) => ({
+        resourceName,
+        database: i.requiredString("database"),
+        name: i.requiredString("name"),
+        schema: i.string("schema"),
+    }),
+    schema: (i, resourceName) => ({
+        resourceName,
+        database: i.requiredString("database"),
+        name: i.requiredString("name"),
+        owner: i.string("owner"),
+    }),
     grant: (i, resourceName) => {
         const objectType = i.oneOf("objectType", ["database", "schema"] as const);
         const schema = i.string("schema");
-        if (objectType === "schema" && !schema) throw new Error(`Grant ${resourceName}: parameter 'schema' is mandatory for object type schema`);
-        return { resourceName, database: i.requiredString("database"), role: i.requiredString("role"), objectType, schema, privileges: i.strings("privileges") };
+        if (objectType === "schema" && !schema)
+            throw new Error(`Grant ${resourceName}: parameter 'schema' is mandatory for object type schema`);
+        return {
+            resourceName,
+            database: i.requiredString("database"),
+            role: i.requiredString("role"),
+            objectType,
+            schema,
+            privileges: i.strings("privileges"),
+        };
     },
     defaultPrivileges: (i, resourceName) => ({
         resourceName,
@@ -248,7 +276,16 @@ const READERS: { [K in DeclaredKind]: (inputs: Inputs, resourceName: string) => 
  * argument the harness does not apply.
  */
 export function declaredResources(evaluation: OfflineEvaluation, server: string): DeclaredResources {
-    const declared: DeclaredResources = { server, role: [], grantRole: [], database: [], extension: [], schema: [], grant: [], defaultPrivileges: [] };
+    const declared: DeclaredResources = {
+        server,
+        role: [],
+        grantRole: [],
+        database: [],
+        extension: [],
+        schema: [],
+        grant: [],
+        defaultPrivileges: [],
+    };
     const kindOf = new Map<string, DeclaredKind>(Object.entries(POSTGRESQL_TYPES).map(([kind, type]) => [type, kind as DeclaredKind]));
     for (const resource of evaluation.resources) {
         if (!resource.type.startsWith("postgresql:")) continue;

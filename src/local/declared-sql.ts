@@ -6,7 +6,15 @@
  * are keywords checked against the provider's list; numbers are checked integers.
  */
 import { quoteIdentifier as identifier, quoteLiteral as literal } from "../shared/sql";
-import type { DeclaredDatabase, DeclaredDefaultPrivileges, DeclaredExtension, DeclaredGrant, DeclaredGrantRole, DeclaredRole, DeclaredSchema } from "./declared-resources";
+import type {
+    DeclaredDatabase,
+    DeclaredDefaultPrivileges,
+    DeclaredExtension,
+    DeclaredGrant,
+    DeclaredGrantRole,
+    DeclaredRole,
+    DeclaredSchema,
+} from "./declared-resources";
 
 function integer(value: number, what: string): string {
     if (!Number.isSafeInteger(value)) throw new Error(`${what} must be an integer`);
@@ -27,7 +35,8 @@ export function privilegeList(objectType: string, privileges: readonly string[],
     const allowed = ALLOWED_PRIVILEGES[objectType];
     if (!allowed) throw new Error(`${what}: unknown object type ${JSON.stringify(objectType)}`);
     for (const privilege of privileges) {
-        if (!allowed.includes(privilege)) throw new Error(`${what}: ${JSON.stringify(privilege)} is not an allowed privilege for object type ${objectType}`);
+        if (!allowed.includes(privilege))
+            throw new Error(`${what}: ${JSON.stringify(privilege)} is not an allowed privilege for object type ${objectType}`);
     }
     return privileges.join(",");
 }
@@ -124,8 +133,18 @@ export function createDatabase(declared: DeclaredDatabase, currentUser: string):
     parts.push(template.toUpperCase() === "DEFAULT" ? "TEMPLATE DEFAULT" : `TEMPLATE ${identifier(template, `template of ${what}`)}`);
     const encoding = declared.encoding ?? "UTF8";
     parts.push(encoding.toUpperCase() === "DEFAULT" ? "ENCODING DEFAULT" : `ENCODING ${literal(encoding, `encoding of ${what}`)}`);
-    if (declared.lcCollate) parts.push(declared.lcCollate.toUpperCase() === "DEFAULT" ? "LC_COLLATE DEFAULT" : `LC_COLLATE ${literal(declared.lcCollate, `lc_collate of ${what}`)}`);
-    if (declared.lcCtype) parts.push(declared.lcCtype.toUpperCase() === "DEFAULT" ? "LC_CTYPE DEFAULT" : `LC_CTYPE ${literal(declared.lcCtype, `lc_ctype of ${what}`)}`);
+    if (declared.lcCollate)
+        parts.push(
+            declared.lcCollate.toUpperCase() === "DEFAULT"
+                ? "LC_COLLATE DEFAULT"
+                : `LC_COLLATE ${literal(declared.lcCollate, `lc_collate of ${what}`)}`,
+        );
+    if (declared.lcCtype)
+        parts.push(
+            declared.lcCtype.toUpperCase() === "DEFAULT"
+                ? "LC_CTYPE DEFAULT"
+                : `LC_CTYPE ${literal(declared.lcCtype, `lc_ctype of ${what}`)}`,
+        );
     parts.push(`ALLOW_CONNECTIONS ${declared.allowConnections}`);
     parts.push(`CONNECTION LIMIT ${integer(declared.connectionLimit, `connection limit of ${what}`)}`);
     parts.push(`IS_TEMPLATE ${declared.isTemplate}`);
@@ -135,10 +154,14 @@ export function createDatabase(declared: DeclaredDatabase, currentUser: string):
 export function alterDatabase(declared: DeclaredDatabase, change: "owner" | "connectionLimit" | "allowConnections" | "isTemplate"): string {
     const database = identifier(declared.name, `database name of ${declared.resourceName}`);
     switch (change) {
-        case "owner": return `ALTER DATABASE ${database} OWNER TO ${identifier(declared.owner!, `owner of ${declared.resourceName}`)}`;
-        case "connectionLimit": return `ALTER DATABASE ${database} CONNECTION LIMIT = ${integer(declared.connectionLimit, `connection limit of ${declared.resourceName}`)}`;
-        case "allowConnections": return `ALTER DATABASE ${database} ALLOW_CONNECTIONS ${declared.allowConnections}`;
-        case "isTemplate": return `ALTER DATABASE ${database} IS_TEMPLATE ${declared.isTemplate}`;
+        case "owner":
+            return `ALTER DATABASE ${database} OWNER TO ${identifier(declared.owner!, `owner of ${declared.resourceName}`)}`;
+        case "connectionLimit":
+            return `ALTER DATABASE ${database} CONNECTION LIMIT = ${integer(declared.connectionLimit, `connection limit of ${declared.resourceName}`)}`;
+        case "allowConnections":
+            return `ALTER DATABASE ${database} ALLOW_CONNECTIONS ${declared.allowConnections}`;
+        case "isTemplate":
+            return `ALTER DATABASE ${database} IS_TEMPLATE ${declared.isTemplate}`;
     }
 }
 
@@ -166,12 +189,14 @@ export function alterSchemaOwner(declared: DeclaredSchema): string {
  */
 export function grant(declared: DeclaredGrant): string[] {
     const what = declared.resourceName;
-    const on = declared.objectType === "database"
-        ? `DATABASE ${identifier(declared.database, `database of ${what}`)}`
-        : `SCHEMA ${identifier(declared.schema!, `schema of ${what}`)}`;
+    const on =
+        declared.objectType === "database"
+            ? `DATABASE ${identifier(declared.database, `database of ${what}`)}`
+            : `SCHEMA ${identifier(declared.schema!, `schema of ${what}`)}`;
     const grantee = identifier(declared.role, `role of ${what}`);
     const statements = [`REVOKE ALL PRIVILEGES ON ${on} FROM ${grantee}`];
-    if (declared.privileges.length > 0) statements.push(`GRANT ${privilegeList(declared.objectType, declared.privileges, what)} ON ${on} TO ${grantee}`);
+    if (declared.privileges.length > 0)
+        statements.push(`GRANT ${privilegeList(declared.objectType, declared.privileges, what)} ON ${on} TO ${grantee}`);
     return statements;
 }
 
@@ -182,12 +207,16 @@ export function defaultPrivileges(declared: DeclaredDefaultPrivileges): string[]
     const objects = `${declared.objectType.toUpperCase()}S`;
     const grantee = identifier(declared.role, `role of ${what}`);
     const statements = [`${prefix} REVOKE ALL ON ${objects} FROM ${grantee}`];
-    if (declared.privileges.length > 0) statements.push(`${prefix} GRANT ${privilegeList(declared.objectType, declared.privileges, what)} ON ${objects} TO ${grantee}`);
+    if (declared.privileges.length > 0)
+        statements.push(`${prefix} GRANT ${privilegeList(declared.objectType, declared.privileges, what)} ON ${objects} TO ${grantee}`);
     return statements;
 }
 
 /** resourcePostgreSQLGrantRoleCreate: REVOKE, then GRANT, in one transaction. */
 export function grantRole(declared: DeclaredGrantRole): string[] {
     const grantStatement = grantMembership(declared.role, declared.grantRole, declared.resourceName);
-    return [revokeMembership(declared.role, declared.grantRole, declared.resourceName), declared.withAdminOption ? `${grantStatement} WITH ADMIN OPTION` : grantStatement];
+    return [
+        revokeMembership(declared.role, declared.grantRole, declared.resourceName),
+        declared.withAdminOption ? `${grantStatement} WITH ADMIN OPTION` : grantStatement,
+    ];
 }

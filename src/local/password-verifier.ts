@@ -13,7 +13,11 @@ export function passwordMatches(verifier: string | null, role: string, declared:
     if (isScramVerifier(declared)) return verifier === declared;
     if (isScramVerifier(verifier)) return scramMatches(verifier, declared);
     if (/^md5[0-9a-f]{32}$/.test(verifier)) {
-        const expected = Buffer.from(`md5${createHash("md5").update(declared + role).digest("hex")}`);
+        const expected = Buffer.from(
+            `md5${createHash("md5")
+                .update(declared + role)
+                .digest("hex")}`,
+        );
         return expected.length === verifier.length && timingSafeEqual(expected, Buffer.from(verifier));
     }
     return false;

@@ -52,7 +52,9 @@ export function sandboxStack(file: string): { stackFile: StackFile; model: Stack
     const model = loadStackModel(withEveryServerPassword(stackFile.source));
     const local = [...model.servers.values()].filter((s) => s.kind === "external" && (s.host === "127.0.0.1" || s.host === "localhost"));
     if (local.length !== 1 || local[0].kind !== "external") {
-        throw new Error(`${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`);
+        throw new Error(
+            `${file}: the sandbox needs exactly one external server on 127.0.0.1 (found ${local.length}); it starts that server itself`,
+        );
     }
     return { stackFile, model, local: { name: local[0].name, port: local[0].port } };
 }
@@ -67,7 +69,12 @@ export async function startServerOnly(options: SandboxOptions): Promise<{ server
     const { local } = sandboxStack(file);
     const stateDir = options.stateDir ?? path.join(options.workDir, ".tenantdb", "server-only");
     mkdirSync(stateDir, { recursive: true });
-    const server = await startLocalServer({ dataDir: path.join(stateDir, "pgdata"), port: local.port, persistent: true, settings: { max_connections: 300 } });
+    const server = await startLocalServer({
+        dataDir: path.join(stateDir, "pgdata"),
+        port: local.port,
+        persistent: true,
+        settings: { max_connections: 300 },
+    });
     return { server, serverName: local.name };
 }
 
@@ -84,12 +91,17 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
         : { rolePasswords: {}, erpAdminPasswords: {} };
 
     log(`starting PostgreSQL on 127.0.0.1:${local.port} (data: ${path.relative(options.workDir, stateDir)}/pgdata)`);
-    const server = await startLocalServer({ dataDir: path.join(stateDir, "pgdata"), port: local.port, persistent: true, settings: { max_connections: 300 } })
-        .catch((error: Error) => {
-            const portHint = /address already in use|could not bind|port/i.test(error.message)
-                ? ` Is another server using that port? Change servers.${local.name}.port in ${path.basename(file)}.` : "";
-            throw new Error(`cannot start the sandbox's PostgreSQL on port ${local.port}: ${error.message.trim()}${portHint}`);
-        });
+    const server = await startLocalServer({
+        dataDir: path.join(stateDir, "pgdata"),
+        port: local.port,
+        persistent: true,
+        settings: { max_connections: 300 },
+    }).catch((error: Error) => {
+        const portHint = /address already in use|could not bind|port/i.test(error.message)
+            ? ` Is another server using that port? Change servers.${local.name}.port in ${path.basename(file)}.`
+            : "";
+        throw new Error(`cannot start the sandbox's PostgreSQL on port ${local.port}: ${error.message.trim()}${portHint}`);
+    });
     try {
         const stackConfig = { ...stackFile.config, "tenantdb:serverPasswords": { [local.name]: server.password } };
         log(`evaluating stack ${stack} offline (the Pulumi program under the SDK's mock runtime)`);
@@ -102,7 +114,11 @@ export async function startSandbox(options: SandboxOptions, log: (line: string) 
         const seed: Record<string, SeedInput> = {};
         for (const tenantId of Object.keys(evaluation.outputs.tenants)) {
             secrets.erpAdminPasswords[tenantId] ??= randomBytes(18).toString("base64url");
-            seed[tenantId] = { companyName: `${tenantId} (sandbox)`, adminEmail: `admin@${tenantId.replace(/_/g, "-")}.example`, adminPassword: secrets.erpAdminPasswords[tenantId] };
+            seed[tenantId] = {
+                companyName: `${tenantId} (sandbox)`,
+                adminEmail: `admin@${tenantId.replace(/_/g, "-")}.example`,
+                adminPassword: secrets.erpAdminPasswords[tenantId],
+            };
         }
         writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
         chmodSync(secretsFile, 0o600); // mode applies only when the file is created

@@ -30,7 +30,10 @@ export function transactionControlStatement(sql: string): string | undefined {
         .replace(/'(?:[^']|'')*'/g, " ")
         .replace(/--[^\n]*/g, " ")
         .replace(/\/\*[\s\S]*?\*\//g, " ");
-    return code.split(";").map((statement) => statement.trim()).find((statement) => TRANSACTION_CONTROL.test(statement));
+    return code
+        .split(";")
+        .map((statement) => statement.trim())
+        .find((statement) => TRANSACTION_CONTROL.test(statement));
 }
 
 export interface LocalMigration {
@@ -76,7 +79,10 @@ function parseSettings(file: string, header: string): { lockTimeout: string; sta
     const settings = { lockTimeout: DEFAULT_LOCK_TIMEOUT, statementTimeout: DEFAULT_STATEMENT_TIMEOUT };
     const line = SETTINGS_LINE.exec(header);
     if (!line) return settings;
-    for (const pair of line[1].trim().split(/[\s,]+/).filter(Boolean)) {
+    for (const pair of line[1]
+        .trim()
+        .split(/[\s,]+/)
+        .filter(Boolean)) {
         const [key, value = ""] = pair.split("=");
         if (key === "lock_timeout") settings.lockTimeout = checkTimeout(file, key, value);
         else if (key === "statement_timeout") settings.statementTimeout = checkTimeout(file, key, value);
@@ -99,7 +105,11 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
     // Each migration runs inside the runner's transaction, together with its bookkeeping row.
     for (const section of [upSql, downSql ?? ""]) {
         const control = transactionControlStatement(section);
-        if (control) throw new CatalogError(file, `must not contain "${control.split(/\s+/).slice(0, 3).join(" ")}": the runner wraps each migration in a transaction with its bookkeeping row`);
+        if (control)
+            throw new CatalogError(
+                file,
+                `must not contain "${control.split(/\s+/).slice(0, 3).join(" ")}": the runner wraps each migration in a transaction with its bookkeeping row`,
+            );
     }
     if (upSql.trim() === "") throw new CatalogError(file, "has an empty up section");
     return {

@@ -38,7 +38,9 @@ export class TenantMigrationError extends Error {
 
     constructor(scope: ErrorScope, cause: unknown) {
         const { reason, fix, code } = explain(scope, cause);
-        super(redact(`tenant ${scope.tenantId} (server ${scope.server}), step "${scope.step}": ${reason}. Fix: ${fix}`, scope.secrets), { cause });
+        super(redact(`tenant ${scope.tenantId} (server ${scope.server}), step "${scope.step}": ${reason}. Fix: ${fix}`, scope.secrets), {
+            cause,
+        });
         this.name = "TenantMigrationError";
         this.tenantId = scope.tenantId;
         this.server = scope.server;
@@ -77,34 +79,86 @@ function explain(scope: ErrorScope, cause: unknown): { reason: string; fix: stri
         case "EHOSTUNREACH":
         case "ETIMEDOUT":
         case "ECONNRESET":
-            return { code, reason: `cannot reach PostgreSQL at ${where} (${code})`, fix: `check the host and port of server ${scope.server} in the targets and that it accepts connections from this machine` };
+            return {
+                code,
+                reason: `cannot reach PostgreSQL at ${where} (${code})`,
+                fix: `check the host and port of server ${scope.server} in the targets and that it accepts connections from this machine`,
+            };
         case "28P01":
-            return { code, reason: `password authentication failed for role ${scope.user}`, fix: `check the migrator password of tenant ${scope.tenantId} (stack output tenantSecrets.${scope.tenantId}.migratorPassword, or the targets file)` };
+            return {
+                code,
+                reason: `password authentication failed for role ${scope.user}`,
+                fix: `check the migrator password of tenant ${scope.tenantId} (stack output tenantSecrets.${scope.tenantId}.migratorPassword, or the targets file)`,
+            };
         case "28000":
-            return { code, reason: message, fix: `check that role ${scope.user} exists, may log in, and that pg_hba.conf of server ${scope.server} allows it` };
+            return {
+                code,
+                reason: message,
+                fix: `check that role ${scope.user} exists, may log in, and that pg_hba.conf of server ${scope.server} allows it`,
+            };
         case "3D000":
-            return { code, reason: `database ${scope.database} does not exist on server ${scope.server}`, fix: "provision the tenant first (pulumi up), or remove it from the targets" };
+            return {
+                code,
+                reason: `database ${scope.database} does not exist on server ${scope.server}`,
+                fix: "provision the tenant first (pulumi up), or remove it from the targets",
+            };
         case "42501":
-            return { code, reason: message, fix: `the migration needs a privilege the tenant's owner role lacks; check that ${scope.user} is a member of the owner role and the migration only touches the tenant's schemas` };
+            return {
+                code,
+                reason: message,
+                fix: `the migration needs a privilege the tenant's owner role lacks; check that ${scope.user} is a member of the owner role and the migration only touches the tenant's schemas`,
+            };
         case "53300":
-            return { code, reason: message, fix: "a connection limit is reached; lower --concurrency, or raise maxConnections for this server in the targets" };
+            return {
+                code,
+                reason: message,
+                fix: "a connection limit is reached; lower --concurrency, or raise maxConnections for this server in the targets",
+            };
         case "55P03":
-            return { code, reason: `waited longer than lock_timeout (${scope.lockTimeout ?? "?"}) for a lock: ${message}`, fix: "another transaction holds a lock on a table this migration changes; retry when it has finished, or raise lock_timeout in the migration's header" };
+            return {
+                code,
+                reason: `waited longer than lock_timeout (${scope.lockTimeout ?? "?"}) for a lock: ${message}`,
+                fix: "another transaction holds a lock on a table this migration changes; retry when it has finished, or raise lock_timeout in the migration's header",
+            };
         case "57014":
-            return { code, reason: `ran longer than statement_timeout (${scope.statementTimeout ?? "?"}): ${message}`, fix: "raise statement_timeout in the migration's header, or make the migration cheaper (e.g. batch a data change)" };
+            return {
+                code,
+                reason: `ran longer than statement_timeout (${scope.statementTimeout ?? "?"}): ${message}`,
+                fix: "raise statement_timeout in the migration's header, or make the migration cheaper (e.g. batch a data change)",
+            };
         case "57P01":
         case "57P02":
         case "57P03":
-            return { code, reason: `the server ended the connection: ${message}`, fix: "the transaction was rolled back, nothing of this migration was kept; re-run when the server is available" };
+            return {
+                code,
+                reason: `the server ended the connection: ${message}`,
+                fix: "the transaction was rolled back, nothing of this migration was kept; re-run when the server is available",
+            };
     }
     if (code && /^42/.test(code)) {
-        return { code, reason: `${message}${lineInFile(scope, error.position)}`, fix: "correct the migration file; the tenant stays at its previous version" };
+        return {
+            code,
+            reason: `${message}${lineInFile(scope, error.position)}`,
+            fix: "correct the migration file; the tenant stays at its previous version",
+        };
     }
     if (code && /^23/.test(code)) {
-        return { code, reason: `${message}${error.detail ? ` (${error.detail})` : ""}${lineInFile(scope, error.position)}`, fix: "the tenant's data violates a constraint this migration relies on; fix the data or the migration" };
+        return {
+            code,
+            reason: `${message}${error.detail ? ` (${error.detail})` : ""}${lineInFile(scope, error.position)}`,
+            fix: "the tenant's data violates a constraint this migration relies on; fix the data or the migration",
+        };
     }
     if (/timeout expired|Connection terminated/i.test(message)) {
-        return { code, reason: `${message} (PostgreSQL at ${where})`, fix: `check that server ${scope.server} is up and reachable; a re-run finishes the job` };
+        return {
+            code,
+            reason: `${message} (PostgreSQL at ${where})`,
+            fix: `check that server ${scope.server} is up and reachable; a re-run finishes the job`,
+        };
     }
-    return { code, reason: message + lineInFile(scope, error.position), fix: "see the message; the tenant stays at its previous version and a re-run resumes" };
+    return {
+        code,
+        reason: message + lineInFile(scope, error.position),
+        fix: "see the message; the tenant stays at its previous version and a re-run resumes",
+    };
 }

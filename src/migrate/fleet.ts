@@ -91,14 +91,21 @@ function validateOptions(options: FleetOptions, catalog: Catalog): void {
     if (options.to !== undefined) {
         const names = catalog.migrations.map((m) => m.name);
         const allowed = options.mode === "down" ? [...names, "0"] : names;
-        if (!allowed.includes(options.to)) throw new Error(`--to ${options.to} names no migration in ${catalog.directory} (known: ${names.join(", ")})`);
+        if (!allowed.includes(options.to))
+            throw new Error(`--to ${options.to} names no migration in ${catalog.directory} (known: ${names.join(", ")})`);
     }
-    for (const [name, value] of [["concurrency", options.concurrency], ["perServerConcurrency", options.perServerConcurrency]] as const) {
-        if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new Error(`${name} must be a whole number of at least 1, got ${value}`);
+    for (const [name, value] of [
+        ["concurrency", options.concurrency],
+        ["perServerConcurrency", options.perServerConcurrency],
+    ] as const) {
+        if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+            throw new Error(`${name} must be a whole number of at least 1, got ${value}`);
     }
     const canary = options.canary;
-    if (canary && !(Number.isInteger(canary.waveSize) && canary.waveSize >= 1)) throw new Error(`canary waveSize must be at least 1, got ${canary.waveSize}`);
-    if (canary && !(Number.isInteger(canary.maxFailures) && canary.maxFailures >= 0)) throw new Error(`canary maxFailures must be 0 or more, got ${canary.maxFailures}`);
+    if (canary && !(Number.isInteger(canary.waveSize) && canary.waveSize >= 1))
+        throw new Error(`canary waveSize must be at least 1, got ${canary.waveSize}`);
+    if (canary && !(Number.isInteger(canary.maxFailures) && canary.maxFailures >= 0))
+        throw new Error(`canary maxFailures must be 0 or more, got ${canary.maxFailures}`);
 }
 
 /** Canary tenants first, then the rest in waves; one wave holding everyone without canaries. */
@@ -124,7 +131,10 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
     // Per server: the configured bound, lowered to the server's connection budget.
     const serverLimits = new Map<string, ReturnType<typeof pLimit>>();
     for (const target of selected) {
-        const budget = Math.min(options.perServerConcurrency ?? 8, ...selected.filter((t) => t.server === target.server).map((t) => t.maxConnections ?? Infinity));
+        const budget = Math.min(
+            options.perServerConcurrency ?? 8,
+            ...selected.filter((t) => t.server === target.server).map((t) => t.maxConnections ?? Infinity),
+        );
         if (!serverLimits.has(target.server)) serverLimits.set(target.server, pLimit(Math.max(1, budget)));
     }
     const globalLimit = pLimit(concurrency);
@@ -141,7 +151,9 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
             const target = byId.get(tenantId)!;
             // client_connection_check_interval: if this process dies mid-migration, the server
             // notices within seconds, rolls the transaction back and frees the tenant's lock.
-            await client.query(`SET ROLE ${ident(target.ownerRole ?? tenantNames(tenantId).ownerRole)}; SET client_connection_check_interval = '2s'`);
+            await client.query(
+                `SET ROLE ${ident(target.ownerRole ?? tenantNames(tenantId).ownerRole)}; SET client_connection_check_interval = '2s'`,
+            );
         },
     });
 
@@ -160,7 +172,20 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
             const version = wanted.at(-1)?.name ?? null;
             for (const target of selected) {
                 if (stored.get(target.tenantId) !== expected) continue;
-                const result: TenantResult = { tenantId: target.tenantId, server: target.server, database: target.database, outcome: "up-to-date", from: version, to: version, applied: [], reverted: [], pending: [], drift: [], durationMs: 0, via: "fingerprint" };
+                const result: TenantResult = {
+                    tenantId: target.tenantId,
+                    server: target.server,
+                    database: target.database,
+                    outcome: "up-to-date",
+                    from: version,
+                    to: version,
+                    applied: [],
+                    reverted: [],
+                    pending: [],
+                    drift: [],
+                    durationMs: 0,
+                    via: "fingerprint",
+                };
                 results.set(target.tenantId, result);
                 options.onProgress?.({ kind: "tenant", result, done: results.size, total });
             }
@@ -197,7 +222,12 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
                     port: target.port,
                     user: target.user,
                     step: cursor.step,
-                    secrets: [target.password, ...Object.values(options.seed?.[target.tenantId] ?? {}).filter((v): v is string => typeof v === "string" && v.length >= 8)],
+                    secrets: [
+                        target.password,
+                        ...Object.values(options.seed?.[target.tenantId] ?? {}).filter(
+                            (v): v is string => typeof v === "string" && v.length >= 8,
+                        ),
+                    ],
                     lockTimeout: cursor.migration?.lockTimeout,
                     statementTimeout: cursor.migration?.statementTimeout,
                     file: cursor.migration?.file,
@@ -208,7 +238,18 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
                 cause,
             );
             const from = cursor.from ?? null;
-            return { ...identity, outcome: "failed", from, to: cursor.reached ?? from, applied: cursor.applied ?? [], reverted: cursor.reverted ?? [], pending: [], drift: [], durationMs: Date.now() - begun, error: error.message };
+            return {
+                ...identity,
+                outcome: "failed",
+                from,
+                to: cursor.reached ?? from,
+                applied: cursor.applied ?? [],
+                reverted: cursor.reverted ?? [],
+                pending: [],
+                drift: [],
+                durationMs: Date.now() - begun,
+                error: error.message,
+            };
         } finally {
             await manager.release(target.tenantId).catch(() => undefined);
         }
@@ -223,7 +264,20 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
             if (stopped) {
                 for (const id of wave) {
                     const t = byId.get(id)!;
-                    results.set(id, { tenantId: id, server: t.server, database: t.database, outcome: "skipped", from: null, to: null, applied: [], reverted: [], pending: [], drift: [], durationMs: 0, message: `not started: ${stopped}` });
+                    results.set(id, {
+                        tenantId: id,
+                        server: t.server,
+                        database: t.database,
+                        outcome: "skipped",
+                        from: null,
+                        to: null,
+                        applied: [],
+                        reverted: [],
+                        pending: [],
+                        drift: [],
+                        durationMs: 0,
+                        message: `not started: ${stopped}`,
+                    });
                 }
                 continue;
             }
@@ -253,5 +307,14 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
     const tenants = selected.map((t) => results.get(t.tenantId)!);
     const counts = emptyCounts();
     for (const result of tenants) counts[result.outcome]++;
-    return { mode: options.mode, dryRun: options.dryRun ?? false, to: options.to, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, counts, stopped, tenants };
+    return {
+        mode: options.mode,
+        dryRun: options.dryRun ?? false,
+        to: options.to,
+        startedAt: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        counts,
+        stopped,
+        tenants,
+    };
 }

@@ -57,7 +57,8 @@ export function planTenant(local: readonly PlannedMigration[], applied: readonly
     for (const row of applied) {
         const mine = localByName.get(row.name);
         if (!mine) drift.push({ name: row.name, kind: "missing-locally" });
-        else if (mine.checksum !== row.checksum) drift.push({ name: row.name, kind: "changed", applied: row.checksum, local: mine.checksum });
+        else if (mine.checksum !== row.checksum)
+            drift.push({ name: row.name, kind: "changed", applied: row.checksum, local: mine.checksum });
     }
     const appliedInOrder = [...applied].map((m) => m.name).sort();
     const version = appliedInOrder.at(-1) ?? null;

@@ -12,7 +12,12 @@ export interface Progress {
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
     if (stream.isTTY && !process.env.CI) {
-        const bar = new SingleBar({ stream, format: "{bar} {value}/{total} tenants | {failed} failed | {last}", hideCursor: true, clearOnComplete: false });
+        const bar = new SingleBar({
+            stream,
+            format: "{bar} {value}/{total} tenants | {failed} failed | {last}",
+            hideCursor: true,
+            clearOnComplete: false,
+        });
         let failed = 0;
         return {
             onProgress(event) {
@@ -34,7 +39,9 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
             else {
                 const r = event.result;
                 const versions = r.from === r.to ? `${r.to ?? "(empty)"}` : `${r.from ?? "(empty)"} -> ${r.to ?? "(empty)"}`;
-                line(`[${event.done}/${event.total}] ${r.tenantId} ${r.outcome} ${versions} ${r.durationMs} ms${r.error ? `: ${r.error}` : r.message ? `: ${r.message}` : ""}`);
+                line(
+                    `[${event.done}/${event.total}] ${r.tenantId} ${r.outcome} ${versions} ${r.durationMs} ms${r.error ? `: ${r.error}` : r.message ? `: ${r.message}` : ""}`,
+                );
             }
         },
         stop: () => undefined,

@@ -24,7 +24,8 @@ export function formatTable(report: FleetReport, width = 80): string {
         wordWrap: true,
         style: { head: [], border: [] },
     });
-    for (const r of report.tenants) table.push([r.tenantId, r.server, r.outcome, version(r.from), version(r.to), String(r.durationMs), detail(r)]);
+    for (const r of report.tenants)
+        table.push([r.tenantId, r.server, r.outcome, version(r.from), version(r.to), String(r.durationMs), detail(r)]);
     return `${table.toString()}\n${summary(report)}`;
 }
 

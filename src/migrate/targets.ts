@@ -144,7 +144,9 @@ export function loadSeedsFile(file: string, env: NodeJS.ProcessEnv = process.env
     }
     const parsed = z.record(z.string(), seedSchema.strict()).safeParse(raw);
     if (!parsed.success) {
-        throw new Error(`seeds file ${file} is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
+        throw new Error(
+            `seeds file ${file} is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`,
+        );
     }
     const seeds: Record<string, SeedInput> = {};
     for (const [tenantId, input] of Object.entries(parsed.data)) {
@@ -159,7 +161,9 @@ export function loadTargetsFile(file: string, env: NodeJS.ProcessEnv = process.e
     try {
         text = readFileSync(file, "utf8");
     } catch (error) {
-        throw new Error(`cannot read targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+        throw new Error(`cannot read targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+            cause: error,
+        });
     }
     return parseTargets(text, file, env);
 }
@@ -180,7 +184,11 @@ export function sslForMode(sslmode: string | undefined, host: string): boolean |
         case "verify-ca":
         case "verify-full": {
             const ca = process.env.PGSSLROOTCERT ? readFileSync(process.env.PGSSLROOTCERT, "utf8") : undefined;
-            return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === "verify-ca" ? { checkServerIdentity: () => undefined } : {}) };
+            return {
+                rejectUnauthorized: true,
+                ...(ca ? { ca } : {}),
+                ...(mode === "verify-ca" ? { checkServerIdentity: () => undefined } : {}),
+            };
         }
         default:
             throw new Error(`sslmode "${mode}" is not supported; use disable, require, verify-ca or verify-full`);
@@ -191,12 +199,18 @@ export function sslForMode(sslmode: string | undefined, host: string): boolean |
  * Targets from stack outputs; `maxConnections` per server name is the runner's budget there.
  * Suspended and retired tenants are left out: their database takes no connections.
  */
-export function targetsFromStackOutputs(outputs: DeployedOutputs, options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {}): TenantTarget[] {
+export function targetsFromStackOutputs(
+    outputs: DeployedOutputs,
+    options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {},
+): TenantTarget[] {
     const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
     return active.map(([tenantId, tenant]) => {
         validateTenantId(tenantId);
         const password = outputs.tenantSecrets?.[tenantId]?.migratorPassword;
-        if (!password) throw new Error(`stack outputs: tenantSecrets has no migratorPassword for tenant ${tenantId}; run pulumi up so the stack exports it`);
+        if (!password)
+            throw new Error(
+                `stack outputs: tenantSecrets has no migratorPassword for tenant ${tenantId}; run pulumi up so the stack exports it`,
+            );
         return {
             tenantId,
             server: tenant.server,

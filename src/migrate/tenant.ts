@@ -114,7 +114,8 @@ export async function runTenant(
     if (options.mode === "status") return { ...base, outcome: outcomeOf(before, "up"), to: before.version };
     if (options.mode === "repair") {
         if (before.drift.length === 0) return { ...base, outcome: "up-to-date", to: before.version, message: "no drift to repair" };
-        if (options.dryRun) return { ...base, outcome: "drift", to: before.version, message: `would repair ${before.drift.map((d) => d.name).join(", ")}` };
+        if (options.dryRun)
+            return { ...base, outcome: "drift", to: before.version, message: `would repair ${before.drift.map((d) => d.name).join(", ")}` };
     } else {
         if (before.drift.length > 0) throw MigrationDriftError.of(before.drift);
         const work = options.mode === "down" ? before.toRevert : before.toApply;

@@ -35,14 +35,20 @@ const OUTPUTS: Record<string, Outputs> = {
     "postgresql:index/grant:Grant": (name) => ({ id: name, state: {} }),
     "postgresql:index/defaultPrivileges:DefaultPrivileges": (name) => ({ id: name, state: {} }),
     "postgresql:index/grantRole:GrantRole": (name) => ({ id: name, state: {} }),
-    "aws:kms/key:Key": (name) => ({ id: `key-${name}`, state: { arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/key-${name}`, keyId: `key-${name}` } }),
+    "aws:kms/key:Key": (name) => ({
+        id: `key-${name}`,
+        state: { arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/key-${name}`, keyId: `key-${name}` },
+    }),
     "aws:kms/alias:Alias": (_n, inputs) => ({ id: inputs.name, state: { arn: `arn:aws:kms:${REGION}:${ACCOUNT}:${inputs.name}` } }),
     "aws:s3/bucket:Bucket": (_n, inputs) => {
         const bucket = inputs.bucket ?? `${inputs.bucketPrefix}0000000001`;
         return { id: bucket, state: { bucket, arn: `arn:aws:s3:::${bucket}` } };
     },
     "aws:s3/bucketVersioning:BucketVersioning": (_n, inputs) => ({ id: inputs.bucket, state: {} }),
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (_n, inputs) => ({ id: inputs.bucket, state: {} }),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (_n, inputs) => ({
+        id: inputs.bucket,
+        state: {},
+    }),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (_n, inputs) => ({ id: inputs.bucket, state: {} }),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (_n, inputs) => ({ id: inputs.bucket, state: {} }),
     "aws:s3/bucketPolicy:BucketPolicy": (_n, inputs) => ({ id: inputs.bucket, state: {} }),
@@ -59,7 +65,10 @@ const OUTPUTS: Record<string, Outputs> = {
             masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-${name}`, secretStatus: "active" }],
         },
     }),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": (name) => ({ id: name, state: { arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}` } }),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (name) => ({
+        id: name,
+        state: { arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}` },
+    }),
     "aws:cloudwatch/dashboard:Dashboard": (name) => ({ id: name, state: {} }),
 };
 
@@ -115,7 +124,13 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
             if (args.custom === false) return { id: undefined, state: {} };
             throw new Error(`unexpected resource ${args.type} (${args.name}): add it to src/program/mocks.ts deliberately`);
         }
-        this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, custom: args.custom ?? true });
+        this.resources.push({
+            type: args.type,
+            name: args.name,
+            inputs: args.inputs,
+            provider: args.provider,
+            custom: args.custom ?? true,
+        });
         const { id, state } = outputs(args.name, args.inputs);
         return { id, state: { ...args.inputs, ...state } };
     }

@@ -83,12 +83,16 @@ class ResourceTree {
     place({ resource, type, name, opts }: pulumi.ResourceTransformationArgs): void {
         const key = `${type}::${name}`;
         if (this.byKey.has(key)) {
-            throw new Error(`The program declares two ${type} resources named ${name}; the offline evaluation tells resources apart by both.`);
+            throw new Error(
+                `The program declares two ${type} resources named ${name}; the offline evaluation tells resources apart by both.`,
+            );
         }
         const parent = opts.parent ? this.placedOf(opts.parent) : undefined;
         const qualifiedType = parent ? `${parent.qualifiedType}$${type}` : type;
         const placed = {
-            type, name, qualifiedType,
+            type,
+            name,
+            qualifiedType,
             urn: resourceUrn(this.stack, qualifiedType, name),
             parent: parent?.urn ?? this.rootUrn,
             // Not CustomResource.isInstance: its flag is set after the base constructor, which runs transformations.
@@ -101,7 +105,8 @@ class ResourceTree {
 
     placedOf(resource: unknown): PlacedResource {
         const placed = pulumi.Resource.isInstance(resource) ? this.byResource.get(resource) : undefined;
-        if (!placed) throw new Error("A resource option names a resource not declared inside the stack; the offline evaluation cannot place it.");
+        if (!placed)
+            throw new Error("A resource option names a resource not declared inside the stack; the offline evaluation cannot place it.");
         return placed;
     }
 
@@ -109,7 +114,8 @@ class ResourceTree {
     recorded(mocked: readonly MockedResource[]): (RecordedResource & RecordedComponent)[] {
         return mocked.map((resource) => {
             const placed = this.byKey.get(`${resource.type}::${resource.name}`);
-            if (!placed) throw new Error(`${resource.type} ${resource.name} reached the mock monitor without the stack transformation seeing it.`);
+            if (!placed)
+                throw new Error(`${resource.type} ${resource.name} reached the mock monitor without the stack transformation seeing it.`);
             return { ...resource, urn: placed.urn, parent: placed.parent };
         });
     }
@@ -158,7 +164,11 @@ async function evaluate(
         outputs = declareStack(model, serverPasswords, currentStackContext());
         return outputs;
     });
-    const [tenants, tenantSecrets, servers] = await Promise.all([settle(outputs!.tenants), settle(outputs!.tenantSecrets), settle(outputs!.servers)]);
+    const [tenants, tenantSecrets, servers] = await Promise.all([
+        settle(outputs!.tenants),
+        settle(outputs!.tenantSecrets),
+        settle(outputs!.servers),
+    ]);
     // The outputs do not wait for every registration (alarms, grants): drain them, as the language
     // host does when a program ends. The next evaluation's setMocks installs a monitor of its own.
     await pulumi.runtime.disconnect();

@@ -52,7 +52,10 @@ export interface StackOutputValues {
  * program have no `sslmode` and no `servers`, and a reader only needs some of the secrets.
  */
 export interface DeployedOutputs {
-    readonly tenants: Record<string, Omit<TenantOutput, "sslmode" | "plan" | "state"> & { sslmode?: string; plan?: string; state?: string }>;
+    readonly tenants: Record<
+        string,
+        Omit<TenantOutput, "sslmode" | "plan" | "state"> & { sslmode?: string; plan?: string; state?: string }
+    >;
     readonly tenantSecrets: Record<string, Pick<TenantSecretsOutput, "migratorPassword"> & Partial<TenantSecretsOutput>>;
     readonly servers?: Record<string, Pick<ServerOutput, "maxConnections"> & Partial<ServerOutput>>;
 }

@@ -21,7 +21,11 @@ interface DeclaredServer {
 /** The stack outputs as the program declares them (their values: src/program/outputs.ts). */
 export type StackOutputs = { readonly [K in keyof StackOutputValues]: pulumi.Output<StackOutputValues[K]> };
 
-function declareServer(server: ResolvedServer, serverPasswords: pulumi.Output<Record<string, string>>, { stack, region }: StackContext): DeclaredServer {
+function declareServer(
+    server: ResolvedServer,
+    serverPasswords: pulumi.Output<Record<string, string>>,
+    { stack, region }: StackContext,
+): DeclaredServer {
     if (server.kind === "rds") {
         const tags: Record<string, string> = { server: server.name, "managed-by": "tenantdb" };
         if (server.dedicatedTo) Object.assign(tags, { tenant: server.dedicatedTo, plan: "enterprise" });
@@ -67,7 +71,11 @@ function backupArgs(tenant: ResolvedTenant, backup: BackupConfig, stack: string)
     };
 }
 
-export function declareStack(model: StackModel, serverPasswords: pulumi.Output<Record<string, string>>, context: StackContext): StackOutputs {
+export function declareStack(
+    model: StackModel,
+    serverPasswords: pulumi.Output<Record<string, string>>,
+    context: StackContext,
+): StackOutputs {
     const { stack } = context;
     const declared = new Map<string, DeclaredServer>();
     for (const server of model.servers.values()) declared.set(server.name, declareServer(server, serverPasswords, context));
@@ -119,7 +127,9 @@ export function declareStack(model: StackModel, serverPasswords: pulumi.Output<R
     for (const server of model.servers.values()) {
         const endpoint = declared.get(server.name)!;
         servers[server.name] = pulumi.output({
-            kind: server.kind, host: endpoint.host, port: endpoint.port,
+            kind: server.kind,
+            host: endpoint.host,
+            port: endpoint.port,
             maxConnections: serverMaxConnections(server)!,
             ...(server.dedicatedTo ? { dedicatedTo: server.dedicatedTo } : {}),
         });

@@ -43,7 +43,9 @@ describe("backup CLI (file:// destination)", function () {
         writeFileSync(
             path.join(dir, "inventory.yaml"),
             stringify({
-                servers: { local: { host: server.host, port: server.port, user: server.user, passwordEnv: "TENANTDB_TEST_ADMIN_PASSWORD" } },
+                servers: {
+                    local: { host: server.host, port: server.port, user: server.user, passwordEnv: "TENANTDB_TEST_ADMIN_PASSWORD" },
+                },
                 tenants: [
                     { id: TENANT, server: "local", destination: `file://${dir}/store` },
                     { id: MISSING, server: "local", destination: `file://${dir}/store` },
@@ -84,7 +86,10 @@ describe("backup CLI (file:// destination)", function () {
 
         const restored = await backup(["restore", TENANT], env);
         assert.equal(restored.code, 0, restored.stderr);
-        assert.match(restored.stdout, /^erp_bak_cli restored from backups\/bak_cli\/.*\.dump \(taken .*\) and verified in [\d.]+ s\.\nThe previous database is kept as (erp_bak_cli_before_restore_\d{14}); drop it with: npm run backup -- drop-previous bak_cli erp_bak_cli_before_restore_\d{14}\n$/);
+        assert.match(
+            restored.stdout,
+            /^erp_bak_cli restored from backups\/bak_cli\/.*\.dump \(taken .*\) and verified in [\d.]+ s\.\nThe previous database is kept as (erp_bak_cli_before_restore_\d{14}); drop it with: npm run backup -- drop-previous bak_cli erp_bak_cli_before_restore_\d{14}\n$/,
+        );
         const previous = /kept as (erp_bak_cli_before_restore_\d{14})/.exec(restored.stdout)![1];
         assert.deepEqual(await fingerprints(tenantNames(TENANT).database), before);
         assert.equal((await backup(["drop-previous", TENANT], env)).stdout, `${previous}\n`);
@@ -94,9 +99,13 @@ describe("backup CLI (file:// destination)", function () {
         const refused = await backup(["restore", MISSING], env);
         assert.equal(refused.code, 1);
         assert.equal(refused.stdout, "");
-        assert.match(refused.stderr, /^tenant bak_cli_none \(server local\), step "find latest backup": no complete backup under file:\/\/.*\/store\/backups\/bak_cli_none\/\. Fix: run a backup first: npm run backup -- bak_cli_none\n$/);
+        assert.match(
+            refused.stderr,
+            /^tenant bak_cli_none \(server local\), step "find latest backup": no complete backup under file:\/\/.*\/store\/backups\/bak_cli_none\/\. Fix: run a backup first: npm run backup -- bak_cli_none\n$/,
+        );
         // The admin password reached the tools through the environment only, never in output.
-        for (const output of [done, listed, drilled, restored, refused]) assert.equal(`${output.stdout}${output.stderr}`.includes(env.TENANTDB_TEST_ADMIN_PASSWORD!), false);
+        for (const output of [done, listed, drilled, restored, refused])
+            assert.equal(`${output.stdout}${output.stderr}`.includes(env.TENANTDB_TEST_ADMIN_PASSWORD!), false);
         assert.equal(existsSync(path.join(dir, "store/backups", MISSING)), false);
     });
 });

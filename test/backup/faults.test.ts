@@ -45,7 +45,12 @@ const live = tenantNames(TENANT).database;
 const T0 = new Date("2031-06-01T02:00:00.000Z");
 
 /** Asserts the rejection is a TenantBackupError of this kind and step whose message matches. */
-async function rejectsWith(promise: Promise<unknown>, kind: TenantBackupError["kind"], step: string, message: RegExp): Promise<TenantBackupError> {
+async function rejectsWith(
+    promise: Promise<unknown>,
+    kind: TenantBackupError["kind"],
+    step: string,
+    message: RegExp,
+): Promise<TenantBackupError> {
     try {
         await promise;
     } catch (error) {
@@ -69,18 +74,27 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
     let liveBefore: Record<string, string>;
 
     /** Stores `bytes` as a backup of TENANT taken at `at`, with a manifest derived from the good one. */
-    async function plant(at: Date, bytes: Buffer | undefined, manifest: Partial<BackupManifest> | undefined, metadata = { tenant: TENANT }): Promise<string> {
+    async function plant(
+        at: Date,
+        bytes: Buffer | undefined,
+        manifest: Partial<BackupManifest> | undefined,
+        metadata = { tenant: TENANT },
+    ): Promise<string> {
         const stamp = at.toISOString().replace(/[-:]/g, "");
         const key = `backups/${TENANT}/${stamp}.dump`;
         if (bytes) await s3.put(BUCKET, key, bytes, metadata);
-        if (manifest) await s3.put(BUCKET, `${key}.json`, JSON.stringify({ ...good.manifest, key, startedAt: at.toISOString(), ...manifest }));
+        if (manifest)
+            await s3.put(BUCKET, `${key}.json`, JSON.stringify({ ...good.manifest, key, startedAt: at.toISOString(), ...manifest }));
         return key;
     }
 
     before(async () => {
         s3 = await startS3();
         await s3.createBucket(BUCKET);
-        for (const [tenant, scale] of [[TENANT, 3], [OTHER, 0.2]] as const) {
+        for (const [tenant, scale] of [
+            [TENANT, 3],
+            [OTHER, 0.2],
+        ] as const) {
             await dropTenantDatabase(adminConfig(), tenant);
             await createTenantDatabase(adminConfig(), tenant);
             await seedErpTenant(tenant, scale);
@@ -118,7 +132,9 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
                 restoreTenant(target, { ...options, backup: key, jobs }),
                 "corrupt",
                 "verify checksum",
-                new RegExp(`the dump ${key} does not match its manifest: read ${dump.length} bytes with sha256 [0-9a-f]{64}, the manifest records ${dump.length} bytes with sha256 ${good.manifest.sha256}`),
+                new RegExp(
+                    `the dump ${key} does not match its manifest: read ${dump.length} bytes with sha256 [0-9a-f]{64}, the manifest records ${dump.length} bytes with sha256 ${good.manifest.sha256}`,
+                ),
             );
         });
     }
@@ -141,13 +157,23 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
                 sizeBytes: truncated.length,
                 sha256: createHash("sha256").update(truncated).digest("hex"),
             });
-            await rejectsWith(restoreTenant(target, { ...options, backup: key, jobs }), "restore-failed", "pg_restore", /pg_restore exited with code 1: .*(unexpected end of file|could not read from input file|could not find block ID)/);
+            await rejectsWith(
+                restoreTenant(target, { ...options, backup: key, jobs }),
+                "restore-failed",
+                "pg_restore",
+                /pg_restore exited with code 1: .*(unexpected end of file|could not read from input file|could not find block ID)/,
+            );
         });
     }
 
     it("reports a missing dump, a missing backup and a tenant with no backup at all", async () => {
         const key = await plant(new Date("2031-06-01T06:00:00.000Z"), undefined, {});
-        await rejectsWith(restoreTenant(target, { ...options, backup: key }), "missing", "inspect dump", new RegExp(`the dump ${key} is missing although its manifest exists`));
+        await rejectsWith(
+            restoreTenant(target, { ...options, backup: key }),
+            "missing",
+            "inspect dump",
+            new RegExp(`the dump ${key} is missing although its manifest exists`),
+        );
         await rejectsWith(
             restoreTenant(target, { ...options, backup: "20200101T000000.000Z" }),
             "missing",
@@ -155,7 +181,12 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             /backup s3:\/\/tenant-bak-faults\/backups\/bak_fault\/20200101T000000.000Z.dump does not exist/,
         );
         const empty: TenantBackupTarget = { ...target, destination: `s3://${BUCKET}/nothing-here/` };
-        await rejectsWith(restoreTenant(empty, options), "missing", "find latest backup", /no complete backup under s3:\/\/tenant-bak-faults\/nothing-here\/backups\/bak_fault\//);
+        await rejectsWith(
+            restoreTenant(empty, options),
+            "missing",
+            "find latest backup",
+            /no complete backup under s3:\/\/tenant-bak-faults\/nothing-here\/backups\/bak_fault\//,
+        );
         const report = await drill([empty], options);
         assert.deepEqual(
             report.results.map((r) => [r.tenantId, r.status, r.problem]),
@@ -169,13 +200,23 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             restoreTenant(target, { ...options, backup: other.key }),
             "mismatch",
             "check manifest",
-            new RegExp(`backup ${other.key} belongs to tenant bak_other \\(database erp_bak_other\\), not bak_fault; refusing to restore it`),
+            new RegExp(
+                `backup ${other.key} belongs to tenant bak_other \\(database erp_bak_other\\), not bak_fault; refusing to restore it`,
+            ),
         );
         const tagged = await plant(new Date("2031-06-01T07:00:00.000Z"), dump, {}, { tenant: OTHER });
-        await rejectsWith(restoreTenant(target, { ...options, backup: tagged }), "mismatch", "check dump metadata", /is tagged tenant=bak_other, not bak_fault/);
+        await rejectsWith(
+            restoreTenant(target, { ...options, backup: tagged }),
+            "mismatch",
+            "check dump metadata",
+            /is tagged tenant=bak_other, not bak_fault/,
+        );
         // The other tenant's dump with a manifest and metadata rewritten to claim this tenant.
         const otherDump = await s3.getBytes(BUCKET, other.key);
-        const disguised = await plant(new Date("2031-06-01T08:00:00.000Z"), otherDump, { sizeBytes: other.manifest.sizeBytes, sha256: other.manifest.sha256 });
+        const disguised = await plant(new Date("2031-06-01T08:00:00.000Z"), otherDump, {
+            sizeBytes: other.manifest.sizeBytes,
+            sha256: other.manifest.sha256,
+        });
         await rejectsWith(
             restoreTenant(target, { ...options, backup: disguised }),
             "mismatch",
@@ -200,7 +241,12 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             ],
         );
         assert.equal(listing.stale, false);
-        await rejectsWith(restoreTenant(latest, { ...options, backup: incomplete }), "corrupt", "read manifest", /has no manifest .*: the backup did not finish and cannot be verified/);
+        await rejectsWith(
+            restoreTenant(latest, { ...options, backup: incomplete }),
+            "corrupt",
+            "read manifest",
+            /has no manifest .*: the backup did not finish and cannot be verified/,
+        );
         const result = await restoreScratch(latest, options);
         assert.equal(result.key, complete);
         // 27 hours later the same backup is stale: list flags it and the drill fails on it.
@@ -216,11 +262,26 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
 
     it("reports an unreachable bucket (no such bucket, nothing listening) for backup, restore, list and drill", async () => {
         const noBucket: TenantBackupTarget = { ...target, bucket: "no-such-bucket", destination: "s3://no-such-bucket/" };
-        await rejectsWith(restoreTenant(noBucket, options), "unreachable", "list backups", /cannot list s3:\/\/no-such-bucket\/backups\/bak_fault\/ \(bucket no-such-bucket does not exist\)/);
-        await rejectsWith(backupTenant(noBucket, options), "unreachable", "upload dump", /bucket no-such-bucket does not exist.*Fix: check that s3:\/\/no-such-bucket\/ exists/);
+        await rejectsWith(
+            restoreTenant(noBucket, options),
+            "unreachable",
+            "list backups",
+            /cannot list s3:\/\/no-such-bucket\/backups\/bak_fault\/ \(bucket no-such-bucket does not exist\)/,
+        );
+        await rejectsWith(
+            backupTenant(noBucket, options),
+            "unreachable",
+            "upload dump",
+            /bucket no-such-bucket does not exist.*Fix: check that s3:\/\/no-such-bucket\/ exists/,
+        );
         const closed = s3Client(`http://127.0.0.1:${await freePort()}`);
         const nowhere = { storeFor: (t: TenantBackupTarget) => openStore(t, { s3Client: closed }) };
-        await rejectsWith(restoreTenant(target, nowhere), "unreachable", "list backups", /cannot list s3:\/\/tenant-bak-faults\/backups\/bak_fault\/ \(.*ECONNREFUSED/);
+        await rejectsWith(
+            restoreTenant(target, nowhere),
+            "unreachable",
+            "list backups",
+            /cannot list s3:\/\/tenant-bak-faults\/backups\/bak_fault\/ \(.*ECONNREFUSED/,
+        );
         await rejectsWith(backupTenant(target, nowhere), "unreachable", "upload dump", /ECONNREFUSED/);
         const [listing] = await listBackups([target], nowhere);
         assert.equal(listing.error?.kind, "unreachable");
@@ -251,7 +312,12 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
     it("refuses a second restore of the same tenant while one runs", async () => {
         await withDatabase("postgres", async (holder) => {
             await holder.query("SELECT pg_advisory_lock(hashtext($1))", [`tenantdb restore ${live}`]);
-            await rejectsWith(restoreTenant(target, options), "busy", "lock tenant", /another restore or drill of erp_bak_fault is running/);
+            await rejectsWith(
+                restoreTenant(target, options),
+                "busy",
+                "lock tenant",
+                /another restore or drill of erp_bak_fault is running/,
+            );
         });
     });
 
@@ -282,8 +348,12 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             });
             // PostgreSQL reports a full disk as ENOSPC, or, when part of a block got through before
             // the disk filled (md.c: mdextend), as a short write with its "Check free disk space" hint.
-            await rejectsWith(restoreTenant(target, { ...options, backup: good.key, tablespace: "bak_small" }), "restore-failed", "pg_restore",
-                /No space left on device|could not extend file "[^"]+": wrote only \d+ of 8192 bytes at block \d+ \| HINT: {2}Check free disk space\./);
+            await rejectsWith(
+                restoreTenant(target, { ...options, backup: good.key, tablespace: "bak_small" }),
+                "restore-failed",
+                "pg_restore",
+                /No space left on device|could not extend file "[^"]+": wrote only \d+ of 8192 bytes at block \d+ \| HINT: {2}Check free disk space\./,
+            );
         } finally {
             await withDatabase("postgres", (admin) => admin.query(`DROP TABLESPACE IF EXISTS ${id("bak_small")}`)).catch(() => undefined);
             execFileSync("umount", [mount]);

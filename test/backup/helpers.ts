@@ -20,7 +20,13 @@ export const TEST_KMS_KEY = "arn:aws:kms:eu-central-1:111122223333:key/00000000-
 export function adminConfig(): ClientConfig {
     const server = testServer();
     // As the tool's own sessions: catalog names render schema-qualified.
-    return { host: server.host, port: server.port, user: server.user, password: server.password as string, options: "-c search_path=pg_catalog" };
+    return {
+        host: server.host,
+        port: server.port,
+        user: server.user,
+        password: server.password as string,
+        options: "-c search_path=pg_catalog",
+    };
 }
 
 export function backupServer(): BackupServer {
@@ -71,7 +77,8 @@ export async function startS3(): Promise<S3Fixture> {
         createBucket: async (name) => {
             await client.send(new CreateBucketCommand({ Bucket: name }));
         },
-        getBytes: async (bucket, key) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray()),
+        getBytes: async (bucket, key) =>
+            Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray()),
         put: async (bucket, key, body, metadata) => {
             await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
         },
@@ -104,16 +111,22 @@ export function withDatabase<T>(database: string, fn: (client: Client) => Promis
  */
 export async function seedErpTenant(tenantId: string, scale = 1, admin: ClientConfig = adminConfig()): Promise<void> {
     const names = tenantNames(tenantId);
-    await withDatabase("postgres", async (server) => {
-        await server.query(`ALTER DATABASE ${id(names.database)} SET search_path = "$user", public, core`);
-        await server.query(`ALTER DATABASE ${id(names.database)} SET statement_timeout = '45s'`);
-        await server.query(`ALTER ROLE ${id(names.appRole)} IN DATABASE ${id(names.database)} SET work_mem = '8MB'`);
-    }, admin);
-    await withDatabase(names.database, async (db) => {
-        await db.query("SET statement_timeout = 0");
-        await db.query(`SET ROLE ${id(names.ownerRole)}`);
-        const n = (rows: number) => Math.max(1, Math.round(rows * scale));
-        await db.query(`
+    await withDatabase(
+        "postgres",
+        async (server) => {
+            await server.query(`ALTER DATABASE ${id(names.database)} SET search_path = "$user", public, core`);
+            await server.query(`ALTER DATABASE ${id(names.database)} SET statement_timeout = '45s'`);
+            await server.query(`ALTER ROLE ${id(names.appRole)} IN DATABASE ${id(names.database)} SET work_mem = '8MB'`);
+        },
+        admin,
+    );
+    await withDatabase(
+        names.database,
+        async (db) => {
+            await db.query("SET statement_timeout = 0");
+            await db.query(`SET ROLE ${id(names.ownerRole)}`);
+            const n = (rows: number) => Math.max(1, Math.round(rows * scale));
+            await db.query(`
             CREATE TABLE tenantdb.migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
             INSERT INTO tenantdb.migrations (name, checksum) VALUES ('0001_baseline', 'a1'), ('0002_reference_data', 'b2');
             CREATE DOMAIN core.positive_amount AS numeric(14,2) CHECK (VALUE >= 0);
@@ -137,7 +150,7 @@ export async function seedErpTenant(tenantId: string, scale = 1, admin: ClientCo
             CREATE TRIGGER orders_audit AFTER INSERT ON sales.orders FOR EACH ROW EXECUTE FUNCTION audit.record();
             CREATE VIEW sales.order_totals AS SELECT o.id, sum(l.qty * l.unit_price) AS total FROM sales.orders o JOIN sales.order_lines l ON l.order_id = o.id GROUP BY o.id;
         `);
-        await db.query(`
+            await db.query(`
             INSERT INTO core.companies (name) SELECT 'Company ' || g FROM generate_series(1, 3) g;
             INSERT INTO masters.customers (company_id, name, email, credit_limit, tags)
                 SELECT 1 + g % 3, 'Customer ' || g, 'c' || g || '@example.test', (g * 37 % 10000)::numeric / 4, ARRAY['t' || g % 5] FROM generate_series(1, ${n(200)}) g;
@@ -155,43 +168,56 @@ export async function seedErpTenant(tenantId: string, scale = 1, admin: ClientCo
                 FROM generate_series(1, ${n(250)}) o, generate_series(1, 4) l;
             CREATE MATERIALIZED VIEW finance.balances AS SELECT account, sum(debit) - sum(credit) AS balance FROM finance.journal_lines GROUP BY account;
         `);
-    }, admin);
+        },
+        admin,
+    );
 }
 
 /** md5 of every table's rows in a fixed order, plus the state of every sequence. */
 export async function fingerprints(database: string, admin: ClientConfig = adminConfig()): Promise<Record<string, string>> {
-    return withDatabase(database, async (db) => {
-        const result: Record<string, string> = {};
-        for (const table of await listTables(db)) {
-            const { rows } = await db.query<{ md5: string }>(`SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${table} t`);
-            result[table] = rows[0].md5;
-        }
-        const { rows: sequences } = await db.query<{ name: string }>(
-            `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    return withDatabase(
+        database,
+        async (db) => {
+            const result: Record<string, string> = {};
+            for (const table of await listTables(db)) {
+                const { rows } = await db.query<{ md5: string }>(
+                    `SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${table} t`,
+                );
+                result[table] = rows[0].md5;
+            }
+            const { rows: sequences } = await db.query<{ name: string }>(
+                `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' ORDER BY 1`,
-        );
-        for (const { name } of sequences) {
-            const { rows } = await db.query<{ state: string }>(`SELECT last_value || '/' || is_called AS state FROM ${name}`);
-            result[`sequence ${name}`] = rows[0].state;
-        }
-        return result;
-    }, admin);
+            );
+            for (const { name } of sequences) {
+                const { rows } = await db.query<{ state: string }>(`SELECT last_value || '/' || is_called AS state FROM ${name}`);
+                result[`sequence ${name}`] = rows[0].state;
+            }
+            return result;
+        },
+        admin,
+    );
 }
 
 /** Databases of a tenant on the server (live, restore, drill, before-restore copies), sorted. */
 export async function tenantDatabases(tenantId: string): Promise<string[]> {
     return withDatabase("postgres", async (admin) => {
-        const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [
-            tenantNames(tenantId).database,
-        ]);
-        return rows.map((row) => row.datname).filter((name) => name === tenantNames(tenantId).database || name.startsWith(`${tenantNames(tenantId).database}_`));
+        const { rows } = await admin.query<{ datname: string }>(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+            [tenantNames(tenantId).database],
+        );
+        return rows
+            .map((row) => row.datname)
+            .filter((name) => name === tenantNames(tenantId).database || name.startsWith(`${tenantNames(tenantId).database}_`));
     });
 }
 
 /** Whether the live database accepts connections. */
 export async function allowsConnections(database: string): Promise<boolean> {
     return withDatabase("postgres", async (admin) => {
-        const { rows } = await admin.query<{ datallowconn: boolean }>("SELECT datallowconn FROM pg_database WHERE datname = $1", [database]);
+        const { rows } = await admin.query<{ datallowconn: boolean }>("SELECT datallowconn FROM pg_database WHERE datname = $1", [
+            database,
+        ]);
         return rows[0]?.datallowconn ?? false;
     });
 }

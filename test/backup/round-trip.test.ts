@@ -12,7 +12,11 @@ import { drill } from "../../src/backup/drill";
 import { listBackups } from "../../src/backup/list";
 import { dropPreviousDatabase, listPreviousDatabases, restoreTenant } from "../../src/backup/restore";
 import { tenantNames } from "../../src/naming";
-import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase, TenantFixture } from "../support/declared-tenants";
+import {
+    createDeclaredTenant as createTenantDatabase,
+    dropDeclaredTenant as dropTenantDatabase,
+    TenantFixture,
+} from "../support/declared-tenants";
 import {
     S3Fixture,
     TEST_KMS_KEY,
@@ -104,7 +108,9 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         assert.deepEqual((writes[0].input.Metadata as Record<string, string>).tenant, TENANT);
 
         // The tenant keeps working after the backup; those rows are not in the backup.
-        await withDatabase(names.database, (db) => db.query("INSERT INTO sales.orders (customer_id, ordered_at, status) VALUES (1, now(), 'late')"));
+        await withDatabase(names.database, (db) =>
+            db.query("INSERT INTO sales.orders (customer_id, ordered_at, status) VALUES (1, now(), 'late')"),
+        );
         const afterBackup = await fingerprints(names.database);
         assert.notEqual(afterBackup["sales.orders"], before["sales.orders"]);
 
@@ -123,7 +129,11 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         assert.deepEqual(result.warnings, []);
         await appSessionEnded;
         assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_roundtrip", "erp_bak_roundtrip_before_restore_20310504093015"]);
-        assert.equal(lines.some((line) => line.includes("ended 1 session(s)")), true, lines.join("\n"));
+        assert.equal(
+            lines.some((line) => line.includes("ended 1 session(s)")),
+            true,
+            lines.join("\n"),
+        );
 
         // Table by table, row for row, and every sequence.
         assert.deepEqual(await fingerprints(names.database), before);
@@ -134,7 +144,10 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         assert.deepEqual(databaseBefore.settings, ['search_path="$user", public, core', "statement_timeout=45s"]);
         assert.deepEqual(databaseBefore.roleSettings, [{ role: names.appRole, settings: ["work_mem=8MB"] }]);
         assert.equal(await allowsConnections(names.database), true);
-        assert.equal(await withDatabase(names.database, async (db) => (await db.query("SHOW statement_timeout")).rows[0].statement_timeout), "45s");
+        assert.equal(
+            await withDatabase(names.database, async (db) => (await db.query("SHOW statement_timeout")).rows[0].statement_timeout),
+            "45s",
+        );
 
         // The previous database is kept, closed to connections, with the rows written after the backup.
         const previous = result.previousDatabase!;
@@ -147,7 +160,9 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         const app = new Client({ ...adminConfig(), user: names.appRole, password: fixture.passwords.app, database: names.database });
         await app.connect();
         try {
-            const inserted = await app.query<{ id: string }>("INSERT INTO sales.orders (customer_id, ordered_at, status) VALUES (2, now(), 'new') RETURNING id");
+            const inserted = await app.query<{ id: string }>(
+                "INSERT INTO sales.orders (customer_id, ordered_at, status) VALUES (2, now(), 'new') RETURNING id",
+            );
             assert.equal(inserted.rows[0].id, "251");
             assert.equal((await app.query("SELECT count(*)::int AS n FROM audit.events")).rows[0].n, 251);
             await assert.rejects(app.query("DELETE FROM audit.events"), /permission denied for table events/);
@@ -157,7 +172,12 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         } finally {
             await app.end();
         }
-        const readonly = new Client({ ...adminConfig(), user: names.readonlyRole, password: fixture.passwords.readonly, database: names.database });
+        const readonly = new Client({
+            ...adminConfig(),
+            user: names.readonlyRole,
+            password: fixture.passwords.readonly,
+            database: names.database,
+        });
         await readonly.connect();
         try {
             assert.equal((await readonly.query("SELECT count(*)::int AS n FROM sales.order_lines")).rows[0].n, 1000);
@@ -183,9 +203,15 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
         assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_roundtrip", previous]);
 
         // The previous copy goes only when asked, and only a before-restore copy can go.
-        await assert.rejects(dropPreviousDatabase(target, names.database), /erp_bak_roundtrip is not a before-restore copy of erp_bak_roundtrip; refusing to drop it/);
+        await assert.rejects(
+            dropPreviousDatabase(target, names.database),
+            /erp_bak_roundtrip is not a before-restore copy of erp_bak_roundtrip; refusing to drop it/,
+        );
         await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS true`));
-        await assert.rejects(dropPreviousDatabase(target, previous), /accepts connections; a before-restore copy of erp_bak_roundtrip is owned by erp_bak_roundtrip_owner and refuses connections\. Refusing to drop it/);
+        await assert.rejects(
+            dropPreviousDatabase(target, previous),
+            /accepts connections; a before-restore copy of erp_bak_roundtrip is owned by erp_bak_roundtrip_owner and refuses connections\. Refusing to drop it/,
+        );
         await withDatabase("postgres", (admin) => admin.query(`ALTER DATABASE ${id(previous)} WITH ALLOW_CONNECTIONS false`));
         assert.deepEqual(await listPreviousDatabases(target), [previous]);
         await dropPreviousDatabase(target, previous);

@@ -24,10 +24,14 @@ describe("backup tool: pure logic", () => {
         assert.equal(backupKeyTime("backups/acme/notes.dump"), undefined);
         assert.equal(compactStamp(at), "20310102030405");
         fc.assert(
-            fc.property(fc.date({ min: new Date("2000-01-01"), max: new Date("2999-12-31"), noInvalidDate: true }), fc.date({ min: new Date("2000-01-01"), max: new Date("2999-12-31"), noInvalidDate: true }), (a, b) => {
-                assert.equal(parseBackupStamp(backupStamp(a))?.getTime(), a.getTime());
-                assert.equal(Math.sign(a.getTime() - b.getTime()), Math.sign(backupStamp(a).localeCompare(backupStamp(b))));
-            }),
+            fc.property(
+                fc.date({ min: new Date("2000-01-01"), max: new Date("2999-12-31"), noInvalidDate: true }),
+                fc.date({ min: new Date("2000-01-01"), max: new Date("2999-12-31"), noInvalidDate: true }),
+                (a, b) => {
+                    assert.equal(parseBackupStamp(backupStamp(a))?.getTime(), a.getTime());
+                    assert.equal(Math.sign(a.getTime() - b.getTime()), Math.sign(backupStamp(a).localeCompare(backupStamp(b))));
+                },
+            ),
         );
     });
 
@@ -39,12 +43,20 @@ describe("backup tool: pure logic", () => {
             beforeRestore: "erp_acme_before_restore_20310102030405",
         });
         assertTenantId("a".repeat(29));
-        assert.throws(() => assertTenantId("a".repeat(30)), /Invalid tenant id "a{30}": it is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit/);
+        assert.throws(
+            () => assertTenantId("a".repeat(30)),
+            /Invalid tenant id "a{30}": it is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit/,
+        );
         for (const bad of ["", "Acme", "1acme", "ac-me", 'a"; DROP DATABASE x; --', "acme\u0000"]) {
             assert.throws(() => assertTenantId(bad), /Invalid tenant id/, bad);
         }
         assert.equal(isBeforeRestoreDatabase("acme", "erp_acme_before_restore_20310102030405"), true);
-        for (const other of ["erp_acme", "erp_acme_before_restore_2031", "erp_acme_x_before_restore_20310102030405", "erp_acmex_before_restore_20310102030405"]) {
+        for (const other of [
+            "erp_acme",
+            "erp_acme_before_restore_2031",
+            "erp_acme_x_before_restore_20310102030405",
+            "erp_acmex_before_restore_20310102030405",
+        ]) {
             assert.equal(isBeforeRestoreDatabase("acme", other), false, other);
         }
     });
@@ -63,7 +75,10 @@ describe("backup tool: pure logic", () => {
             toolsProblem(tools(14, 16), 15),
             "pg_dump 14.2 (/usr/bin/pg_dump) is older than the PostgreSQL 15 server: install PostgreSQL client tools of at least version 15 (e.g. apt-get install postgresql-client-15) and/or set PG_BIN_DIR to their bin directory.",
         );
-        assert.match(toolsProblem(tools(16, 15), 16)!, /^pg_restore 15.2 \(\/usr\/bin\/pg_restore\) is older than the PostgreSQL 16 server/);
+        assert.match(
+            toolsProblem(tools(16, 15), 16)!,
+            /^pg_restore 15.2 \(\/usr\/bin\/pg_restore\) is older than the PostgreSQL 16 server/,
+        );
     });
 
     it("parses the header of a custom archive and rejects what is not one", () => {
@@ -72,7 +87,13 @@ describe("backup tool: pure logic", () => {
             "5047444d50010e0004080101010000000001000000000d000000000c000000001b000000000a000000007e0000000000000000000100000061000500000031352e3138000500000031352e3138",
             "hex",
         );
-        assert.deepEqual(parseArchiveHeader(header), { archiveVersion: "1.14", format: 1, database: "a", serverVersion: "15.18", pgDumpVersion: "15.18" });
+        assert.deepEqual(parseArchiveHeader(header), {
+            archiveVersion: "1.14",
+            format: 1,
+            database: "a",
+            serverVersion: "15.18",
+            pgDumpVersion: "15.18",
+        });
         assert.equal(parseArchiveHeader(header.subarray(0, 40)), undefined, "needs more bytes");
         assert.throws(() => parseArchiveHeader(Buffer.from("-- PostgreSQL database dump\n")), ArchiveHeaderError);
         assert.throws(() => parseArchiveHeader(Buffer.from("PGDMP\u0002\u0000\u0000")), /unsupported archive version 2.0/);
@@ -92,7 +113,12 @@ describe("backup tool: pure logic", () => {
     });
 
     it("declares the same privileges as the TenantDatabase component", () => {
-        for (const name of ["APP_TABLE_PRIVILEGES", "APP_AUDIT_TABLE_PRIVILEGES", "APP_SEQUENCE_PRIVILEGES", "READONLY_TABLE_PRIVILEGES"] as const) {
+        for (const name of [
+            "APP_TABLE_PRIVILEGES",
+            "APP_AUDIT_TABLE_PRIVILEGES",
+            "APP_SEQUENCE_PRIVILEGES",
+            "READONLY_TABLE_PRIVILEGES",
+        ] as const) {
             assert.deepEqual(privileges[name], component[name], name);
         }
     });

@@ -25,16 +25,21 @@ describe("config sources: one loader, the same model from every source", () => {
         assert.deepEqual(file.secretKeys, ["tenantdb:serverPasswords"]);
         assert.equal(file.config["tenantdb:serverPasswords"], JSON.stringify({ local: SECRET_PLACEHOLDER }));
         assert.deepEqual(file.source.serverPasswordNames, ["local"]);
-        assert.deepEqual(fromFile.tenants.map((t) => [t.id, t.server, t.names.database, t.componentName]), [
-            ["acme", "local", "erp_acme", "tenant-acme"],
-            ["globex", "local", "erp_globex", "tenant-globex"],
-            ["initech", "local", "erp_initech", "tenant-initech"],
-        ]);
+        assert.deepEqual(
+            fromFile.tenants.map((t) => [t.id, t.server, t.names.database, t.componentName]),
+            [
+                ["acme", "local", "erp_acme", "tenant-acme"],
+                ["globex", "local", "erp_globex", "tenant-globex"],
+                ["initech", "local", "erp_initech", "tenant-initech"],
+            ],
+        );
         assert.equal(fromFile.servers.get("local")!.componentName, "server-local");
     });
 
     it("gives the same model from the Automation API's config map", () => {
-        const map: ConfigMap = Object.fromEntries(Object.entries(file.config).map(([key, value]) => [key, { value, secret: file.secretKeys.includes(key) }]));
+        const map: ConfigMap = Object.fromEntries(
+            Object.entries(file.config).map(([key, value]) => [key, { value, secret: file.secretKeys.includes(key) }]),
+        );
         assert.deepEqual(plain(loadStackModel(sourceFromAutomationConfig(map, "stack dev"))), plain(fromFile));
     });
 
@@ -58,17 +63,27 @@ describe("config sources: one loader, the same model from every source", () => {
 
     it("never shows a secret value that is not valid structured config", () => {
         const map: ConfigMap = { "tenantdb:serverPasswords": { value: "hunter22-not-json", secret: true } };
-        assert.throws(() => sourceFromAutomationConfig(map, "stack dev"), (error: Error) => {
-            assert.equal(error.message, "tenantdb config has 1 problem:\n  - tenantdb:serverPasswords: is not valid structured config (a secret; its value is not shown): set it with pulumi config set --path");
-            return error instanceof ConfigError;
-        });
+        assert.throws(
+            () => sourceFromAutomationConfig(map, "stack dev"),
+            (error: Error) => {
+                assert.equal(
+                    error.message,
+                    "tenantdb config has 1 problem:\n  - tenantdb:serverPasswords: is not valid structured config (a secret; its value is not shown): set it with pulumi config set --path",
+                );
+                return error instanceof ConfigError;
+            },
+        );
     });
 });
 
 describe("a new tenant request", () => {
     it("accepts the fields it knows and keeps only what was given", () => {
         assert.deepEqual(parseNewTenant({ id: "acme", plan: "enterprise" }), { id: "acme", plan: "enterprise" });
-        assert.deepEqual(parseNewTenant({ id: "acme", connectionLimit: 30, server: "shared-1" }), { id: "acme", connectionLimit: 30, server: "shared-1" });
+        assert.deepEqual(parseNewTenant({ id: "acme", connectionLimit: 30, server: "shared-1" }), {
+            id: "acme",
+            connectionLimit: 30,
+            server: "shared-1",
+        });
     });
 
     it("names every bad field and the fix", () => {
@@ -87,7 +102,10 @@ describe("a new tenant request", () => {
         const source = parseStackFile(readFileSync(DEV_STACK, "utf8") + PASSWORDS, "Pulumi.dev.yaml").source;
         const added = addTenant(source, parseNewTenant({ id: "umbrella" }));
         assert.deepEqual(added.entry, { id: "umbrella", server: "local" });
-        assert.deepEqual(added.model.tenants.map((t) => t.id), ["acme", "globex", "initech", "umbrella"]);
+        assert.deepEqual(
+            added.model.tenants.map((t) => t.id),
+            ["acme", "globex", "initech", "umbrella"],
+        );
         assert.throws(() => addTenant(source, { id: "acme" }), /tenantdb:tenants\[3\]\.id: duplicate id "acme" \(also tenants\[0\]\)/);
     });
 });

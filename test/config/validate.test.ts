@@ -21,7 +21,8 @@ const withTenant = (tenant: Record<string, unknown>) => ({ servers: { onprem: ex
 
 describe("stack config validation", () => {
     describe("tenant ids", () => {
-        const pattern = "must start with a lowercase letter and contain only a-z, 0-9 and _ (no upper case, spaces, quotes, dashes or unicode), e.g. acme_corp";
+        const pattern =
+            "must start with a lowercase letter and contain only a-z, 0-9 and _ (no upper case, spaces, quotes, dashes or unicode), e.g. acme_corp";
         const cases: [string, unknown, string[]][] = [
             ["a quote", "acme'; DROP DATABASE x; --", [pattern]],
             ["a double quote", 'ac"me', [pattern]],
@@ -40,7 +41,10 @@ describe("stack config validation", () => {
         ];
         for (const [what, id, messages] of cases) {
             it(`refuses an id with ${what}`, () => {
-                assert.deepEqual(problems(withTenant({ id })), messages.map((m) => `tenantdb:tenants[0].id: ${m}`));
+                assert.deepEqual(
+                    problems(withTenant({ id })),
+                    messages.map((m) => `tenantdb:tenants[0].id: ${m}`),
+                );
             });
         }
 
@@ -138,10 +142,13 @@ describe("stack config validation", () => {
     });
 
     it("gives an enterprise tenant its own dedicated RDS server with defaults and overrides", () => {
-        const model = validateStackConfig({
-            servers: { onprem: external },
-            tenants: [{ id: "big_co", plan: "enterprise", dedicated: { instanceClass: "db.r6g.large", multiAz: false } }],
-        }, context);
+        const model = validateStackConfig(
+            {
+                servers: { onprem: external },
+                tenants: [{ id: "big_co", plan: "enterprise", dedicated: { instanceClass: "db.r6g.large", multiAz: false } }],
+            },
+            context,
+        );
         const server = model.servers.get("ent-big-co");
         assert.ok(server && server.kind === "rds");
         assert.equal(server.instanceClass, "db.r6g.large");
@@ -153,7 +160,10 @@ describe("stack config validation", () => {
     });
 
     it("keeps the dedicated server's default class when tenantdb:dedicatedServer sets other fields", () => {
-        const model = validateStackConfig({ tenants: [{ id: "big_co", plan: "enterprise" }], dedicatedServer: { multiAz: false } }, context);
+        const model = validateStackConfig(
+            { tenants: [{ id: "big_co", plan: "enterprise" }], dedicatedServer: { multiAz: false } },
+            context,
+        );
         const server = model.servers.get("ent-big-co");
         assert.ok(server && server.kind === "rds");
         assert.deepEqual([server.instanceClass, server.multiAz], ["db.t4g.medium", false]);

@@ -32,7 +32,10 @@ describe("adding a tenant to a stack file", () => {
         const file = stackFile();
         assert.equal(addTenantToStackFile(file, { id: "globex" }).server, "shared-2");
         assert.equal(addTenantToStackFile(file, { id: "initech", connectionLimit: 20 }).server, "shared-1");
-        assert.equal(readFileSync(file, "utf8"), STACK + "    - id: globex\n      server: shared-2\n    - id: initech\n      server: shared-1\n      connectionLimit: 20\n");
+        assert.equal(
+            readFileSync(file, "utf8"),
+            STACK + "    - id: globex\n      server: shared-2\n    - id: initech\n      server: shared-1\n      connectionLimit: 20\n",
+        );
     });
 
     it("gives an enterprise tenant its dedicated server without writing one", () => {
@@ -43,8 +46,10 @@ describe("adding a tenant to a stack file", () => {
 
     it("refuses a bad or duplicate id and leaves the file untouched", () => {
         const file = stackFile();
-        assert.throws(() => addTenantToStackFile(file, { id: "Robert'); DROP TABLE" }), (error: unknown) =>
-            error instanceof ConfigError && error.problems[0].path === "tenantdb:tenants[1].id");
+        assert.throws(
+            () => addTenantToStackFile(file, { id: "Robert'); DROP TABLE" }),
+            (error: unknown) => error instanceof ConfigError && error.problems[0].path === "tenantdb:tenants[1].id",
+        );
         assert.throws(() => addTenantToStackFile(file, { id: "acme" }), /duplicate id "acme" \(also tenants\[0\]\)/);
         assert.equal(readFileSync(file, "utf8"), STACK);
     });
@@ -54,8 +59,10 @@ describe("adding a tenant to a stack file", () => {
         addTenantToStackFile(file, { id: "b" });
         addTenantToStackFile(file, { id: "c" });
         addTenantToStackFile(file, { id: "d" });
-        assert.throws(() => addTenantToStackFile(file, { id: "e" }),
-            /tenantdb:tenants\[4\]\.server: not set, and no shared server has room \(declared: shared-1, shared-2\); add a server to tenantdb:servers or raise a server's capacity/);
+        assert.throws(
+            () => addTenantToStackFile(file, { id: "e" }),
+            /tenantdb:tenants\[4\]\.server: not set, and no shared server has room \(declared: shared-1, shared-2\); add a server to tenantdb:servers or raise a server's capacity/,
+        );
     });
 });
 
@@ -67,13 +74,20 @@ describe("adding a tenant to a stack file written by the Automation API", () => 
   tenantdb:tenants: '[{"id":"acme","server":"shared-1"}]'
 `);
         assert.equal(addTenantToStackFile(file, { id: "globex" }).server, "shared-1");
-        assert.ok(readFileSync(file, "utf8").endsWith("  tenantdb:tenants:\n    - id: acme\n      server: shared-1\n    - id: globex\n      server: shared-1\n"));
+        assert.ok(
+            readFileSync(file, "utf8").endsWith(
+                "  tenantdb:tenants:\n    - id: acme\n      server: shared-1\n    - id: globex\n      server: shared-1\n",
+            ),
+        );
     });
 
     it("refuses a tenant list that is not a list, writing nothing", () => {
         const text = "config:\n  tenantdb:tenants: { id: acme }\n";
         const file = stackFile(text);
-        assert.throws(() => addTenantToStackFile(file, { id: "globex" }), /tenantdb:tenants is not a list; fix it by hand before adding tenants \(nothing was written\)/);
+        assert.throws(
+            () => addTenantToStackFile(file, { id: "globex" }),
+            /tenantdb:tenants is not a list; fix it by hand before adding tenants \(nothing was written\)/,
+        );
         assert.equal(readFileSync(file, "utf8"), text);
     });
 });

@@ -32,13 +32,26 @@ describe("the stack lease", function () {
 
     it("gives a waiter a BusyError naming the holder once its wait is over", async () => {
         let release!: () => void;
-        const holding = withStackLease(workDir, "prod", { owner: "portal:alice", operation: "provision acme" }, () => new Promise<void>((r) => (release = r)));
+        const holding = withStackLease(
+            workDir,
+            "prod",
+            { owner: "portal:alice", operation: "provision acme" },
+            () => new Promise<void>((r) => (release = r)),
+        );
         await sleep(100);
         const waits: (string | undefined)[] = [];
-        const error = await withStackLease(workDir, "prod", { owner: "ci", operation: "deploy", waitMs: 700, onWait: (h) => waits.push(h) }, async () => "ran").catch((e: unknown) => e);
+        const error = await withStackLease(
+            workDir,
+            "prod",
+            { owner: "ci", operation: "deploy", waitMs: 700, onWait: (h) => waits.push(h) },
+            async () => "ran",
+        ).catch((e: unknown) => e);
         assert.ok(error instanceof BusyError);
         assert.equal(error.code, "busy");
-        assert.match(error.message, /^stack prod is busy \(portal:alice: provision acme, pid \d+ on .+, since \d{4}-\d\d-\d\dT[\d:.]+Z\); waited 1 s\. Retry later/);
+        assert.match(
+            error.message,
+            /^stack prod is busy \(portal:alice: provision acme, pid \d+ on .+, since \d{4}-\d\d-\d\dT[\d:.]+Z\); waited 1 s\. Retry later/,
+        );
         assert.equal(waits.length, 1);
         assert.match(waits[0]!, /^portal:alice: provision acme, pid /);
         release();
@@ -51,20 +64,30 @@ describe("the stack lease", function () {
         await sleep(100);
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 300);
-        await assert.rejects(withStackLease(workDir, "prod", { owner: "b", operation: "y", signal: controller.signal }, async () => "ran"), AbortedError);
+        await assert.rejects(
+            withStackLease(workDir, "prod", { owner: "b", operation: "y", signal: controller.signal }, async () => "ran"),
+            AbortedError,
+        );
         release();
         await holding;
     });
 
     it("is taken over once a killed holder's lease goes stale", async () => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "support/hold-lease.ts"), workDir, "prod", "2000"], { stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "support/hold-lease.ts"), workDir, "prod", "2000"], {
+            stdio: ["ignore", "pipe", "inherit"],
+        });
         await new Promise<void>((resolve, reject) => {
             child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve());
             child.on("exit", (code) => reject(new Error(`holder exited early with ${code}`)));
         });
         child.kill("SIGKILL");
         const waits: (string | undefined)[] = [];
-        const result = await withStackLease(workDir, "prod", { owner: "portal", operation: "provision next", staleMs: 2000, onWait: (h) => waits.push(h) }, async () => "ran");
+        const result = await withStackLease(
+            workDir,
+            "prod",
+            { owner: "portal", operation: "provision next", staleMs: 2000, onWait: (h) => waits.push(h) },
+            async () => "ran",
+        );
         assert.equal(result, "ran");
         // It waited for the dead holder's lease to go stale rather than taking a live one.
         assert.equal(waits.length, 1);

@@ -7,7 +7,10 @@ import { loadStackModel } from "../../src/config/load";
 function tenant(state: string, history: object[] = [], backupRetentionDays = 30): ResolvedTenant {
     const model = loadStackModel({
         origin: "test",
-        raw: { servers: { s: { kind: "external", host: "h" } }, tenants: [{ id: "acme", server: "s", state, history, backupRetentionDays }] },
+        raw: {
+            servers: { s: { kind: "external", host: "h" } },
+            tenants: [{ id: "acme", server: "s", state, history, backupRetentionDays }],
+        },
         serverPasswordNames: ["s"],
     });
     return model.tenants[0];
@@ -29,7 +32,10 @@ describe("tenant lifecycle rules", () => {
             ["suspended", SUSPENDED, "suspend", "tenant acme is suspended; suspend applies to a tenant that is active"],
         ];
         for (const [state, history, operation, message] of refusals) {
-            assert.throws(() => nextState(tenant(state, history), operation), (error: Error) => error instanceof InvalidRequestError && error.message === `state: ${message}`);
+            assert.throws(
+                () => nextState(tenant(state, history), operation),
+                (error: Error) => error instanceof InvalidRequestError && error.message === `state: ${message}`,
+            );
         }
     });
 

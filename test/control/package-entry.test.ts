@@ -7,8 +7,21 @@ describe("the package entry point", () => {
         const library = await import("tenantdb");
         assert.equal(library.TenantdbClient, control.TenantdbClient);
         assert.deepEqual(Object.keys(library).sort(), [
-            "AbortedError", "BusyError", "ConflictError", "ControlError", "EngineError", "FinalBackupError", "FleetClient", "InvalidRequestError",
-            "LeaseLostError", "MigrationFailedError", "TenantdbClient", "cellsOf", "finalBackupFromInventory", "leasePath", "withStackLease",
+            "AbortedError",
+            "BusyError",
+            "ConflictError",
+            "ControlError",
+            "EngineError",
+            "FinalBackupError",
+            "FleetClient",
+            "InvalidRequestError",
+            "LeaseLostError",
+            "MigrationFailedError",
+            "TenantdbClient",
+            "cellsOf",
+            "finalBackupFromInventory",
+            "leasePath",
+            "withStackLease",
         ]);
         assert.equal(require.resolve("tenantdb/program"), require.resolve("../../index.ts"));
     });

@@ -27,13 +27,19 @@ describe("stack file edits", () => {
 
     it("records a transition in the tenant's history, keeping comments", () => {
         const edit = new StackFileEdit(file);
-        edit.recordTransition("acme", { state: "suspended", at: "2026-12-01T10:00:00.000Z", by: "portal:alice", backup: "s3://b/backups/acme/x.dump", reason: undefined });
+        edit.recordTransition("acme", {
+            state: "suspended",
+            at: "2026-12-01T10:00:00.000Z",
+            by: "portal:alice",
+            backup: "s3://b/backups/acme/x.dump",
+            reason: undefined,
+        });
         const model = edit.commit();
         assert.equal(model.tenants[0].state, "suspended");
         assert.equal(
             readFileSync(file, "utf8"),
             FILE +
-                "      state: suspended\n      history:\n        - state: suspended\n          at: \"2026-12-01T10:00:00.000Z\"\n          by: portal:alice\n          backup: s3://b/backups/acme/x.dump\n",
+                '      state: suspended\n      history:\n        - state: suspended\n          at: "2026-12-01T10:00:00.000Z"\n          by: portal:alice\n          backup: s3://b/backups/acme/x.dump\n',
         );
     });
 
@@ -48,7 +54,10 @@ describe("stack file edits", () => {
     it("refuses a result that does not validate, and writes nothing", () => {
         const edit = new StackFileEdit(file);
         edit.appendTenant({ id: "acme", server: "shared-1" });
-        assert.throws(() => edit.commit(), (error: Error) => error instanceof ConfigError && /tenantdb:tenants\[1\]\.id: duplicate id "acme"/.test(error.message));
+        assert.throws(
+            () => edit.commit(),
+            (error: Error) => error instanceof ConfigError && /tenantdb:tenants\[1\]\.id: duplicate id "acme"/.test(error.message),
+        );
         assert.equal(readFileSync(file, "utf8"), FILE);
     });
 
@@ -61,10 +70,16 @@ describe("stack file edits", () => {
     });
 
     it("edits a tenant list the Automation API stored as a JSON string as a YAML list", () => {
-        writeFileSync(file, `config:\n  tenantdb:servers: { s: { kind: external, host: h, maxConnections: 300 } }\n  tenantdb:tenants: '[{"id":"acme","server":"s"}]'\n`);
+        writeFileSync(
+            file,
+            `config:\n  tenantdb:servers: { s: { kind: external, host: h, maxConnections: 300 } }\n  tenantdb:tenants: '[{"id":"acme","server":"s"}]'\n`,
+        );
         const edit = new StackFileEdit(file);
         edit.appendTenant({ id: "globex", server: "s" });
         edit.commit();
-        assert.equal(readFileSync(file, "utf8"), "config:\n  tenantdb:servers: { s: { kind: external, host: h, maxConnections: 300 } }\n  tenantdb:tenants:\n    - id: acme\n      server: s\n    - id: globex\n      server: s\n");
+        assert.equal(
+            readFileSync(file, "utf8"),
+            "config:\n  tenantdb:servers: { s: { kind: external, host: h, maxConnections: 300 } }\n  tenantdb:tenants:\n    - id: acme\n      server: s\n    - id: globex\n      server: s\n",
+        );
     });
 });

@@ -22,10 +22,17 @@ function shares(graph: PlannedResource[], input: Parameters<typeof resolveAssump
 }
 
 describe("cost allocation", () => {
-    const graph = [...sharedServer(), ...tenant("acme", "shared-1", { connectionLimit: 10 }), ...tenant("globex", "shared-1", { connectionLimit: 30 })];
+    const graph = [
+        ...sharedServer(),
+        ...tenant("acme", "shared-1", { connectionLimit: 10 }),
+        ...tenant("globex", "shared-1", { connectionLimit: 30 }),
+    ];
 
     it("splits a shared server equally", () => {
-        assert.deepEqual(shares(graph, { allocation: "equal" }), { acme: [0.5, cents(SERVER_USD / 2)], globex: [0.5, cents(SERVER_USD / 2)] });
+        assert.deepEqual(shares(graph, { allocation: "equal" }), {
+            acme: [0.5, cents(SERVER_USD / 2)],
+            globex: [0.5, cents(SERVER_USD / 2)],
+        });
     });
 
     it("splits a shared server by database size", () => {
@@ -45,7 +52,9 @@ describe("cost allocation", () => {
         const unlimited = [...sharedServer(), ...tenant("acme", "shared-1", { connectionLimit: -1 })];
         assert.throws(
             () => estimateCost(unlimited, prices, resolveAssumptions({ allocation: "connections" })),
-            new CostError('tenantdb:cost.allocation is "connections" but tenant acme on server shared-1 has connectionLimit -1 (unlimited); give the tenant a connection limit, or set tenantdb:cost.allocation to "equal" or "storage".'),
+            new CostError(
+                'tenantdb:cost.allocation is "connections" but tenant acme on server shared-1 has connectionLimit -1 (unlimited); give the tenant a connection limit, or set tenantdb:cost.allocation to "equal" or "storage".',
+            ),
         );
     });
 
@@ -57,10 +66,13 @@ describe("cost allocation", () => {
             ...tenant("initech", "ent-initech", { plan: "enterprise" }),
         ];
         const report = estimateCost(dedicated, prices, resolveAssumptions());
-        assert.deepEqual(report.servers.map((s) => [s.server, s.dedicatedTo, s.tenants, cents(s.monthlyUsd)]), [
-            ["ent-initech", "initech", ["initech"], SERVER_USD],
-            ["shared-1", undefined, ["acme"], SERVER_USD],
-        ]);
+        assert.deepEqual(
+            report.servers.map((s) => [s.server, s.dedicatedTo, s.tenants, cents(s.monthlyUsd)]),
+            [
+                ["ent-initech", "initech", ["initech"], SERVER_USD],
+                ["shared-1", undefined, ["acme"], SERVER_USD],
+            ],
+        );
         const initech = report.tenants.find((t) => t.tenant === "initech");
         assert.equal(initech?.plan, "enterprise");
         assert.equal(initech?.serverShare, 1);
@@ -83,7 +95,11 @@ describe("cost allocation", () => {
                 fc.integer({ min: 0, max: 7 }),
                 fc.constantFrom("equal" as const, "storage" as const, "connections" as const),
                 (tenants, perServer, enterpriseEvery, allocation) => {
-                    const report = estimateCost(syntheticFleet({ tenants, tenantsPerServer: perServer, enterpriseEvery }), prices, resolveAssumptions({ allocation }));
+                    const report = estimateCost(
+                        syntheticFleet({ tenants, tenantsPerServer: perServer, enterpriseEvery }),
+                        prices,
+                        resolveAssumptions({ allocation }),
+                    );
                     const sum = report.tenants.reduce((s, t) => s + t.monthlyUsd, 0) + report.unallocated.monthlyUsd;
                     assert.ok(Math.abs(sum - report.totalMonthlyUsd) < 1e-6, `${sum} != ${report.totalMonthlyUsd}`);
                 },

@@ -28,14 +28,20 @@ describe("cost CLI", function () {
 
     it("prices a saved graph as JSON, rounded to cents", () => {
         const graphFile = path.join(dir, "graph.json");
-        writeGraphFile(graphFile, [...rdsServer("shared-1", { instanceClass: "db.t4g.medium", allocatedStorage: 20 }), ...tenant("acme", "shared-1")]);
+        writeGraphFile(graphFile, [
+            ...rdsServer("shared-1", { instanceClass: "db.t4g.medium", allocatedStorage: 20 }),
+            ...tenant("acme", "shared-1"),
+        ]);
         const run = cost(["preview", "--graph", graphFile, "--format", "json"]);
         assert.equal(run.status, 0, run.stderr);
         const report = JSON.parse(run.stdout);
         // Server 47.45 + 2.30 + 0.40 + 0.30 = 50.45 (backups: 1 GB x 1.35 < 20 GB free); acme 1.03 + 0.21 + 0.90
         // (S3: 1 x 0.25 x 37 = 9.25 GB x 0.023 = 0.21275).
         assert.equal(report.totalMonthlyUsd, 52.59);
-        assert.deepEqual(report.tenants.map((t: { tenant: string; monthlyUsd: number }) => [t.tenant, t.monthlyUsd]), [["acme", 52.59]]);
+        assert.deepEqual(
+            report.tenants.map((t: { tenant: string; monthlyUsd: number }) => [t.tenant, t.monthlyUsd]),
+            [["acme", 52.59]],
+        );
     });
 
     it("renders Markdown with a tenants table", () => {
@@ -88,12 +94,18 @@ describe("cost CLI", function () {
         // shared-1: 0.065 x 730 x 2 + 20 x 0.115 x 2 + 0.40 secret + 3 x 0.10 alarms = 100.20
         // (backups 2 + 5 = 7 GB x 2.5 = 17.5 GB < 20 GB free; PI at 7 days and one dashboard are free)
         // acme: 1.03 KMS + 2 x 0.25 x 37 x 0.023 S3 + 0.90 transfer = 2.3555; globex (5 GB): 1.03 + 1.06375 + 0.90 = 2.99375
-        assert.deepEqual(report.servers.map((s: { server: string; monthlyUsd: number }) => [s.server, s.monthlyUsd]), [["shared-1", 100.2]]);
+        assert.deepEqual(
+            report.servers.map((s: { server: string; monthlyUsd: number }) => [s.server, s.monthlyUsd]),
+            [["shared-1", 100.2]],
+        );
         assert.equal(report.totalMonthlyUsd, 105.55); // 100.20 + 2.3555 + 2.99375 = 105.54925
-        assert.deepEqual(report.tenants.map((t: { tenant: string; monthlyUsd: number }) => [t.tenant, t.monthlyUsd]), [
-            ["acme", 52.46], // 50.10 + 2.3555
-            ["globex", 53.09], // 50.10 + 2.99375
-        ]);
+        assert.deepEqual(
+            report.tenants.map((t: { tenant: string; monthlyUsd: number }) => [t.tenant, t.monthlyUsd]),
+            [
+                ["acme", 52.46], // 50.10 + 2.3555
+                ["globex", 53.09], // 50.10 + 2.99375
+            ],
+        );
 
         const diff = cost(["diff", "--before", before, "--after", after, "--format", "json"]);
         assert.equal(diff.status, 0, diff.stderr);
@@ -104,7 +116,10 @@ describe("cost CLI", function () {
         assert.equal(initech.status, "added");
         assert.equal(initech.afterPlan, "enterprise");
         assert.equal(initech.afterUsd, 102.56);
-        assert.deepEqual(delta.tenants.filter((t: { status: string }) => t.status === "unchanged").map((t: { tenant: string }) => t.tenant), ["acme", "globex"]);
+        assert.deepEqual(
+            delta.tenants.filter((t: { status: string }) => t.status === "unchanged").map((t: { tenant: string }) => t.tenant),
+            ["acme", "globex"],
+        );
     });
 
     it("exits non-zero with one clear message on a bad prices file", () => {
@@ -117,9 +132,19 @@ describe("cost CLI", function () {
     });
 
     it("refuses refresh-prices without AWS credentials, before any request", () => {
-        const env = { PATH: process.env.PATH, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: path.join(dir, "none"), AWS_CONFIG_FILE: path.join(dir, "none") };
+        const env = {
+            PATH: process.env.PATH,
+            HOME: dir,
+            AWS_SHARED_CREDENTIALS_FILE: path.join(dir, "none"),
+            AWS_CONFIG_FILE: path.join(dir, "none"),
+        };
         const run = cost(["refresh-prices"], env);
         assert.equal(run.status, 1);
-        assert.ok(run.stderr.startsWith("cost: refresh-prices needs AWS credentials to call the Price List API, and none were found. Set AWS_PROFILE"), run.stderr);
+        assert.ok(
+            run.stderr.startsWith(
+                "cost: refresh-prices needs AWS credentials to call the Price List API, and none were found. Set AWS_PROFILE",
+            ),
+            run.stderr,
+        );
     });
 });

@@ -19,10 +19,14 @@ describe("stack config and assumptions", () => {
     region: us-east-1
     databaseSizeGb: 3
     allocation: storage
+  tenantdb:servers:
+    lab: { kind: external, host: lab.internal, maxConnections: 200 }
   tenantdb:tenants:
     - id: acme
+      server: lab
       expectedSizeGb: 12
     - id: globex
+      server: lab
   tenantdb:serverPasswords:
     lab:
       secure: v1:CIPHERTEXT
@@ -65,7 +69,11 @@ describe("stack config and assumptions", () => {
 
     it("fills placeholders for external servers' missing admin passwords only", () => {
         const config: Record<string, string> = {
-            "tenantdb:servers": JSON.stringify({ local: { kind: "external", host: "127.0.0.1" }, lab: { kind: "external" }, "shared-1": { kind: "rds" } }),
+            "tenantdb:servers": JSON.stringify({
+                local: { kind: "external", host: "127.0.0.1" },
+                lab: { kind: "external" },
+                "shared-1": { kind: "rds" },
+            }),
             "tenantdb:serverPasswords": JSON.stringify({ lab: "already-set" }),
         };
         assert.deepEqual(fillPasswordPlaceholders(config), ["local"]);
@@ -75,16 +83,26 @@ describe("stack config and assumptions", () => {
     it("reads the offline evaluator's result in either shape, with URNs, parents and the components", () => {
         const acme = "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase::tenant-acme";
         const component = { type: "tenantdb:index:TenantDatabase", name: "tenant-acme", urn: acme, parent: ROOT };
-        const key = { type: "aws:kms/key:Key", name: "k", urn: "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$aws:kms/key:Key::k", parent: acme };
+        const key = {
+            type: "aws:kms/key:Key",
+            name: "k",
+            urn: "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$aws:kms/key:Key::k",
+            parent: acme,
+        };
         const resources = [{ ...key, inputs: { tags: {} }, custom: true }];
-        assert.deepEqual(graphFromEvaluation({ resources, components: [component] }), [{ ...key, inputs: { tags: {} } }, { ...component, inputs: {} }]);
+        assert.deepEqual(graphFromEvaluation({ resources, components: [component] }), [
+            { ...key, inputs: { tags: {} } },
+            { ...component, inputs: {} },
+        ]);
         assert.deepEqual(graphFromEvaluation(resources), [{ ...key, inputs: { tags: {} } }]);
     });
 
     it("refuses an evaluation whose resources carry no URN, since owners come from the component tree", () => {
         assert.throws(
             () => graphFromEvaluation({ resources: [{ type: "aws:kms/key:Key", name: "k", inputs: {} }] }),
-            new CostError("The offline evaluator returned aws:kms/key:Key k without its URN; the cost preview finds owners from the component tree and needs it."),
+            new CostError(
+                "The offline evaluator returned aws:kms/key:Key k without its URN; the cost preview finds owners from the component tree and needs it.",
+            ),
         );
     });
 });
@@ -98,11 +116,17 @@ describe("diff and output", () => {
         const diff = diffReports(before, after);
         // globex adds its own resources (1.03 KMS + 0.21275 S3 + 0.90 transfer) and takes half of the $50.45 server.
         assert.equal(roundCents(diff.deltaUsd), 2.14);
-        assert.deepEqual(diff.tenants.map((t) => [t.tenant, t.status, roundCents(t.beforeUsd), roundCents(t.afterUsd), roundCents(t.deltaUsd)]), [
-            ["acme", "changed", 52.59, 27.37, -25.23],
-            ["globex", "added", 0, 27.37, 27.37],
-        ]);
-        assert.deepEqual(diff.servers.map((s) => [s.server, s.status]), [["shared-1", "unchanged"]]);
+        assert.deepEqual(
+            diff.tenants.map((t) => [t.tenant, t.status, roundCents(t.beforeUsd), roundCents(t.afterUsd), roundCents(t.deltaUsd)]),
+            [
+                ["acme", "changed", 52.59, 27.37, -25.23],
+                ["globex", "added", 0, 27.37, 27.37],
+            ],
+        );
+        assert.deepEqual(
+            diff.servers.map((s) => [s.server, s.status]),
+            [["shared-1", "unchanged"]],
+        );
     });
 
     it("formats dollars to the cent", () => {
@@ -123,7 +147,13 @@ describe("diff and output", () => {
     it("lists unpriced resources in every format", () => {
         const report = estimateCost([{ type: "aws:elasticache/cluster:Cluster", name: "cache", inputs: {} }], prices, resolveAssumptions());
         assert.ok(renderReport(report, "table").includes("Unpriced (not counted in any total)"));
-        assert.ok(renderReport(report, "markdown").includes("| aws:elasticache/cluster:Cluster | cache | no price for this resource type in the cost preview |"));
-        assert.deepEqual(JSON.parse(renderReport(report, "json")).unpriced, [{ type: "aws:elasticache/cluster:Cluster", name: "cache", reason: "no price for this resource type in the cost preview" }]);
+        assert.ok(
+            renderReport(report, "markdown").includes(
+                "| aws:elasticache/cluster:Cluster | cache | no price for this resource type in the cost preview |",
+            ),
+        );
+        assert.deepEqual(JSON.parse(renderReport(report, "json")).unpriced, [
+            { type: "aws:elasticache/cluster:Cluster", name: "cache", reason: "no price for this resource type in the cost preview" },
+        ]);
     });
 });

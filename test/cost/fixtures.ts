@@ -50,7 +50,8 @@ export function tenant(id: string, server: string, options: TenantOptions = {}):
         plannedChild(component, "postgresql:index/role:Role", `${name}-owner`, { name: names.ownerRole }),
         plannedChild(component, "random:index/randomPassword:RandomPassword", `${name}-app-password`, { length: 32 }),
         plannedChild(component, "postgresql:index/database:Database", `${name}-database`, {
-            name: names.database, connectionLimit: options.connectionLimit ?? 50,
+            name: names.database,
+            connectionLimit: options.connectionLimit ?? 50,
         }),
     ];
     if (options.buckets ?? true) {
@@ -68,7 +69,15 @@ export function tenant(id: string, server: string, options: TenantOptions = {}):
             child("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "-public-access-block", {}),
             child("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-lifecycle", {
                 bucket,
-                rules: [{ id: "expire-backups", status: "Enabled", filter: { prefix: "" }, expiration: { days: options.retentionDays ?? 30 }, noncurrentVersionExpiration: { noncurrentDays: options.noncurrentDays ?? 7 } }],
+                rules: [
+                    {
+                        id: "expire-backups",
+                        status: "Enabled",
+                        filter: { prefix: "" },
+                        expiration: { days: options.retentionDays ?? 30 },
+                        noncurrentVersionExpiration: { noncurrentDays: options.noncurrentDays ?? 7 },
+                    },
+                ],
             }),
             child("aws:s3/bucketPolicy:BucketPolicy", "-tls-only", {}),
             child("aws:iam/policy:Policy", "-job-policy", { tags }),

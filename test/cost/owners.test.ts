@@ -68,7 +68,9 @@ describe("cost owners from the component tree", () => {
             acme,
             server,
             plannedChild(acme, "aws:kms/key:Key", "tenant-globex-key", { tags: { tenant: "globex", server: "other" } }),
-            plannedChild(server, "aws:cloudwatch/metricAlarm:MetricAlarm", "server-other-cpu", { tags: { server: "other", tenant: "globex" } }),
+            plannedChild(server, "aws:cloudwatch/metricAlarm:MetricAlarm", "server-other-cpu", {
+                tags: { server: "other", tenant: "globex" },
+            }),
             plannedChild(ROOT, "aws:kms/key:Key", "tenant-acme-loose-key", { tags: { tenant: "acme" } }),
         ];
         assert.deepEqual(ownerOfEach(graph), {
@@ -118,17 +120,29 @@ describe("cost pricing by component", () => {
         const graph = [
             plannedChild(ROOT, "aws:s3/bucket:Bucket", "stray", { tags: { tenant: "acme" } }),
             plannedChild(ROOT, "aws:rds/instance:Instance", "loose-db", {
-                instanceClass: "db.t4g.medium", allocatedStorage: 20, backupRetentionPeriod: 1, tags: { server: "loose" },
+                instanceClass: "db.t4g.medium",
+                allocatedStorage: 20,
+                backupRetentionPeriod: 1,
+                tags: { server: "loose" },
             }),
         ];
         const report = estimateCost(graph, prices, resolveAssumptions());
         assert.deepEqual(report.unpriced, [
-            { type: "aws:s3/bucket:Bucket", name: "stray", reason: "not inside a tenantdb:index:TenantDatabase component, so its backup volume cannot be estimated from a tenant database size" },
+            {
+                type: "aws:s3/bucket:Bucket",
+                name: "stray",
+                reason: "not inside a tenantdb:index:TenantDatabase component, so its backup volume cannot be estimated from a tenant database size",
+            },
         ]);
-        assert.ok(report.warnings.includes(
-            'RDS instance loose-db is not inside a tenantdb:index:RdsServer component; it is listed as server "loose" but no tenant carries its costs',
-        ));
-        assert.deepEqual(report.servers.map((s) => [s.server, s.monthlyUsd]), [["loose", 0]]);
+        assert.ok(
+            report.warnings.includes(
+                'RDS instance loose-db is not inside a tenantdb:index:RdsServer component; it is listed as server "loose" but no tenant carries its costs',
+            ),
+        );
+        assert.deepEqual(
+            report.servers.map((s) => [s.server, s.monthlyUsd]),
+            [["loose", 0]],
+        );
         // 0.065 x 730 instance hours + 20 GB x 0.115 gp3 storage, all unallocated.
         assert.equal(Math.round(report.unallocated.monthlyUsd * 100) / 100, 49.75);
     });
@@ -136,7 +150,9 @@ describe("cost pricing by component", () => {
     it("refuses a saved graph without URNs, naming the entry and the fix", () => {
         assert.throws(
             () => parseGraph([{ type: "aws:kms/key:Key", name: "k", inputs: {} }], "graph file old.json"),
-            new CostError("graph file old.json[0].urn must be the resource's URN (urn:pulumi:...); a graph saved without URNs must be saved again with --save-graph"),
+            new CostError(
+                "graph file old.json[0].urn must be the resource's URN (urn:pulumi:...); a graph saved without URNs must be saved again with --save-graph",
+            ),
         );
     });
 });

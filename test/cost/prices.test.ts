@@ -21,7 +21,10 @@ describe("prices file", () => {
         for (const family of ["t3", "t4g"]) {
             for (const size of ["micro", "small", "medium", "large", "xlarge", "2xlarge"]) {
                 assert.ok(book.rds.instanceHourly[`db.${family}.${size}`], `db.${family}.${size}`);
-                assert.equal(book.rds.vcpus.classes[`db.${family}.${size}`], { micro: 2, small: 2, medium: 2, large: 2, xlarge: 4, "2xlarge": 8 }[size]);
+                assert.equal(
+                    book.rds.vcpus.classes[`db.${family}.${size}`],
+                    { micro: 2, small: 2, medium: 2, large: 2, xlarge: 4, "2xlarge": 8 }[size],
+                );
             }
         }
         for (const family of ["m6g", "m7g", "m6i", "r6g", "r7g"]) {
@@ -50,10 +53,21 @@ describe("prices file", () => {
     it("refuses a figure for another region than the file's", () => {
         const mixed = JSON.parse(readFileSync(defaultPricesPath(), "utf8"));
         mixed.s3.standardGbMonth.region = "eu-west-1";
-        assert.throws(() => parsePriceBook(mixed, "mixed.json"), new CostError('mixed.json covers region "us-east-1" but s3.standardGbMonth has region "eu-west-1"; every figure must be for the file\'s region.'));
+        assert.throws(
+            () => parsePriceBook(mixed, "mixed.json"),
+            new CostError(
+                'mixed.json covers region "us-east-1" but s3.standardGbMonth has region "eu-west-1"; every figure must be for the file\'s region.',
+            ),
+        );
     });
 
     it("names a missing file and the fix", () => {
-        assert.throws(() => loadPriceBook("/nonexistent/prices.json"), (error: unknown) => error instanceof CostError && error.message.startsWith("Cannot read prices file /nonexistent/prices.json:") && error.message.includes("--prices"));
+        assert.throws(
+            () => loadPriceBook("/nonexistent/prices.json"),
+            (error: unknown) =>
+                error instanceof CostError &&
+                error.message.startsWith("Cannot read prices file /nonexistent/prices.json:") &&
+                error.message.includes("--prices"),
+        );
     });
 });

@@ -115,7 +115,12 @@ describe("cost pricing", () => {
     it("prices Performance Insights only beyond the free 7 days, per vCPU, doubled for Multi-AZ", () => {
         const free = rdsServer("s1", { instanceClass: "db.m6g.large", allocatedStorage: 20, performanceInsightsRetentionPeriod: 7 });
         assert.equal(itemsOf(free).lineItems.filter((i) => i.item.startsWith("Performance Insights")).length, 0);
-        const threeMonths = rdsServer("s1", { instanceClass: "db.m6g.large", allocatedStorage: 20, multiAz: true, performanceInsightsRetentionPeriod: 93 });
+        const threeMonths = rdsServer("s1", {
+            instanceClass: "db.m6g.large",
+            allocatedStorage: 20,
+            multiAz: true,
+            performanceInsightsRetentionPeriod: 93,
+        });
         const pi = item(threeMonths, "server-s1", "Performance Insights");
         // 2 vCPU x 2 (Multi-AZ) x (1.51 + 2 x 0.064) = 4 x 1.638 = $6.552
         assert.equal(pi.quantity, 4);
@@ -144,7 +149,12 @@ describe("cost pricing", () => {
 
     it("uses a tenant's expectedSizeGb over databaseSizeGb", () => {
         const graph = tenant("acme", "s1");
-        const bucket = item(graph, "tenant-acme-backups", "backup storage (S3", resolveAssumptions({ databaseSizeGb: 4, tenantSizesGb: { acme: 10 } }));
+        const bucket = item(
+            graph,
+            "tenant-acme-backups",
+            "backup storage (S3",
+            resolveAssumptions({ databaseSizeGb: 4, tenantSizesGb: { acme: 10 } }),
+        );
         assert.equal(bucket.quantity, 10 * 0.25 * 37);
     });
 
@@ -152,9 +162,18 @@ describe("cost pricing", () => {
         const graph = tenant("acme", "s1");
         const priced = itemsOf(graph);
         const kms = priced.lineItems.filter((i) => i.resourceName === "tenant-acme-backups-key");
-        assert.deepEqual(kms.map((i) => [i.item, i.monthlyUsd]), [["key", KMS_KEY], ["requests", KMS_10K]]);
+        assert.deepEqual(
+            kms.map((i) => [i.item, i.monthlyUsd]),
+            [
+                ["key", KMS_KEY],
+                ["requests", KMS_10K],
+            ],
+        );
         const transfer = priced.lineItems.filter((i) => i.item === "data transfer out");
-        assert.deepEqual(transfer.map((i) => [i.resourceName, cents(i.monthlyUsd)]), [["data transfer acme", 0.9]]); // 10 GB x 0.09
+        assert.deepEqual(
+            transfer.map((i) => [i.resourceName, cents(i.monthlyUsd)]),
+            [["data transfer acme", 0.9]],
+        ); // 10 GB x 0.09
     });
 
     it("prices alarms by resolution and dashboards after the three free ones, in name order", () => {
@@ -164,15 +183,18 @@ describe("cost pricing", () => {
             ...["d4", "d2", "d1", "d3", "d5"].map((name) => ({ type: "aws:cloudwatch/dashboard:Dashboard", name, inputs: {} })),
         ];
         const priced = itemsOf(graph);
-        assert.deepEqual(priced.lineItems.map((i) => [i.resourceName, i.item, i.monthlyUsd]), [
-            ["a", "alarm", ALARM],
-            ["b", "alarm (high resolution)", ALARM_HIGH_RES],
-            ["d1", "dashboard", 0],
-            ["d2", "dashboard", 0],
-            ["d3", "dashboard", 0],
-            ["d4", "dashboard", DASHBOARD],
-            ["d5", "dashboard", DASHBOARD],
-        ]);
+        assert.deepEqual(
+            priced.lineItems.map((i) => [i.resourceName, i.item, i.monthlyUsd]),
+            [
+                ["a", "alarm", ALARM],
+                ["b", "alarm (high resolution)", ALARM_HIGH_RES],
+                ["d1", "dashboard", 0],
+                ["d2", "dashboard", 0],
+                ["d3", "dashboard", 0],
+                ["d4", "dashboard", DASHBOARD],
+                ["d5", "dashboard", DASHBOARD],
+            ],
+        );
     });
 
     it("counts free types as free and lists every other unknown type as unpriced, never as zero", () => {
@@ -199,8 +221,17 @@ describe("cost pricing", () => {
     });
 
     it("reads lifecycle rules: the longest enabled expiration, in object or list form", () => {
-        assert.deepEqual(readLifecycleRules([{ status: "Enabled", expiration: { days: 30 } }, { status: "Disabled", expiration: { days: 90 } }]), { expiration: 30 });
-        assert.deepEqual(readLifecycleRules([{ status: "Enabled", expiration: [{ days: 14 }], noncurrentVersionExpiration: [{ noncurrentDays: 3 }] }]), { expiration: 14, noncurrent: 3 });
+        assert.deepEqual(
+            readLifecycleRules([
+                { status: "Enabled", expiration: { days: 30 } },
+                { status: "Disabled", expiration: { days: 90 } },
+            ]),
+            { expiration: 30 },
+        );
+        assert.deepEqual(
+            readLifecycleRules([{ status: "Enabled", expiration: [{ days: 14 }], noncurrentVersionExpiration: [{ noncurrentDays: 3 }] }]),
+            { expiration: 14, noncurrent: 3 },
+        );
         assert.deepEqual(readLifecycleRules(undefined), {});
     });
 
@@ -224,7 +255,13 @@ describe("cost pricing", () => {
 
     it("prices a whole server and its tenants to the cent", () => {
         const graph = [
-            ...rdsServer("shared-1", { instanceClass: "db.t4g.medium", allocatedStorage: 20, maxAllocatedStorage: 100, multiAz: true, backupRetentionPeriod: 30 }),
+            ...rdsServer("shared-1", {
+                instanceClass: "db.t4g.medium",
+                allocatedStorage: 20,
+                maxAllocatedStorage: 100,
+                multiAz: true,
+                backupRetentionPeriod: 30,
+            }),
             ...tenant("acme", "shared-1"),
             ...tenant("globex", "shared-1"),
         ];
@@ -238,10 +275,13 @@ describe("cost pricing", () => {
         assert.equal(cents(report.totalMonthlyUsd), cents(server + 2 * own));
         assert.equal(cents(report.totalMonthlyUsd), 104.91);
         assert.equal(cents(report.worstCaseMonthlyUsd), cents(server + 80 * GP3_GB * 2 + 2 * own)); // storage at 100 GB
-        assert.deepEqual(report.tenants.map((t) => [t.tenant, t.plan, t.server, t.serverShare, cents(t.monthlyUsd)]), [
-            ["acme", "standard", "shared-1", 0.5, cents(server / 2 + own)],
-            ["globex", "standard", "shared-1", 0.5, cents(server / 2 + own)],
-        ]);
+        assert.deepEqual(
+            report.tenants.map((t) => [t.tenant, t.plan, t.server, t.serverShare, cents(t.monthlyUsd)]),
+            [
+                ["acme", "standard", "shared-1", 0.5, cents(server / 2 + own)],
+                ["globex", "standard", "shared-1", 0.5, cents(server / 2 + own)],
+            ],
+        );
         assert.deepEqual(report.unpriced, []);
     });
 });

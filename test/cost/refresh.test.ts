@@ -5,13 +5,28 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CostError } from "../../src/cost/errors";
 import { defaultPricesPath, loadPriceBook } from "../../src/cost/prices";
-import { ProductFilters, PriceListSource, findCredentialSource, onDemandUsd, refreshPrices, requireCredentials } from "../../src/cost/refresh";
+import {
+    ProductFilters,
+    PriceListSource,
+    findCredentialSource,
+    onDemandUsd,
+    refreshPrices,
+    requireCredentials,
+} from "../../src/cost/refresh";
 
 /** A Price List product as GetProducts returns it (aws_v1 format, parsed). */
 function product(attributes: Record<string, string>, usd: string, beginRange = "0") {
     return {
         product: { productFamily: attributes.productFamily, attributes },
-        terms: { OnDemand: { "ABC.JRTCKXETXF": { priceDimensions: { "ABC.JRTCKXETXF.6YS6EN2CT7": { unit: "Hrs", beginRange, endRange: "Inf", pricePerUnit: { USD: usd } } } } } },
+        terms: {
+            OnDemand: {
+                "ABC.JRTCKXETXF": {
+                    priceDimensions: {
+                        "ABC.JRTCKXETXF.6YS6EN2CT7": { unit: "Hrs", beginRange, endRange: "Inf", pricePerUnit: { USD: usd } },
+                    },
+                },
+            },
+        },
     };
 }
 
@@ -73,15 +88,26 @@ describe("refresh-prices", () => {
         after(() => rmSync(home, { recursive: true, force: true }));
 
         it("finds them by source name, never by value", () => {
-            assert.equal(findCredentialSource({ AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" }, home), "environment (AWS_ACCESS_KEY_ID)");
+            assert.equal(
+                findCredentialSource({ AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" }, home),
+                "environment (AWS_ACCESS_KEY_ID)",
+            );
             assert.equal(findCredentialSource({ AWS_PROFILE: "billing" }, home), "profile billing");
             assert.equal(findCredentialSource({}, home), undefined);
             writeFileSync(path.join(home, "credentials"), "[default]\n");
-            assert.equal(findCredentialSource({ AWS_SHARED_CREDENTIALS_FILE: path.join(home, "credentials") }, home), `shared credentials file ${path.join(home, "credentials")}`);
+            assert.equal(
+                findCredentialSource({ AWS_SHARED_CREDENTIALS_FILE: path.join(home, "credentials") }, home),
+                `shared credentials file ${path.join(home, "credentials")}`,
+            );
         });
 
         it("refuses without them, saying how to provide them", () => {
-            assert.throws(() => requireCredentials({}, home), (error: unknown) => error instanceof CostError && error.message.includes("Set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"));
+            assert.throws(
+                () => requireCredentials({}, home),
+                (error: unknown) =>
+                    error instanceof CostError &&
+                    error.message.includes("Set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"),
+            );
         });
     });
 });

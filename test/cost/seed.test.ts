@@ -62,7 +62,11 @@ describe("the seed's estimate_monthly_cost", () => {
         const graph = [0, 1, 2].map((i) => {
             const server = plannedChild(ROOT, "tenantdb:index:RdsServer", `server-shared-${i + 1}`);
             return plannedChild(server, "aws:rds/instance:Instance", server.name, {
-                instanceClass: "db.t3.micro", allocatedStorage: 20, multiAz: false, backupRetentionPeriod: 0, tags: { server: `shared-${i + 1}` },
+                instanceClass: "db.t3.micro",
+                allocatedStorage: 20,
+                multiAz: false,
+                backupRetentionPeriod: 0,
+                tags: { server: `shared-${i + 1}` },
             });
         });
         const report = estimateCost(graph, loadPriceBook(defaultPricesPath()), resolveAssumptions());

@@ -21,22 +21,48 @@ describe("Real engine: a fleet of cells", function () {
     let project: EngineProject;
     let fleet: FleetClient;
     let seedsFile: string;
-    const seed = (id: string) => ({ seed: { companyName: `${id} Ltd`, adminEmail: `admin@${id.replace(/_/g, "-")}.test`, adminPassword: "correct horse battery staple" } });
+    const seed = (id: string) => ({
+        seed: {
+            companyName: `${id} Ltd`,
+            adminEmail: `admin@${id.replace(/_/g, "-")}.test`,
+            adminPassword: "correct horse battery staple",
+        },
+    });
     const tenantsOf = (cell: string) =>
-        (parseYaml(readFileSync(path.join(project.dir, `Pulumi.${cell}.yaml`), "utf8")).config["tenantdb:tenants"] as { id: string }[]).map((t) => t.id);
+        (parseYaml(readFileSync(path.join(project.dir, `Pulumi.${cell}.yaml`), "utf8")).config["tenantdb:tenants"] as { id: string }[]).map(
+            (t) => t.id,
+        );
 
     before(async function () {
         const engine = requireEngine(this);
         for (const id of IDS) await dropDeclaredTenant(testServer(), id);
         project = EngineProject.create(engine);
         for (const [index, cell] of CELLS.entries()) {
-            await project.stack(cell, stackConfigOf({ ...declaredTenantsConfig(testServer(), [{ id: FIRST[index], connectionLimit: 20 }]), "tenantdb:cell": { capacity: 2 } }));
+            await project.stack(
+                cell,
+                stackConfigOf({
+                    ...declaredTenantsConfig(testServer(), [{ id: FIRST[index], connectionLimit: 20 }]),
+                    "tenantdb:cell": { capacity: 2 },
+                }),
+            );
         }
         // The cells' first companies, the admin password from the environment (never in the file).
         seedsFile = path.join(project.root, "seeds.yaml");
-        writeFileSync(seedsFile, FIRST.map((id) => `${id}: { companyName: ${id} Ltd, adminEmail: admin@${id.replace(/_/g, "-")}.test, adminPasswordEnv: CELL_ADMIN }`).join("\n"));
+        writeFileSync(
+            seedsFile,
+            FIRST.map(
+                (id) => `${id}: { companyName: ${id} Ltd, adminEmail: admin@${id.replace(/_/g, "-")}.test, adminPasswordEnv: CELL_ADMIN }`,
+            ).join("\n"),
+        );
         const env = { ...project.env, CELL_ADMIN: "correct horse battery staple" };
-        fleet = new FleetClient({ workDir: project.dir, actor: "ci", env, pulumiBinDir: engine.binDir, concurrency: 2, lease: { waitMs: 300_000 } });
+        fleet = new FleetClient({
+            workDir: project.dir,
+            actor: "ci",
+            env,
+            pulumiBinDir: engine.binDir,
+            concurrency: 2,
+            lease: { waitMs: 300_000 },
+        });
     });
 
     after(async () => {
@@ -48,7 +74,10 @@ describe("Real engine: a fleet of cells", function () {
         const results = await fleet.run("prod", "deploy", { seedsFile });
         assert.deepEqual(
             results.map((r) => {
-                const output = r.output as { changes: Record<string, number>; migrations: { tenants: { tenantId: string; outcome: string }[] } };
+                const output = r.output as {
+                    changes: Record<string, number>;
+                    migrations: { tenants: { tenantId: string; outcome: string }[] };
+                };
                 return [r.cell, r.exitCode, output.changes, output.migrations.tenants.map((t) => `${t.tenantId} ${t.outcome}`)];
             }),
             CELLS.map((cell, i) => [cell, 0, { create: STACK_RESOURCES + RESOURCES_PER_TENANT }, [`${FIRST[i]} ok`]]),
@@ -71,9 +100,22 @@ describe("Real engine: a fleet of cells", function () {
         project.writeConfig("prod-cell-03", { "tenantdb:tenants": [{ id: "Bad-Id", server: "local" }] });
         try {
             const results = await fleet.run("prod", "status");
-            assert.deepEqual(results.map((r) => [r.cell, r.exitCode]), [["prod-cell-01", 0], ["prod-cell-02", 0], ["prod-cell-03", 2]]);
-            assert.deepEqual((results[0].output as { tenants: { id: string; state: string }[] }).tenants.map((t) => `${t.id} ${t.state}`), ["cell_a active", "cell_new1 active"]);
-            assert.match((results[2].output as { error: { code: string; message: string } }).error.message, /tenantdb:tenants\[0\]\.id: must start with a lowercase letter/);
+            assert.deepEqual(
+                results.map((r) => [r.cell, r.exitCode]),
+                [
+                    ["prod-cell-01", 0],
+                    ["prod-cell-02", 0],
+                    ["prod-cell-03", 2],
+                ],
+            );
+            assert.deepEqual(
+                (results[0].output as { tenants: { id: string; state: string }[] }).tenants.map((t) => `${t.id} ${t.state}`),
+                ["cell_a active", "cell_new1 active"],
+            );
+            assert.match(
+                (results[2].output as { error: { code: string; message: string } }).error.message,
+                /tenantdb:tenants\[0\]\.id: must start with a lowercase letter/,
+            );
         } finally {
             project.writeConfig("prod-cell-03", parseYaml(text).config);
         }

@@ -16,16 +16,27 @@ import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } f
 import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer, withClient } from "../support/server";
 
-const TENANTS = [{ id: "eng_acme", connectionLimit: 20 }, { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] }, { id: "eng_initech", connectionLimit: 20 }];
+const TENANTS = [
+    { id: "eng_acme", connectionLimit: 20 },
+    { id: "eng_globex", connectionLimit: 20, extensions: ["citext"] },
+    { id: "eng_initech", connectionLimit: 20 },
+];
 const IDS = TENANTS.map((tenant) => tenant.id);
 const RESOURCES = STACK_RESOURCES + 3 * RESOURCES_PER_TENANT + 1;
 
 /** `npm run cost -- preview` as a user runs it in the project folder; its JSON report. */
-function costPreview(project: EngineProject, source: "offline" | "preview"): Promise<{ lineItems: unknown[]; tenants: { tenant: string; monthlyUsd: number }[]; totalMonthlyUsd: number }> {
+function costPreview(
+    project: EngineProject,
+    source: "offline" | "preview",
+): Promise<{ lineItems: unknown[]; tenants: { tenant: string; monthlyUsd: number }[]; totalMonthlyUsd: number }> {
     return new Promise((resolve, reject) => {
-        execFile(path.join(REPO_ROOT, "node_modules/.bin/tsx"), [path.join(REPO_ROOT, "scripts/cost.ts"), "preview", "--stack", "dev", "--source", source, "--format", "json"],
+        execFile(
+            path.join(REPO_ROOT, "node_modules/.bin/tsx"),
+            [path.join(REPO_ROOT, "scripts/cost.ts"), "preview", "--stack", "dev", "--source", source, "--format", "json"],
             { cwd: project.dir, env: { ...process.env, ...project.env }, maxBuffer: 16 * 1024 * 1024 },
-            (error, stdout, stderr) => (error ? reject(new Error(`cost preview --source ${source} failed: ${stderr}`)) : resolve(JSON.parse(stdout))));
+            (error, stdout, stderr) =>
+                error ? reject(new Error(`cost preview --source ${source} failed: ${stderr}`)) : resolve(JSON.parse(stdout)),
+        );
     });
 }
 
@@ -74,7 +85,10 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         computed.sort();
         assert.deepEqual(real, computed);
         assert.equal(real.length, RESOURCES - 1); // all the up created but the root stack
-        assert.deepEqual(state.resources.filter(isDefaultProvider).map((resource) => resource.type), ["pulumi:providers:random"]);
+        assert.deepEqual(
+            state.resources.filter(isDefaultProvider).map((resource) => resource.type),
+            ["pulumi:providers:random"],
+        );
     });
 
     it("leaves the catalog the local harness builds from the same program, item by item", async () => {
@@ -84,7 +98,9 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
             harness = await startLocalServer({ dataDir: path.join(root, "pgdata") });
             const evaluation = await evaluateSerially(declaredTenantsConfig(harness, TENANTS));
             await applyDeclaredResources(evaluation, harness, { server: SERVER, parallel: 2 });
-            const real = (await catalogSnapshot(testServer(), IDS, { passwords: "presence" })) as { server: { roles: unknown[]; databases: unknown[] } };
+            const real = (await catalogSnapshot(testServer(), IDS, { passwords: "presence" })) as {
+                server: { roles: unknown[]; databases: unknown[] };
+            };
             assert.deepEqual([real.server.roles.length, real.server.databases.length], [12, 3]);
             assert.deepEqual(await catalogSnapshot(harness, IDS, { passwords: "presence" }), real);
         } finally {
@@ -96,7 +112,14 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
     it("prices a real pulumi preview (--source preview) with the same line items as the offline graph", async () => {
         const [real, offline] = [await costPreview(project, "preview"), await costPreview(project, "offline")];
         assert.deepEqual(real.lineItems, offline.lineItems);
-        assert.deepEqual(real.tenants.map((t) => [t.tenant, t.monthlyUsd]), [["eng_acme", 0.9], ["eng_globex", 0.9], ["eng_initech", 0.9]]);
+        assert.deepEqual(
+            real.tenants.map((t) => [t.tenant, t.monthlyUsd]),
+            [
+                ["eng_acme", 0.9],
+                ["eng_globex", 0.9],
+                ["eng_initech", 0.9],
+            ],
+        );
         assert.equal(real.totalMonthlyUsd, 2.7);
         assert.equal(real.lineItems.length, 3);
     });
@@ -105,7 +128,10 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         const declared = await catalogSnapshot(testServer(), IDS, { passwords: "verifier" });
         await query("postgres", "ALTER ROLE erp_eng_acme_app CONNECTION LIMIT 99 CREATEDB");
         await query("erp_eng_acme", "GRANT CREATE ON SCHEMA sales TO erp_eng_acme_readonly");
-        await query("erp_eng_acme", "ALTER DEFAULT PRIVILEGES FOR ROLE erp_eng_acme_owner IN SCHEMA finance GRANT TRUNCATE ON TABLES TO erp_eng_acme_app");
+        await query(
+            "erp_eng_acme",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE erp_eng_acme_owner IN SCHEMA finance GRANT TRUNCATE ON TABLES TO erp_eng_acme_app",
+        );
         await query("postgres", "ALTER DATABASE erp_eng_acme CONNECTION LIMIT 5");
         await query("erp_eng_acme", "GRANT USAGE ON SCHEMA core TO PUBLIC");
 
@@ -129,7 +155,9 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         // The PUBLIC grant on core is not seen: no resource manages PUBLIC on the business schemas.
         const repaired = await stack.up({ refresh: true });
         assert.equal(repaired.summary.result, "succeeded");
-        const after = (await catalogSnapshot(testServer(), IDS, { passwords: "verifier" })) as { databases: Record<string, { schemas: { nspname: string; acl: string[] }[] }> };
+        const after = (await catalogSnapshot(testServer(), IDS, { passwords: "verifier" })) as {
+            databases: Record<string, { schemas: { nspname: string; acl: string[] }[] }>;
+        };
         const core = after.databases.erp_eng_acme.schemas.find((schema) => schema.nspname === "core")!;
         const declaredCore = (declared as typeof after).databases.erp_eng_acme.schemas.find((schema) => schema.nspname === "core")!;
         assert.deepEqual(core.acl, [...declaredCore.acl, "=U/erp_eng_acme_owner"].sort());

@@ -13,7 +13,10 @@ import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-t
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer, withClient } from "../support/server";
 
-const FIRST = [{ id: "life_acme", connectionLimit: 20 }, { id: "life_globex", connectionLimit: 20 }];
+const FIRST = [
+    { id: "life_acme", connectionLimit: 20 },
+    { id: "life_globex", connectionLimit: 20 },
+];
 const ADDED = { id: "life_hooli", connectionLimit: 20 };
 const IDS = [...FIRST, ADDED].map((tenant) => tenant.id);
 const SEED = { companyName: "Hooli", adminEmail: "admin@hooli.test", adminPassword: "correct horse battery staple" };
@@ -31,7 +34,8 @@ describe("Real engine: adding and removing tenants by editing the stack config",
     let project: EngineProject;
     let stack: automation.Stack;
     let appPassword: string;
-    const configWith = (tenants: readonly { id: string; connectionLimit: number }[]) => stackConfigOf(declaredTenantsConfig(testServer(), tenants));
+    const configWith = (tenants: readonly { id: string; connectionLimit: number }[]) =>
+        stackConfigOf(declaredTenantsConfig(testServer(), tenants));
 
     before(async function () {
         const engine = requireEngine(this);
@@ -66,12 +70,18 @@ describe("Real engine: adding and removing tenants by editing the stack config",
         assert.deepEqual(up.summary.resourceChanges, { create: RESOURCES_PER_TENANT, same: STACK_RESOURCES + 2 * RESOURCES_PER_TENANT });
 
         const outputs = await stack.outputs();
-        const report = await runFleet(targetsFromStackOutputs({ tenants: outputs.tenants.value, tenantSecrets: outputs.tenantSecrets.value }), {
-            mode: "up", only: [ADDED.id], seed: { [ADDED.id]: SEED },
-        });
-        assert.deepEqual(report.tenants.map((t) => [t.tenantId, t.outcome, t.applied]), [
-            [ADDED.id, "ok", ["0001_baseline", "0002_reference_data", "0003_first_company"]],
-        ]);
+        const report = await runFleet(
+            targetsFromStackOutputs({ tenants: outputs.tenants.value, tenantSecrets: outputs.tenantSecrets.value }),
+            {
+                mode: "up",
+                only: [ADDED.id],
+                seed: { [ADDED.id]: SEED },
+            },
+        );
+        assert.deepEqual(
+            report.tenants.map((t) => [t.tenantId, t.outcome, t.applied]),
+            [[ADDED.id, "ok", ["0001_baseline", "0002_reference_data", "0003_first_company"]]],
+        );
 
         const names = tenantNames(ADDED.id);
         appPassword = outputs.tenantSecrets.value[ADDED.id].appPassword;
@@ -90,13 +100,19 @@ describe("Real engine: adding and removing tenants by editing the stack config",
 
         project.writeConfig("dev", configWith(FIRST).plain);
         await assert.rejects(stack.up(), (error: Error) => {
-            assert.match(error.message, new RegExp(`resource "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase\\$postgresql:index/[a-zA-Z]+:[a-zA-Z]+::tenant-${ADDED.id}-[a-z_-]+" cannot be deleted`));
+            assert.match(
+                error.message,
+                new RegExp(
+                    `resource "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase\\$postgresql:index/[a-zA-Z]+:[a-zA-Z]+::tenant-${ADDED.id}-[a-z_-]+" cannot be deleted`,
+                ),
+            );
             return true;
         });
 
         assert.deepEqual(await catalogSnapshot(testServer(), [ADDED.id], { passwords: "verifier" }), before);
-        const units = await asRole(names.appRole, appPassword, names.database,
-            async (client) => (await client.query("SELECT code FROM masters.units WHERE code = 'life_test'")).rows.map((row) => row.code));
+        const units = await asRole(names.appRole, appPassword, names.database, async (client) =>
+            (await client.query("SELECT code FROM masters.units WHERE code = 'life_test'")).rows.map((row) => row.code),
+        );
         assert.deepEqual(units, ["life_test"]);
         assert.equal((await stack.exportStack()).deployment.resources.length, stateBefore);
 

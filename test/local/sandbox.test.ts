@@ -18,14 +18,17 @@ function projectDir(dirs: string[]): string {
 }
 
 function stackFile(dir: string, port: number): void {
-    writeFileSync(path.join(dir, "Pulumi.sbx.yaml"), `config:
+    writeFileSync(
+        path.join(dir, "Pulumi.sbx.yaml"),
+        `config:
   tenantdb:servers:
     laptop: { kind: external, host: 127.0.0.1, port: ${port}, superuser: true, sslmode: disable, locale: C.UTF-8, maxConnections: 300 }
   tenantdb:tenants:
     - { id: sbx_one, server: laptop, connectionLimit: 20 }
     - { id: sbx_two, server: laptop, connectionLimit: 20 }
   tenantdb:backup: { buckets: false }
-`);
+`,
+    );
 }
 
 /** Spawns the sandbox CLI and resolves once it waits for Ctrl-C, with everything it printed so far. */
@@ -37,9 +40,15 @@ async function spawnUntilReady(args: string[]) {
     await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the sandbox did not get ready:\n${printed.text}`)), 150_000);
         child.stdout.on("data", () => {
-            if (printed.text.includes("press Ctrl-C to stop")) { clearTimeout(timer); resolve(); }
+            if (printed.text.includes("press Ctrl-C to stop")) {
+                clearTimeout(timer);
+                resolve();
+            }
         });
-        child.on("exit", () => { clearTimeout(timer); reject(new Error(`the sandbox exited early:\n${printed.text}`)); });
+        child.on("exit", () => {
+            clearTimeout(timer);
+            reject(new Error(`the sandbox exited early:\n${printed.text}`));
+        });
     });
     return { child, printed };
 }
@@ -72,7 +81,10 @@ describe("sandbox (npm start)", function () {
             assert.equal(second.applied.changed, 0);
             assert.equal(second.migrations.counts["up-to-date"], 2);
             assert.equal(readFileSync(second.secretsFile, "utf8"), firstSecrets);
-            assert.equal(second.evaluation.outputs.tenantSecrets.sbx_two.appPassword, first.evaluation.outputs.tenantSecrets.sbx_two.appPassword);
+            assert.equal(
+                second.evaluation.outputs.tenantSecrets.sbx_two.appPassword,
+                first.evaluation.outputs.tenantSecrets.sbx_two.appPassword,
+            );
         } finally {
             await second.server.stop();
         }
@@ -84,7 +96,10 @@ describe("sandbox (npm start)", function () {
         stackFile(dir, port);
         const { child, printed } = await spawnUntilReady(["--stack", "sbx", "--work-dir", dir, "--server-only"]);
         try {
-            assert.match(printed.text, /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' < .*\.tenantdb\/server-only\/pgdata\.password/);
+            assert.match(
+                printed.text,
+                /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' < .*\.tenantdb\/server-only\/pgdata\.password/,
+            );
             const password = readFileSync(path.join(dir, ".tenantdb/server-only/pgdata.password"), "utf8");
             const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
             await admin.connect();
@@ -109,7 +124,10 @@ describe("sandbox (npm start)", function () {
         // exit hook sets it once its server has stopped).
         assert.equal(code, 130, output);
         assert.match(output, /up: 2 tenant\(s\) in [\d.]+ s: 2 ok/);
-        assert.match(output, /sbx_one\n {4}app {7}postgresql:\/\/erp_sbx_one_app:[A-Za-z0-9]{40}@127\.0\.0\.1:\d+\/erp_sbx_one\?sslmode=disable/);
+        assert.match(
+            output,
+            /sbx_one\n {4}app {7}postgresql:\/\/erp_sbx_one_app:[A-Za-z0-9]{40}@127\.0\.0\.1:\d+\/erp_sbx_one\?sslmode=disable/,
+        );
         assert.match(output, /\[sandbox\] stopping PostgreSQL/);
         const probe = new Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", connectionTimeoutMillis: 2000 });
         await assert.rejects(probe.connect(), /ECONNREFUSED/);

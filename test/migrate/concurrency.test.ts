@@ -29,7 +29,10 @@ async function until(check: (admin: Client) => Promise<boolean>, what: string, l
 }
 
 const sleepingIn = (databases: string[]) => async (admin: Client) => {
-    const { rows } = await admin.query("SELECT count(DISTINCT datname)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND query LIKE '%pg_sleep%' AND state = 'active'", [databases]);
+    const { rows } = await admin.query(
+        "SELECT count(DISTINCT datname)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND query LIKE '%pg_sleep%' AND state = 'active'",
+        [databases],
+    );
     return rows[0].n === databases.length;
 };
 
@@ -73,15 +76,22 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
 
         assert.deepEqual(done.counts, { ok: 3, "up-to-date": 0, pending: 0, drift: 0, skipped: 0, failed: 0 });
         assert.deepEqual(skipping.counts, { ok: 0, "up-to-date": 0, pending: 0, drift: 0, skipped: 3, failed: 0 });
-        assert.match(skipping.tenants[0].message!, /^another runner \(backend pid \d+ \(tenantdb-migrate\)\) is migrating this tenant; skipped it without waiting$/);
+        assert.match(
+            skipping.tenants[0].message!,
+            /^another runner \(backend pid \d+ \(tenantdb-migrate\)\) is migrating this tenant; skipped it without waiting$/,
+        );
         assert.equal(impatient.counts.failed, 3);
-        assert.match(impatient.tenants[1].error!, /step "lock": another runner \(backend pid \d+ \(tenantdb-migrate\)\) held the migration lock for more than 100 ms\. Fix: re-run when the other runner has finished/);
+        assert.match(
+            impatient.tenants[1].error!,
+            /step "lock": another runner \(backend pid \d+ \(tenantdb-migrate\)\) held the migration lock for more than 100 ms\. Fix: re-run when the other runner has finished/,
+        );
         assert.deepEqual(second.counts, { ok: 0, "up-to-date": 3, pending: 0, drift: 0, skipped: 0, failed: 0 });
         for (const result of second.tenants) {
             assert.equal(result.message, "another runner migrated it meanwhile");
             assert.equal(result.to, "0004_slow");
         }
-        for (const database of databases) assert.deepEqual(await migrationsOf(database), ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_slow"]);
+        for (const database of databases)
+            assert.deepEqual(await migrationsOf(database), ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_slow"]);
     });
 
     it("leaves nothing half-applied when the runner process is killed, and a re-run finishes", async () => {
@@ -91,15 +101,26 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
             targetsFile,
             JSON.stringify({
                 servers: { local: { host: target.host, port: target.port } },
-                tenants: [{ id: target.tenantId, server: "local", passwordEnv: "KILL_TEST_PASSWORD", seed: { companyName: "Kill Ltd", adminEmail: "admin@kill.test", adminPasswordEnv: "KILL_TEST_ADMIN" } }],
+                tenants: [
+                    {
+                        id: target.tenantId,
+                        server: "local",
+                        passwordEnv: "KILL_TEST_PASSWORD",
+                        seed: { companyName: "Kill Ltd", adminEmail: "admin@kill.test", adminPasswordEnv: "KILL_TEST_ADMIN" },
+                    },
+                ],
             }),
         );
         const slowDir = migrationsWith({ "0004_slow.sql": sleepy(60) });
-        const child = spawn(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "up", "--targets", targetsFile, "--migrations", slowDir], {
-            cwd: path.resolve(__dirname, "../.."),
-            env: { ...process.env, KILL_TEST_PASSWORD: target.password, KILL_TEST_ADMIN: "kill-test-admin-password", CI: "1" },
-            stdio: "ignore",
-        });
+        const child = spawn(
+            process.execPath,
+            ["--import", "tsx", "scripts/migrate.ts", "up", "--targets", targetsFile, "--migrations", slowDir],
+            {
+                cwd: path.resolve(__dirname, "../.."),
+                env: { ...process.env, KILL_TEST_PASSWORD: target.password, KILL_TEST_ADMIN: "kill-test-admin-password", CI: "1" },
+                stdio: "ignore",
+            },
+        );
         const exited = new Promise((resolve) => child.on("exit", resolve));
         await until(sleepingIn([target.database]), "the runner to reach 0004_slow");
         child.kill("SIGKILL");
@@ -117,7 +138,11 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
         await client.end();
         assert.equal(marker.rows[0].t, null);
 
-        const resumed = await runFleet([target], { mode: "up", seed, catalog: loadCatalog(migrationsWith({ "0004_slow.sql": sleepy(0) })) });
+        const resumed = await runFleet([target], {
+            mode: "up",
+            seed,
+            catalog: loadCatalog(migrationsWith({ "0004_slow.sql": sleepy(0) })),
+        });
         assert.equal(resumed.tenants[0].outcome, "ok");
         assert.equal(resumed.tenants[0].from, "0003_first_company");
         assert.deepEqual(resumed.tenants[0].applied, ["0004_slow"]);

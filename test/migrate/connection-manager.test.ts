@@ -8,7 +8,10 @@ async function backendsOf(databases: string[]): Promise<number> {
     const admin = new Client({ ...adminServer(), database: "postgres" });
     await admin.connect();
     try {
-        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name = 'manager-test'", [databases]);
+        const { rows } = await admin.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name = 'manager-test'",
+            [databases],
+        );
         return rows[0].n;
     } finally {
         await admin.end();
@@ -62,7 +65,10 @@ describe("TenantConnectionManager", function () {
         const { instance, resolved } = manager();
         try {
             const users = await Promise.all([1, 2, 3].map(() => instance.query<{ u: string }>("mig_pool_a", "SELECT current_user AS u")));
-            assert.deepEqual(users.map((r) => r.rows[0].u), ["erp_mig_pool_a_app", "erp_mig_pool_a_app", "erp_mig_pool_a_app"]);
+            assert.deepEqual(
+                users.map((r) => r.rows[0].u),
+                ["erp_mig_pool_a_app", "erp_mig_pool_a_app", "erp_mig_pool_a_app"],
+            );
             assert.deepEqual(resolved, ["mig_pool_a"]);
             assert.deepEqual(instance.stats(), { pools: 1, reservedConnections: 1, openConnections: 1 });
         } finally {
@@ -96,7 +102,10 @@ describe("TenantConnectionManager", function () {
             await new Promise((resolve) => setTimeout(resolve, 50));
             await assert.rejects(instance.query("mig_pool_c", "SELECT 1"), (error: Error) => {
                 assert.ok(error instanceof ConnectionBudgetError);
-                assert.equal(error.message, "no room for a pool of tenant mig_pool_c: all 2 tenant pools are busy and hold the whole budget of 2 connections; raise maxTotalConnections or lower the concurrency of callers");
+                assert.equal(
+                    error.message,
+                    "no room for a pool of tenant mig_pool_c: all 2 tenant pools are busy and hold the whole budget of 2 connections; raise maxTotalConnections or lower the concurrency of callers",
+                );
                 return true;
             });
             const waiting = instance.query<{ db: string }>("mig_pool_c", "SELECT current_database() AS db");
@@ -110,7 +119,9 @@ describe("TenantConnectionManager", function () {
 
     it("discards a client whose work failed, and refuses work after close", async () => {
         const { instance } = manager();
-        await instance.withClient("mig_pool_a", (client) => client.query("BEGIN; SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)")).catch(() => undefined);
+        await instance
+            .withClient("mig_pool_a", (client) => client.query("BEGIN; SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)"))
+            .catch(() => undefined);
         const { rows } = await instance.query<{ status: string }>("mig_pool_a", "SELECT current_setting('statement_timeout') AS status");
         assert.equal(rows[0].status, "30s");
         await instance.close();

@@ -91,7 +91,10 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
                 "Fix: check the host and port of server pg-gone in the targets and that it accepts connections from this machine",
         );
         const locked = results.get("mig_fault_locked")!;
-        assert.match(locked.error!, /^tenant mig_fault_locked \(server local\), step "apply 0004_vat_number": waited longer than lock_timeout \(300ms\) for a lock: canceling statement due to lock timeout/);
+        assert.match(
+            locked.error!,
+            /^tenant mig_fault_locked \(server local\), step "apply 0004_vat_number": waited longer than lock_timeout \(300ms\) for a lock: canceling statement due to lock timeout/,
+        );
         assert.match(locked.error!, /Fix: another transaction holds a lock on a table this migration changes/);
         assert.equal(locked.from, "0003_first_company");
         assert.equal(locked.to, "0003_first_company");
@@ -102,7 +105,10 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
         assert.deepEqual(await migrationsOf("erp_mig_fault_locked"), BASE);
 
         // The faults go away; a re-run finishes the job and leaves the others alone.
-        const rerun = await runFleet([...targets.values()].filter((t) => t.tenantId !== "mig_fault_syntax"), { mode: "up", seed, catalog });
+        const rerun = await runFleet(
+            [...targets.values()].filter((t) => t.tenantId !== "mig_fault_syntax"),
+            { mode: "up", seed, catalog },
+        );
         const again = byId(rerun.tenants);
         assert.equal(again.get("mig_fault_locked")!.outcome, "ok");
         assert.deepEqual(again.get("mig_fault_locked")!.applied, ["0004_vat_number"]);
@@ -121,10 +127,17 @@ CREATE TABLE sales.price_lists (
 );
 CREAT INDEX price_lists_name ON sales.price_lists (name);
 `;
-        const bad = await runFleet([target], { mode: "up", seed, catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken })) });
+        const bad = await runFleet([target], {
+            mode: "up",
+            seed,
+            catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken })),
+        });
         const [result] = bad.tenants;
         assert.equal(result.outcome, "failed");
-        assert.match(result.error!, /step "apply 0004_price_lists": syntax error at or near "CREAT" \(.*0004_price_lists\.sql, line 7\)\. Fix: correct the migration file/);
+        assert.match(
+            result.error!,
+            /step "apply 0004_price_lists": syntax error at or near "CREAT" \(.*0004_price_lists\.sql, line 7\)\. Fix: correct the migration file/,
+        );
         assert.deepEqual(result.applied, BASE);
         assert.equal(result.to, "0003_first_company");
         assert.deepEqual(await migrationsOf("erp_mig_fault_syntax"), BASE);
@@ -134,7 +147,11 @@ CREAT INDEX price_lists_name ON sales.price_lists (name);
         await client.end();
         assert.equal(rows[0].t, null);
 
-        const fixed = await runFleet([target], { mode: "up", seed, catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken.replace("CREAT ", "CREATE ") })) });
+        const fixed = await runFleet([target], {
+            mode: "up",
+            seed,
+            catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken.replace("CREAT ", "CREATE ") })),
+        });
         assert.equal(fixed.tenants[0].outcome, "ok");
         assert.deepEqual(fixed.tenants[0].applied, ["0004_price_lists"]);
     });
@@ -142,9 +159,16 @@ CREAT INDEX price_lists_name ON sales.price_lists (name);
     it("stops a migration that runs past its statement_timeout and rolls it back", async () => {
         const target = targets.get("mig_fault_ok1")!;
         const slow = "-- tenantdb: statement_timeout=200ms\n-- migrate:up\nCREATE TABLE core.notes (body text);\nSELECT pg_sleep(2);\n";
-        const report = await runFleet([target], { mode: "up", seed, catalog: loadCatalog(migrationsWith({ "0004_vat_number.sql": ADD_COLUMN, "0005_notes.sql": slow })) });
+        const report = await runFleet([target], {
+            mode: "up",
+            seed,
+            catalog: loadCatalog(migrationsWith({ "0004_vat_number.sql": ADD_COLUMN, "0005_notes.sql": slow })),
+        });
         assert.equal(report.tenants[0].outcome, "failed");
-        assert.match(report.tenants[0].error!, /step "apply 0005_notes": ran longer than statement_timeout \(200ms\): canceling statement due to statement timeout/);
+        assert.match(
+            report.tenants[0].error!,
+            /step "apply 0005_notes": ran longer than statement_timeout \(200ms\): canceling statement due to statement timeout/,
+        );
         assert.deepEqual(await migrationsOf("erp_mig_fault_ok1"), [...BASE, "0004_vat_number"]);
     });
 });

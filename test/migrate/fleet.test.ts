@@ -45,7 +45,10 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
         const again = await runFleet(targets, { mode: "up", seed: seedFor(ids) });
         assert.deepEqual(again.counts, { ok: 0, "up-to-date": 20, pending: 0, drift: 0, skipped: 0, failed: 0 });
         assert.deepEqual(again.tenants[7].applied, []);
-        assert.deepEqual(again.tenants.map((r) => r.via), new Array(20).fill("fingerprint"));
+        assert.deepEqual(
+            again.tenants.map((r) => r.via),
+            new Array(20).fill("fingerprint"),
+        );
         assert.equal(again.tenants[7].from, "0003_first_company");
         assert.equal(again.tenants[7].to, "0003_first_company");
     });
@@ -54,11 +57,18 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
         const client = new Client({ ...testServer(), database: "erp_mig_fleet_03" });
         await client.connect();
         try {
-            const { rows } = await client.query("SELECT name, checksum, duration_ms >= 0 AS timed, applied_by FROM tenantdb.migrations ORDER BY name");
+            const { rows } = await client.query(
+                "SELECT name, checksum, duration_ms >= 0 AS timed, applied_by FROM tenantdb.migrations ORDER BY name",
+            );
             const catalog = loadCatalog();
             assert.deepEqual(
                 rows,
-                catalog.migrations.map((m) => ({ name: m.name, checksum: m.checksum, timed: true, applied_by: "erp_mig_fleet_03_migrator" })),
+                catalog.migrations.map((m) => ({
+                    name: m.name,
+                    checksum: m.checksum,
+                    timed: true,
+                    applied_by: "erp_mig_fleet_03_migrator",
+                })),
             );
             const owners = await client.query(
                 "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname IN ('core','masters','finance','inventory','sales','audit','tenantdb')",
@@ -85,9 +95,13 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
             assert.equal(await verifyPassword("pw-mig_fleet_05-correct-horse", users.rows[0].password_hash), true);
             assert.equal(await verifyPassword("pw-mig_fleet_05-wrong-horse", users.rows[0].password_hash), false);
             // The clear password is nowhere in the database, audit trail included.
-            const leaks = await client.query("SELECT count(*)::int AS n FROM audit.log WHERE new_row::text LIKE '%correct-horse%' OR new_row ? 'password_hash'");
+            const leaks = await client.query(
+                "SELECT count(*)::int AS n FROM audit.log WHERE new_row::text LIKE '%correct-horse%' OR new_row ? 'password_hash'",
+            );
             assert.equal(leaks.rows[0].n, 0);
-            const audited = await client.query("SELECT count(*)::int AS n FROM audit.log WHERE table_name = 'users' AND operation = 'INSERT'");
+            const audited = await client.query(
+                "SELECT count(*)::int AS n FROM audit.log WHERE table_name = 'users' AND operation = 'INSERT'",
+            );
             assert.equal(audited.rows[0].n, 1);
         } finally {
             await client.end();
@@ -97,10 +111,13 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
     it("formats the report as a table and as JSON without any password", async () => {
         const report = await runFleet(targets, { mode: "status", only: ["mig_fleet_00", "mig_fleet_01"] });
         const json = JSON.parse(formatJson(report));
-        assert.deepEqual(json.tenants.map((t: { tenantId: string; outcome: string }) => [t.tenantId, t.outcome]), [
-            ["mig_fleet_00", "up-to-date"],
-            ["mig_fleet_01", "up-to-date"],
-        ]);
+        assert.deepEqual(
+            json.tenants.map((t: { tenantId: string; outcome: string }) => [t.tenantId, t.outcome]),
+            [
+                ["mig_fleet_00", "up-to-date"],
+                ["mig_fleet_01", "up-to-date"],
+            ],
+        );
         const table = formatTable(report);
         assert.match(table, /mig_fleet_01 .*up-to-date .*0003_first_company/);
         for (const target of targets) {

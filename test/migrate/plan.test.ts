@@ -13,14 +13,51 @@ const local = ["0001_a", "0002_b", "0003_c"].map((name) => ({ name, checksum: `s
 const applied = (...names: string[]) => names.map((name) => ({ name, checksum: `sum-${name}` }));
 
 describe("planTenant", () => {
-    const cases: Array<[string, Parameters<typeof planTenant>[1], Parameters<typeof planTenant>[2], { toApply: string[]; toRevert: string[]; target: string | null; version: string | null }]> = [
-        ["empty database, up", [], { mode: "up" }, { toApply: ["0001_a", "0002_b", "0003_c"], toRevert: [], target: "0003_c", version: null }],
+    const cases: Array<
+        [
+            string,
+            Parameters<typeof planTenant>[1],
+            Parameters<typeof planTenant>[2],
+            { toApply: string[]; toRevert: string[]; target: string | null; version: string | null },
+        ]
+    > = [
+        [
+            "empty database, up",
+            [],
+            { mode: "up" },
+            { toApply: ["0001_a", "0002_b", "0003_c"], toRevert: [], target: "0003_c", version: null },
+        ],
         ["up --to the first", [], { mode: "up", to: "0001_a" }, { toApply: ["0001_a"], toRevert: [], target: "0001_a", version: null }],
-        ["up to date", applied("0001_a", "0002_b", "0003_c"), { mode: "up" }, { toApply: [], toRevert: [], target: "0003_c", version: "0003_c" }],
-        ["down without --to reverts the last", applied("0001_a", "0002_b"), { mode: "down" }, { toApply: [], toRevert: ["0002_b"], target: "0001_a", version: "0002_b" }],
-        ["down --to keeps the named one", applied("0001_a", "0002_b", "0003_c"), { mode: "down", to: "0001_a" }, { toApply: [], toRevert: ["0003_c", "0002_b"], target: "0001_a", version: "0003_c" }],
-        ["down --to 0 reverts all", applied("0001_a", "0002_b"), { mode: "down", to: "0" }, { toApply: [], toRevert: ["0002_b", "0001_a"], target: null, version: "0002_b" }],
-        ["a missed older migration is pending", applied("0001_a", "0003_c"), { mode: "up" }, { toApply: ["0002_b"], toRevert: [], target: "0003_c", version: "0003_c" }],
+        [
+            "up to date",
+            applied("0001_a", "0002_b", "0003_c"),
+            { mode: "up" },
+            { toApply: [], toRevert: [], target: "0003_c", version: "0003_c" },
+        ],
+        [
+            "down without --to reverts the last",
+            applied("0001_a", "0002_b"),
+            { mode: "down" },
+            { toApply: [], toRevert: ["0002_b"], target: "0001_a", version: "0002_b" },
+        ],
+        [
+            "down --to keeps the named one",
+            applied("0001_a", "0002_b", "0003_c"),
+            { mode: "down", to: "0001_a" },
+            { toApply: [], toRevert: ["0003_c", "0002_b"], target: "0001_a", version: "0003_c" },
+        ],
+        [
+            "down --to 0 reverts all",
+            applied("0001_a", "0002_b"),
+            { mode: "down", to: "0" },
+            { toApply: [], toRevert: ["0002_b", "0001_a"], target: null, version: "0002_b" },
+        ],
+        [
+            "a missed older migration is pending",
+            applied("0001_a", "0003_c"),
+            { mode: "up" },
+            { toApply: ["0002_b"], toRevert: [], target: "0003_c", version: "0003_c" },
+        ],
     ];
     for (const [title, rows, request, expected] of cases) {
         it(title, () => {
@@ -31,7 +68,14 @@ describe("planTenant", () => {
     }
 
     it("reports edited and vanished migrations as drift", () => {
-        const plan = planTenant(local, [{ name: "0001_a", checksum: "old" }, { name: "0000_gone", checksum: "x" }], { mode: "status" });
+        const plan = planTenant(
+            local,
+            [
+                { name: "0001_a", checksum: "old" },
+                { name: "0000_gone", checksum: "x" },
+            ],
+            { mode: "status" },
+        );
         assert.deepEqual(plan.drift, [
             { name: "0001_a", kind: "changed", applied: "old", local: "sum-0001_a" },
             { name: "0000_gone", kind: "missing-locally" },
@@ -39,13 +83,20 @@ describe("planTenant", () => {
     });
 
     it("refuses down to a version that is not applied", () => {
-        assert.throws(() => planTenant(local, applied("0001_a"), { mode: "down", to: "0002_b" }), /cannot go down to 0002_b: it is not applied/);
+        assert.throws(
+            () => planTenant(local, applied("0001_a"), { mode: "down", to: "0002_b" }),
+            /cannot go down to 0002_b: it is not applied/,
+        );
     });
 });
 
 describe("planWaves", () => {
     it("puts canaries first, then the rest in waves of the given size", () => {
-        assert.deepEqual(planWaves(["a", "b", "c", "d", "e"], { tenants: ["d"], waveSize: 2, maxFailures: 0 }), [["d"], ["a", "b"], ["c", "e"]]);
+        assert.deepEqual(planWaves(["a", "b", "c", "d", "e"], { tenants: ["d"], waveSize: 2, maxFailures: 0 }), [
+            ["d"],
+            ["a", "b"],
+            ["c", "e"],
+        ]);
         assert.deepEqual(planWaves(["a", "b"]), [["a", "b"]]);
         assert.deepEqual(planWaves([]), []);
     });
@@ -73,7 +124,11 @@ describe("migration catalog", () => {
     });
 
     const refusals: Array<[string, string, RegExp]> = [
-        ["0001_tx.sql", "-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", /must not contain "BEGIN": the runner wraps each migration in a transaction with its bookkeeping row/],
+        [
+            "0001_tx.sql",
+            "-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n",
+            /must not contain "BEGIN": the runner wraps each migration in a transaction with its bookkeeping row/,
+        ],
         ["0001_commitwork.sql", "-- migrate:up\nSELECT 1;\nCOMMIT WORK;\n", /must not contain "COMMIT WORK"/],
         ["0001_abort.sql", "-- migrate:up\nSELECT 1; abort;\n", /must not contain "abort"/],
         ["0001_nomarker.sql", "SELECT 1;\n", /has no "-- migrate:up" line/],
@@ -89,26 +144,48 @@ describe("migration catalog", () => {
     }
 
     it("accepts BEGIN and END inside plpgsql bodies, strings and comments", () => {
-        const body = "-- migrate:up\n-- BEGIN; in a comment\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $fn$\nBEGIN\n  RETURN 1;\nEND;\n$fn$;\nSELECT 'COMMIT;';\n";
+        const body =
+            "-- migrate:up\n-- BEGIN; in a comment\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $fn$\nBEGIN\n  RETURN 1;\nEND;\n$fn$;\nSELECT 'COMMIT;';\n";
         writeFileSync(path.join(dir, "0001_plpgsql.sql"), body);
-        assert.deepEqual(loadCatalog(dir, {}).migrations.map((m) => m.name), ["0001_plpgsql"]);
+        assert.deepEqual(
+            loadCatalog(dir, {}).migrations.map((m) => m.name),
+            ["0001_plpgsql"],
+        );
     });
 
     it("loads the project's migrations in order", () => {
-        assert.deepEqual(loadCatalog().migrations.map((m) => [m.name, m.hasDown]), [
-            ["0001_baseline", true],
-            ["0002_reference_data", true],
-            ["0003_first_company", false],
-        ]);
+        assert.deepEqual(
+            loadCatalog().migrations.map((m) => [m.name, m.hasDown]),
+            [
+                ["0001_baseline", true],
+                ["0002_reference_data", true],
+                ["0003_first_company", false],
+            ],
+        );
     });
 });
 
 describe("fingerprint", () => {
     it("depends on names and checksums, not on order", () => {
-        const one = fingerprintOf([{ name: "0002_b", checksum: "y" }, { name: "0001_a", checksum: "x" }]);
-        assert.equal(one, fingerprintOf([{ name: "0001_a", checksum: "x" }, { name: "0002_b", checksum: "y" }]));
+        const one = fingerprintOf([
+            { name: "0002_b", checksum: "y" },
+            { name: "0001_a", checksum: "x" },
+        ]);
+        assert.equal(
+            one,
+            fingerprintOf([
+                { name: "0001_a", checksum: "x" },
+                { name: "0002_b", checksum: "y" },
+            ]),
+        );
         assert.match(one, /^tenantdb:migrations version=0002_b count=2 sha256=[0-9a-f]{64}$/);
-        assert.notEqual(one, fingerprintOf([{ name: "0001_a", checksum: "x" }, { name: "0002_b", checksum: "z" }]));
+        assert.notEqual(
+            one,
+            fingerprintOf([
+                { name: "0001_a", checksum: "x" },
+                { name: "0002_b", checksum: "z" },
+            ]),
+        );
         assert.equal(fingerprintOf([]), `tenantdb:migrations version=none count=0 sha256=${checksumOf("")}`);
         assert.throws(() => setFingerprintSql("x'; DROP"), /invalid fingerprint/);
     });
@@ -131,17 +208,57 @@ tenants:
     it("reads servers, tenants, secrets from the environment and seeds", () => {
         const { targets, seed } = parseTargets(file, "t.yaml", { ACME_PW: "pw-from-env", ACME_ADMIN: "admin-pw-from-env" });
         assert.deepEqual(targets, [
-            { tenantId: "acme", server: "pg-eu-1", host: "db1.internal", port: 6432, database: "erp_acme", user: "erp_acme_migrator", password: "pw-from-env", ssl: true, maxConnections: 12 },
-            { tenantId: "globex", server: "pg-eu-1", host: "db2.internal", port: 6432, database: "erp_globex", user: "erp_globex_migrator", password: "inline-secret", ssl: true, maxConnections: 12 },
+            {
+                tenantId: "acme",
+                server: "pg-eu-1",
+                host: "db1.internal",
+                port: 6432,
+                database: "erp_acme",
+                user: "erp_acme_migrator",
+                password: "pw-from-env",
+                ssl: true,
+                maxConnections: 12,
+            },
+            {
+                tenantId: "globex",
+                server: "pg-eu-1",
+                host: "db2.internal",
+                port: 6432,
+                database: "erp_globex",
+                user: "erp_globex_migrator",
+                password: "inline-secret",
+                ssl: true,
+                maxConnections: 12,
+            },
         ]);
         assert.deepEqual(seed, { acme: { companyName: "Acme Ltd", adminEmail: "admin@acme.test", adminPassword: "admin-pw-from-env" } });
     });
 
     const bad: Array<[string, string, NodeJS.ProcessEnv, RegExp]> = [
-        ["a missing environment variable", file, { ACME_ADMIN: "x" }, /targets file t\.yaml, tenant acme: environment variable ACME_PW is not set/],
-        ["an unknown field", "tenants:\n  - { id: acme, server: s, host: h, password: p, pasword: q }\n", {}, /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/],
-        ["an unsafe tenant id", "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n", {}, /Invalid tenant id "acme\\"; drop": it must start with a lowercase letter and contain only a-z, 0-9 and _ \(no upper case, spaces, quotes, dashes or unicode\), e\.g\. acme_corp/],
-        ["an unknown server", "tenants:\n  - { id: acme, server: s, password: p }\n", {}, /server "s" is not in servers and the tenant has no host/],
+        [
+            "a missing environment variable",
+            file,
+            { ACME_ADMIN: "x" },
+            /targets file t\.yaml, tenant acme: environment variable ACME_PW is not set/,
+        ],
+        [
+            "an unknown field",
+            "tenants:\n  - { id: acme, server: s, host: h, password: p, pasword: q }\n",
+            {},
+            /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/,
+        ],
+        [
+            "an unsafe tenant id",
+            "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n",
+            {},
+            /Invalid tenant id "acme\\"; drop": it must start with a lowercase letter and contain only a-z, 0-9 and _ \(no upper case, spaces, quotes, dashes or unicode\), e\.g\. acme_corp/,
+        ],
+        [
+            "an unknown server",
+            "tenants:\n  - { id: acme, server: s, password: p }\n",
+            {},
+            /server "s" is not in servers and the tenant has no host/,
+        ],
     ];
     for (const [title, text, env, error] of bad) {
         it(`refuses ${title}`, () => assert.throws(() => parseTargets(text, "t.yaml", env), error));
@@ -149,25 +266,59 @@ tenants:
 
     it("reads stack outputs, naming a tenant without its secret", () => {
         const outputs = {
-            tenants: { acme: { database: "erp_acme", server: "pg-1", host: "h", port: 5432, roles: { owner: "erp_acme_owner", app: "a", readonly: "r", migrator: "erp_acme_migrator" } } },
+            tenants: {
+                acme: {
+                    database: "erp_acme",
+                    server: "pg-1",
+                    host: "h",
+                    port: 5432,
+                    roles: { owner: "erp_acme_owner", app: "a", readonly: "r", migrator: "erp_acme_migrator" },
+                },
+            },
             tenantSecrets: { acme: { migratorPassword: "m", appPassword: "a", readonlyPassword: "r" } },
         };
         assert.deepEqual(targetsFromStackOutputs(outputs, { maxConnections: { "pg-1": 5 } }), [
-            { tenantId: "acme", server: "pg-1", host: "h", port: 5432, database: "erp_acme", user: "erp_acme_migrator", ownerRole: "erp_acme_owner", password: "m", ssl: { rejectUnauthorized: false }, maxConnections: 5 },
+            {
+                tenantId: "acme",
+                server: "pg-1",
+                host: "h",
+                port: 5432,
+                database: "erp_acme",
+                user: "erp_acme_migrator",
+                ownerRole: "erp_acme_owner",
+                password: "m",
+                ssl: { rejectUnauthorized: false },
+                maxConnections: 5,
+            },
         ]);
         const local = { ...outputs.tenants.acme, host: "127.0.0.1", sslmode: "disable" };
         assert.equal(targetsFromStackOutputs({ ...outputs, tenants: { acme: local } })[0].ssl, false);
-        assert.deepEqual(targetsFromStackOutputs({ ...outputs, tenants: { acme: { ...local, host: "db.internal", sslmode: "verify-full" } } })[0].ssl, { rejectUnauthorized: true });
-        assert.throws(() => targetsFromStackOutputs({ ...outputs, tenantSecrets: {} }), /tenantSecrets has no migratorPassword for tenant acme/);
+        assert.deepEqual(
+            targetsFromStackOutputs({ ...outputs, tenants: { acme: { ...local, host: "db.internal", sslmode: "verify-full" } } })[0].ssl,
+            { rejectUnauthorized: true },
+        );
+        assert.throws(
+            () => targetsFromStackOutputs({ ...outputs, tenantSecrets: {} }),
+            /tenantSecrets has no migratorPassword for tenant acme/,
+        );
         // A suspended tenant's database takes no connections: it is not a target.
         const suspended = { ...outputs.tenants.acme, state: "suspended" };
-        assert.deepEqual(targetsFromStackOutputs({ ...outputs, tenants: { acme: suspended, beta: { ...outputs.tenants.acme, database: "erp_beta" } }, tenantSecrets: { beta: outputs.tenantSecrets.acme } }).map((t) => t.tenantId), ["beta"]);
+        assert.deepEqual(
+            targetsFromStackOutputs({
+                ...outputs,
+                tenants: { acme: suspended, beta: { ...outputs.tenants.acme, database: "erp_beta" } },
+                tenantSecrets: { beta: outputs.tenantSecrets.acme },
+            }).map((t) => t.tenantId),
+            ["beta"],
+        );
     });
 
     it("validates tenant ids and their derived identifiers' length", () => {
         assert.equal(validateTenantId("acme_2"), "acme_2");
-        assert.throws(() => validateTenantId("a".repeat(30)),
-            /^Error: Invalid tenant id "a{30}": it is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit; shorten it$/);
+        assert.throws(
+            () => validateTenantId("a".repeat(30)),
+            /^Error: Invalid tenant id "a{30}": it is longer than 29 characters: the database a restore keeps, erp_<id>_before_restore_<timestamp>, would pass PostgreSQL's 63-byte identifier limit; shorten it$/,
+        );
     });
 
     it("redacts secrets from messages", () => {
@@ -183,7 +334,10 @@ describe("seeds file (provisioning input for tenants from stack outputs)", () =>
         assert.deepEqual(loadSeedsFile(file, { ACME_ADMIN: "s3cret-admin" }), {
             acme: { companyName: "Acme Ltd", adminEmail: "admin@acme.test", adminPassword: "s3cret-admin" },
         });
-        assert.throws(() => loadSeedsFile(file, {}), /seeds file .*seeds\.yaml, tenant acme, seed: environment variable ACME_ADMIN is not set/);
+        assert.throws(
+            () => loadSeedsFile(file, {}),
+            /seeds file .*seeds\.yaml, tenant acme, seed: environment variable ACME_ADMIN is not set/,
+        );
         writeFileSync(file, "Acme: { companyName: A, adminEmail: a@a.test, adminPasswordEnv: X }\n");
         assert.throws(() => loadSeedsFile(file, { X: "x" }), /Invalid tenant id "Acme"/);
     });

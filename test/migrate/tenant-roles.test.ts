@@ -41,14 +41,19 @@ describe("migrated tenant: roles, ledger balance, audit trail, idempotent seeds"
     it("lets the app role read and write business data but not create, alter or drop, nor write the audit trail", async () => {
         const app = await connect(a, "app");
         try {
-            await app.query("INSERT INTO masters.customers (company_id, code, name, currency_code) SELECT id, 'C1', 'First Customer', 'EUR' FROM core.companies");
+            await app.query(
+                "INSERT INTO masters.customers (company_id, code, name, currency_code) SELECT id, 'C1', 'First Customer', 'EUR' FROM core.companies",
+            );
             await app.query("UPDATE masters.customers SET credit_limit = 500 WHERE code = 'C1'");
             const { rows } = await app.query("SELECT code, credit_limit FROM masters.customers");
             assert.deepEqual(rows, [{ code: "C1", credit_limit: "500.00" }]);
             assert.equal(await sqlState(app, "CREATE TABLE core.evil (id int)"), "42501");
             assert.equal(await sqlState(app, "ALTER TABLE core.companies ADD COLUMN evil text"), "42501");
             assert.equal(await sqlState(app, "DROP TABLE masters.customers"), "42501");
-            assert.equal(await sqlState(app, "INSERT INTO audit.log (schema_name, table_name, operation) VALUES ('x', 'y', 'INSERT')"), "42501");
+            assert.equal(
+                await sqlState(app, "INSERT INTO audit.log (schema_name, table_name, operation) VALUES ('x', 'y', 'INSERT')"),
+                "42501",
+            );
             assert.equal(await sqlState(app, "DELETE FROM audit.log"), "42501");
             assert.equal(await sqlState(app, "DELETE FROM tenantdb.migrations"), "42501");
         } finally {
@@ -59,14 +64,28 @@ describe("migrated tenant: roles, ledger balance, audit trail, idempotent seeds"
     it("records every change with the database role and the ERP user in the audit trail", async () => {
         const app = await connect(a, "app");
         try {
-            await app.query("BEGIN; SET LOCAL tenantdb.actor = 'alice@erp'; UPDATE masters.customers SET name = 'Renamed' WHERE code = 'C1'; COMMIT");
+            await app.query(
+                "BEGIN; SET LOCAL tenantdb.actor = 'alice@erp'; UPDATE masters.customers SET name = 'Renamed' WHERE code = 'C1'; COMMIT",
+            );
             const { rows } = await app.query(
                 "SELECT operation, db_role, app_user, old_row->>'name' AS old_name, new_row->>'name' AS new_name FROM audit.log WHERE table_name = 'customers' ORDER BY id",
             );
             assert.deepEqual(rows, [
                 { operation: "INSERT", db_role: "erp_mig_role_a_app", app_user: null, old_name: null, new_name: "First Customer" },
-                { operation: "UPDATE", db_role: "erp_mig_role_a_app", app_user: null, old_name: "First Customer", new_name: "First Customer" },
-                { operation: "UPDATE", db_role: "erp_mig_role_a_app", app_user: "alice@erp", old_name: "First Customer", new_name: "Renamed" },
+                {
+                    operation: "UPDATE",
+                    db_role: "erp_mig_role_a_app",
+                    app_user: null,
+                    old_name: "First Customer",
+                    new_name: "First Customer",
+                },
+                {
+                    operation: "UPDATE",
+                    db_role: "erp_mig_role_a_app",
+                    app_user: "alice@erp",
+                    old_name: "First Customer",
+                    new_name: "Renamed",
+                },
             ]);
         } finally {
             await app.end();
@@ -124,11 +143,13 @@ describe("migrated tenant: roles, ledger balance, audit trail, idempotent seeds"
         const migrator = await connect(b, "migrator");
         try {
             const counts = async () =>
-                (await migrator.query(
-                    `SELECT (SELECT count(*) FROM masters.currencies)::int AS currencies, (SELECT count(*) FROM masters.units)::int AS units,
+                (
+                    await migrator.query(
+                        `SELECT (SELECT count(*) FROM masters.currencies)::int AS currencies, (SELECT count(*) FROM masters.units)::int AS units,
                             (SELECT count(*) FROM core.companies)::int AS companies, (SELECT count(*) FROM finance.accounts)::int AS accounts,
                             (SELECT string_agg(password_hash, ',') FROM core.users) AS hashes`,
-                )).rows[0];
+                    )
+                ).rows[0];
             const before = await counts();
             assert.deepEqual({ ...before, hashes: undefined }, { currencies: 8, units: 7, companies: 1, accounts: 17, hashes: undefined });
             const reference = loadCatalog().migrations.find((m) => m.name === "0002_reference_data")!;

@@ -9,13 +9,16 @@ import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
-const ADD_COLUMN = "-- migrate:up\nALTER TABLE core.companies ADD COLUMN vat_number text;\n-- migrate:down\nALTER TABLE core.companies DROP COLUMN vat_number;\n";
+const ADD_COLUMN =
+    "-- migrate:up\nALTER TABLE core.companies ADD COLUMN vat_number text;\n-- migrate:down\nALTER TABLE core.companies DROP COLUMN vat_number;\n";
 
 async function columnsOf(database: string): Promise<string[]> {
     const client = new Client({ ...adminServer(), database });
     await client.connect();
     try {
-        const { rows } = await client.query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'companies' ORDER BY ordinal_position");
+        const { rows } = await client.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'companies' ORDER BY ordinal_position",
+        );
         return rows.map((r) => r.column_name);
     } finally {
         await client.end();
@@ -62,7 +65,10 @@ describe("fleet runner: versions, drift, down and canaries", function () {
 
         const tooFar = await runFleet([t.mig_ver_a], { mode: "down", to: "0001_baseline", catalog });
         assert.equal(tooFar.tenants[0].outcome, "failed");
-        assert.match(tooFar.tenants[0].error!, /0003_first_company has no down migration, so the tenant cannot go below it\. Fix: choose a --to at or above that migration/);
+        assert.match(
+            tooFar.tenants[0].error!,
+            /0003_first_company has no down migration, so the tenant cannot go below it\. Fix: choose a --to at or above that migration/,
+        );
 
         await assert.rejects(runFleet([t.mig_ver_a], { mode: "up", to: "0009_nope", catalog }), /--to 0009_nope names no migration/);
     });
@@ -79,16 +85,24 @@ describe("fleet runner: versions, drift, down and canaries", function () {
     it("refuses a tenant whose applied migration was edited, until repair accepts the local file", async () => {
         await runFleet([t.mig_ver_b], { mode: "up", seed });
         const original = readFileSync(path.join(DEFAULT_MIGRATIONS_DIR, "0002_reference_data.sql"), "utf8");
-        const edited = loadCatalog(migrationsWith({ "0002_reference_data.sql": original.replace("('JPY', 'Yen', 0)", "('JPY', 'Japanese Yen', 0)") }));
+        const edited = loadCatalog(
+            migrationsWith({ "0002_reference_data.sql": original.replace("('JPY', 'Yen', 0)", "('JPY', 'Japanese Yen', 0)") }),
+        );
 
         const refused = await runFleet([t.mig_ver_b], { mode: "up", seed, catalog: edited });
         assert.equal(refused.tenants[0].outcome, "failed");
-        assert.match(refused.tenants[0].error!, /^tenant mig_ver_b \(server local\), step "plan": checksum drift: 0002_reference_data was edited after it was applied \(checksum [0-9a-f]{12} applied, [0-9a-f]{12} local\); refusing to migrate\. Fix: restore the applied migration files from version control, or, .* run `migrate repair`/);
+        assert.match(
+            refused.tenants[0].error!,
+            /^tenant mig_ver_b \(server local\), step "plan": checksum drift: 0002_reference_data was edited after it was applied \(checksum [0-9a-f]{12} applied, [0-9a-f]{12} local\); refusing to migrate\. Fix: restore the applied migration files from version control, or, .* run `migrate repair`/,
+        );
         assert.equal(fleetFailed(refused), true);
 
         const status = await runFleet([t.mig_ver_b], { mode: "status", catalog: edited });
         assert.equal(status.tenants[0].outcome, "drift");
-        assert.deepEqual(status.tenants[0].drift.map((d) => [d.name, d.kind]), [["0002_reference_data", "changed"]]);
+        assert.deepEqual(
+            status.tenants[0].drift.map((d) => [d.name, d.kind]),
+            [["0002_reference_data", "changed"]],
+        );
         assert.equal(fleetFailed(status), true);
 
         const repaired = await runFleet([t.mig_ver_b], { mode: "repair", catalog: edited });
@@ -118,14 +132,27 @@ describe("fleet runner: versions, drift, down and canaries", function () {
         assert.deepEqual(waves, [["mig_can_2"], ["mig_can_1", "mig_can_3"]]);
         assert.deepEqual(
             report.tenants.map((r) => [r.tenantId, r.outcome]),
-            [["mig_can_1", "ok"], ["mig_can_2", "ok"], ["mig_can_3", "failed"], ["mig_can_4", "skipped"], ["mig_can_5", "skipped"]],
+            [
+                ["mig_can_1", "ok"],
+                ["mig_can_2", "ok"],
+                ["mig_can_3", "failed"],
+                ["mig_can_4", "skipped"],
+                ["mig_can_5", "skipped"],
+            ],
         );
         assert.equal(report.stopped, "1 tenant(s) failed by wave 1, more than the 0 allowed");
         assert.equal(report.tenants[3].message, "not started: 1 tenant(s) failed by wave 1, more than the 0 allowed");
         assert.equal(fleetFailed(report), true);
 
-        const failingCanary = await runFleet([broken, t.mig_can_4], { mode: "up", seed, canary: { tenants: ["mig_can_3"], waveSize: 5, maxFailures: 0 } });
-        assert.deepEqual(failingCanary.tenants.map((r) => r.outcome), ["failed", "skipped"]);
+        const failingCanary = await runFleet([broken, t.mig_can_4], {
+            mode: "up",
+            seed,
+            canary: { tenants: ["mig_can_3"], waveSize: 5, maxFailures: 0 },
+        });
+        assert.deepEqual(
+            failingCanary.tenants.map((r) => r.outcome),
+            ["failed", "skipped"],
+        );
         assert.equal(failingCanary.stopped, "1 tenant(s) failed by wave 0 (canaries), more than the 0 allowed");
     });
 });

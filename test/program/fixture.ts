@@ -3,7 +3,13 @@ import { OfflineEvaluation, evaluateProgramOffline } from "../../src/program/off
 /** A stack with a shared RDS server, an on-prem server and an enterprise tenant. */
 export const FLEET_CONFIG = {
     "tenantdb:servers": {
-        shared: { kind: "rds", instanceClass: "db.r6g.xlarge", subnetGroupName: "private-db", securityGroupIds: ["sg-0abc"], alarmTopicArn: "arn:aws:sns:us-east-1:123456789012:db-alarms" },
+        shared: {
+            kind: "rds",
+            instanceClass: "db.r6g.xlarge",
+            subnetGroupName: "private-db",
+            securityGroupIds: ["sg-0abc"],
+            alarmTopicArn: "arn:aws:sns:us-east-1:123456789012:db-alarms",
+        },
         onprem: { kind: "external", host: "pg.corp.internal", port: 6432, maxConnections: 200 },
     },
     "tenantdb:tenants": [

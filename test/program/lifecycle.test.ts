@@ -24,7 +24,8 @@ describe("the tenant lifecycle as the program declares it", () => {
 
     const inputs = (name: string) => evaluation.resources.find((r) => r.name === name)!.inputs;
     const options = (type: string, name: string) => evaluation.options.get(`${type}::${name}`)!;
-    const ofTenant = (id: string) => [...evaluation.resources, ...evaluation.components].filter((r) => r.name === `tenant-${id}` || r.name.startsWith(`tenant-${id}-`));
+    const ofTenant = (id: string) =>
+        [...evaluation.resources, ...evaluation.components].filter((r) => r.name === `tenant-${id}` || r.name.startsWith(`tenant-${id}-`));
 
     it("keeps a suspended tenant's data and protection, with logins off and no connections", () => {
         for (const role of ["app", "readonly", "migrator"]) {
@@ -42,12 +43,24 @@ describe("the tenant lifecycle as the program declares it", () => {
         const unprotected = ofTenant("leaving").filter((r) => r.type.startsWith("postgresql:") || r.type.startsWith("random:"));
         assert.equal(unprotected.length, 52);
         // Deleted on erasure: the database (DROP DATABASE takes everything inside it along), the roles, the passwords.
-        const deleted = unprotected.filter((r) => options(r.type, r.name).retainOnDelete === false).map((r) => r.name).sort();
+        const deleted = unprotected
+            .filter((r) => options(r.type, r.name).retainOnDelete === false)
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(deleted, [
-            "tenant-leaving-app", "tenant-leaving-app-password", "tenant-leaving-database", "tenant-leaving-migrator", "tenant-leaving-migrator-password",
-            "tenant-leaving-owner", "tenant-leaving-readonly", "tenant-leaving-readonly-password",
+            "tenant-leaving-app",
+            "tenant-leaving-app-password",
+            "tenant-leaving-database",
+            "tenant-leaving-migrator",
+            "tenant-leaving-migrator-password",
+            "tenant-leaving-owner",
+            "tenant-leaving-readonly",
+            "tenant-leaving-readonly-password",
         ]);
-        assert.deepEqual(unprotected.filter((r) => options(r.type, r.name).protect).map((r) => r.name), []);
+        assert.deepEqual(
+            unprotected.filter((r) => options(r.type, r.name).protect).map((r) => r.name),
+            [],
+        );
         assert.equal(inputs("tenant-leaving-app").login, false);
         const bucket = options("aws:s3/bucket:Bucket", "tenant-leaving-backups");
         assert.deepEqual([bucket.protect, bucket.retainOnDelete], [false, true]);
@@ -60,7 +73,11 @@ describe("the tenant lifecycle as the program declares it", () => {
         assert.deepEqual(ofTenant("gone"), []);
         assert.deepEqual(
             Object.entries(evaluation.outputs.tenants).map(([id, t]) => [id, t.state]),
-            [["live", "active"], ["paused", "suspended"], ["leaving", "retired"]],
+            [
+                ["live", "active"],
+                ["paused", "suspended"],
+                ["leaving", "retired"],
+            ],
         );
     });
 });

@@ -9,7 +9,9 @@ const root = path.resolve(__dirname, "../..");
 function loadIndex(config: Record<string, unknown>, { typeCheck = true } = {}): any {
     const values = Object.fromEntries(Object.entries(config).map(([key, value]) => [key, JSON.stringify(value)]));
     const run = spawnSync(process.execPath, [path.join(__dirname, "support/load-like-pulumi.js")], {
-        cwd: root, env: { ...process.env, TEST_STACK_CONFIG: JSON.stringify(values), TEST_TYPE_CHECK: String(typeCheck) }, encoding: "utf8",
+        cwd: root,
+        env: { ...process.env, TEST_STACK_CONFIG: JSON.stringify(values), TEST_TYPE_CHECK: String(typeCheck) },
+        encoding: "utf8",
     });
     const last = run.stdout.trim().split("\n").pop();
     if (!last?.startsWith("{")) throw new Error(`the program printed no result (exit ${run.status}):\n${run.stderr}`);
@@ -27,7 +29,10 @@ describe("index.ts loaded as pulumi up loads it (ts-node, project tsconfig)", fu
     });
 
     it("stops with the whole list of config problems before declaring anything", () => {
-        const result = loadIndex({ "tenantdb:servers": {}, "tenantdb:tenants": [{ id: "Acme" }, { id: "acme;drop" }] }, { typeCheck: false });
+        const result = loadIndex(
+            { "tenantdb:servers": {}, "tenantdb:tenants": [{ id: "Acme" }, { id: "acme;drop" }] },
+            { typeCheck: false },
+        );
         assert.deepEqual(result, {
             error: [
                 "tenantdb config has 2 problems:",

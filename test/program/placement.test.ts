@@ -10,7 +10,11 @@ type Edit =
     | { kind: "addServer"; capacity: number };
 
 const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
-    fc.record({ kind: fc.constant("add" as const), id: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/), plan: fc.constantFrom("standard" as const, "enterprise" as const) }),
+    fc.record({
+        kind: fc.constant("add" as const),
+        id: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/),
+        plan: fc.constantFrom("standard" as const, "enterprise" as const),
+    }),
     fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }),
     fc.record({ kind: fc.constant("reorder" as const), seed: fc.integer() }),
     fc.record({ kind: fc.constant("addServer" as const), capacity: fc.integer({ min: 1, max: 4 }) }),
@@ -65,41 +69,62 @@ describe("placement", () => {
     });
 
     it("never places a standard tenant whose server is not written, and names the server to write", () => {
-        const servers = [{ name: "shared-1", capacity: 3 }, { name: "shared-2", capacity: 3 }];
+        const servers = [
+            { name: "shared-1", capacity: 3 },
+            { name: "shared-2", capacity: 3 },
+        ];
         const tenants: PlacementTenant[] = [
             { id: "a", plan: "standard", server: "shared-1" },
             { id: "b", plan: "standard" },
         ];
         const { placement, problems } = resolvePlacement(tenants, servers);
         assert.deepEqual([...placement], [["a", "shared-1"]]);
-        assert.deepEqual(problems, [{
-            index: 1,
-            message: "not set. A tenant's server is recorded in config so that no later edit can move its database; add server: shared-2 (the least-loaded shared server with room), or run npm run tenants -- add b",
-        }]);
+        assert.deepEqual(problems, [
+            {
+                index: 1,
+                message:
+                    "not set. A tenant's server is recorded in config so that no later edit can move its database; add server: shared-2 (the least-loaded shared server with room), or run npm run tenants -- add b",
+            },
+        ]);
     });
 
     it("chooses the least-loaded server by fill ratio, then by name, and none when all are full", () => {
-        const servers = [{ name: "b", capacity: 4 }, { name: "a", capacity: 2 }];
+        const servers = [
+            { name: "b", capacity: 4 },
+            { name: "a", capacity: 2 },
+        ];
         assert.equal(chooseServer([], servers), "a");
         assert.equal(chooseServer([{ id: "x", plan: "standard", server: "a" }], servers), "b");
-        const full = [{ id: "x", plan: "standard" as const, server: "a" }, { id: "y", plan: "standard" as const, server: "a" }];
+        const full = [
+            { id: "x", plan: "standard" as const, server: "a" },
+            { id: "y", plan: "standard" as const, server: "a" },
+        ];
         assert.equal(chooseServer(full, [{ name: "a", capacity: 2 }]), undefined);
-        assert.deepEqual(resolvePlacement([...full, { id: "z", plan: "standard" }], [{ name: "a", capacity: 2 }]).problems, [{
-            index: 2,
-            message: "not set, and no shared server has room (declared: a); add a server to tenantdb:servers or raise a server's capacity",
-        }]);
+        assert.deepEqual(resolvePlacement([...full, { id: "z", plan: "standard" }], [{ name: "a", capacity: 2 }]).problems, [
+            {
+                index: 2,
+                message:
+                    "not set, and no shared server has room (declared: a); add a server to tenantdb:servers or raise a server's capacity",
+            },
+        ]);
     });
 
     it("puts an enterprise tenant on its dedicated server and refuses a shared one", () => {
         assert.equal(dedicatedServerName("big_co"), "ent-big-co");
-        const { placement, problems } = resolvePlacement([
-            { id: "big_co", plan: "enterprise" },
-            { id: "other", plan: "enterprise", server: "shared-1" },
-        ], [{ name: "shared-1", capacity: 5 }]);
+        const { placement, problems } = resolvePlacement(
+            [
+                { id: "big_co", plan: "enterprise" },
+                { id: "other", plan: "enterprise", server: "shared-1" },
+            ],
+            [{ name: "shared-1", capacity: 5 }],
+        );
         assert.deepEqual([...placement], [["big_co", "ent-big-co"]]);
-        assert.deepEqual(problems, [{
-            index: 1,
-            message: "enterprise tenants get a dedicated server; remove server: shared-1 or set it to ent-other. Moving a tenant between servers is an explicit migration (back up, provision, restore), never a config edit.",
-        }]);
+        assert.deepEqual(problems, [
+            {
+                index: 1,
+                message:
+                    "enterprise tenants get a dedicated server; remove server: shared-1 or set it to ent-other. Moving a tenant between servers is an explicit migration (back up, provision, restore), never a config edit.",
+            },
+        ]);
     });
 });

@@ -26,7 +26,9 @@ function declaredUrns(evaluation: OfflineEvaluation): string[] {
 }
 
 function readSnapshot(): string[] {
-    return readFileSync(SNAPSHOT, "utf8").split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+    return readFileSync(SNAPSHOT, "utf8")
+        .split("\n")
+        .filter((line) => line !== "" && !line.startsWith("#"));
 }
 
 function writeSnapshot(urns: string[]): void {
@@ -57,18 +59,33 @@ describe("URNs of the dev stack", () => {
         const urns = declaredUrns(await evaluateProgramOffline(devStackConfig(), { stack: "dev" }));
         assert.equal(urns.length, 161); // 3 tenants x 53, globex's citext extension, the local server's provider
         assert.ok(urns.includes("urn:pulumi:dev::tenantdb::pulumi:providers:postgresql::server-local-postgresql"));
-        assert.ok(urns.includes("urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$postgresql:index/database:Database::tenant-acme-database"));
+        assert.ok(
+            urns.includes(
+                "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$postgresql:index/database:Database::tenant-acme-database",
+            ),
+        );
         const bucket = await evaluateProgramOffline({ ...devStackConfig(), "tenantdb:backup": { buckets: true } }, { stack: "dev" });
         const key = bucket.resources.find((resource) => resource.name === "tenant-acme-backups-key")!;
         const tenantAcme = "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase::tenant-acme";
-        assert.deepEqual([key.urn, key.parent], [
-            "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$tenantdb:index:TenantBackupBucket$aws:kms/key:Key::tenant-acme-backups-key",
-            "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$tenantdb:index:TenantBackupBucket::tenant-acme-backups",
-        ]);
-        assert.deepEqual(bucket.components.filter((component) => component.name.startsWith("tenant-acme")), [
-            { type: "tenantdb:index:TenantDatabase", name: "tenant-acme", urn: tenantAcme, parent: "urn:pulumi:dev::tenantdb::pulumi:pulumi:Stack::tenantdb-dev" },
-            { type: "tenantdb:index:TenantBackupBucket", name: "tenant-acme-backups", urn: key.parent, parent: tenantAcme },
-        ]);
+        assert.deepEqual(
+            [key.urn, key.parent],
+            [
+                "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$tenantdb:index:TenantBackupBucket$aws:kms/key:Key::tenant-acme-backups-key",
+                "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$tenantdb:index:TenantBackupBucket::tenant-acme-backups",
+            ],
+        );
+        assert.deepEqual(
+            bucket.components.filter((component) => component.name.startsWith("tenant-acme")),
+            [
+                {
+                    type: "tenantdb:index:TenantDatabase",
+                    name: "tenant-acme",
+                    urn: tenantAcme,
+                    parent: "urn:pulumi:dev::tenantdb::pulumi:pulumi:Stack::tenantdb-dev",
+                },
+                { type: "tenantdb:index:TenantBackupBucket", name: "tenant-acme-backups", urn: key.parent, parent: tenantAcme },
+            ],
+        );
     });
 
     it("stay each evaluation's own when two run at once (the mock runtime is process-global)", async () => {
@@ -88,11 +105,15 @@ describe("URNs of the dev stack", () => {
         assert.deepEqual(Object.keys(dev.outputs.tenants), ["acme", "globex", "initech"]);
         const qaUrns = declaredUrns(qa);
         assert.equal(qaUrns.length, 54); // one tenant's 53 and the lab server's provider
-        assert.deepEqual(qaUrns.filter((urn) => !urn.startsWith("urn:pulumi:qa::tenantdb::tenantdb:index:TenantDatabase")), [
-            "urn:pulumi:qa::tenantdb::pulumi:providers:postgresql::server-lab-postgresql",
-        ]);
+        assert.deepEqual(
+            qaUrns.filter((urn) => !urn.startsWith("urn:pulumi:qa::tenantdb::tenantdb:index:TenantDatabase")),
+            ["urn:pulumi:qa::tenantdb::pulumi:providers:postgresql::server-lab-postgresql"],
+        );
         const outsideSolo = qa.resources.filter((resource) => !resource.name.startsWith("tenant-solo-"));
-        assert.deepEqual(outsideSolo.map((resource) => resource.name), ["server-lab-postgresql"]);
+        assert.deepEqual(
+            outsideSolo.map((resource) => resource.name),
+            ["server-lab-postgresql"],
+        );
         assert.deepEqual(Object.keys(qa.outputs.tenants), ["solo"]);
     });
 });

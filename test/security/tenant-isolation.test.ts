@@ -18,7 +18,11 @@ const user = (tenant: TenantFixture, role: LoginRole) => tenant.names[`${role}Ro
 describe("Security: declared tenants are isolated on a real PostgreSQL", function () {
     this.timeout(60_000);
     // sec_b: app limit 12 - 9 = 3 connections (roleConnectionLimits), statement timeout 1 s.
-    const TENANTS = [{ id: "sec_a" }, { id: "sec_b", connectionLimit: 12, statementTimeoutMs: 1000 }, { id: "sec_c", extensions: ["citext"] }];
+    const TENANTS = [
+        { id: "sec_a" },
+        { id: "sec_b", connectionLimit: 12, statementTimeoutMs: 1000 },
+        { id: "sec_c", extensions: ["citext"] },
+    ];
     let a: TenantFixture, b: TenantFixture, c: TenantFixture;
 
     before(async () => {
@@ -38,13 +42,23 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
     });
 
     it("refuses every login role of tenant A on tenant B's database, and lets it into its own", async () => {
-        for (const [tenant, other] of [[a, b], [b, a], [c, a]]) {
+        for (const [tenant, other] of [
+            [a, b],
+            [b, a],
+            [c, a],
+        ]) {
             for (const role of LOGIN_ROLES) {
                 await assertRefused(
                     connectAs(user(tenant, role), tenant.passwords[role], other.names.database),
-                    "42501", `permission denied for database "${other.names.database}"`,
+                    "42501",
+                    `permission denied for database "${other.names.database}"`,
                 );
-                const database = await asRole(user(tenant, role), tenant.passwords[role], tenant.names.database, async (client) => (await client.query("SELECT current_database() AS d")).rows[0].d);
+                const database = await asRole(
+                    user(tenant, role),
+                    tenant.passwords[role],
+                    tenant.names.database,
+                    async (client) => (await client.query("SELECT current_database() AS d")).rows[0].d,
+                );
                 assert.equal(database, tenant.names.database);
             }
         }
@@ -59,9 +73,16 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
             await admin.query(`DROP ROLE IF EXISTS ${id(probe)}`);
             await admin.query(`CREATE ROLE ${id(probe)} LOGIN PASSWORD ${lit(password)}`);
             for (const tenant of [a, b, c]) {
-                await assertRefused(connectAs(probe, password, tenant.names.database), "42501", `permission denied for database "${tenant.names.database}"`);
+                await assertRefused(
+                    connectAs(probe, password, tenant.names.database),
+                    "42501",
+                    `permission denied for database "${tenant.names.database}"`,
+                );
             }
-            assert.equal(await asRole(probe, password, "postgres", async (client) => (await client.query("SELECT session_user AS u")).rows[0].u), probe);
+            assert.equal(
+                await asRole(probe, password, "postgres", async (client) => (await client.query("SELECT session_user AS u")).rows[0].u),
+                probe,
+            );
             const acl = await admin.query("SELECT datname, datacl::text[] AS acl FROM pg_database WHERE datname = $1", [a.names.database]);
             assert.deepEqual(acl.rows[0].acl, [
                 `${a.names.ownerRole}=CTc/${a.names.ownerRole}`,
@@ -84,14 +105,19 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
                         if (other === tenant && otherRole === role) continue;
                         await assertRefused(
                             connectAs(user(tenant, role), other.passwords[otherRole], tenant.names.database),
-                            "28P01", `password authentication failed for user "${user(tenant, role)}"`,
+                            "28P01",
+                            `password authentication failed for user "${user(tenant, role)}"`,
                         );
                     }
                 }
             }
         }
         // The owner role has no password (and NOLOGIN): even the migrator's password cannot open it.
-        await assertRefused(connectAs(a.names.ownerRole, a.passwords.migrator, a.names.database), "28P01", `password authentication failed for user "${a.names.ownerRole}"`);
+        await assertRefused(
+            connectAs(a.names.ownerRole, a.passwords.migrator, a.names.database),
+            "28P01",
+            `password authentication failed for user "${a.names.ownerRole}"`,
+        );
     });
 
     it("gives no tenant role superuser, createdb, createrole, replication or bypassrls, and the declared limits", async () => {
@@ -103,13 +129,42 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
                  FROM pg_roles WHERE rolname LIKE 'erp\\_sec\\_%' ORDER BY rolname`,
             );
             const expected = [];
-            for (const [tenant, appLimit, timeout] of [[a, 41, 30000], [b, 3, 1000], [c, 41, 30000]] as const) {
-                const powers = { rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false, rolinherit: true };
+            for (const [tenant, appLimit, timeout] of [
+                [a, 41, 30000],
+                [b, 3, 1000],
+                [c, 41, 30000],
+            ] as const) {
+                const powers = {
+                    rolsuper: false,
+                    rolcreatedb: false,
+                    rolcreaterole: false,
+                    rolreplication: false,
+                    rolbypassrls: false,
+                    rolinherit: true,
+                };
                 expected.push(
-                    { rolname: tenant.names.appRole, ...powers, rolcanlogin: true, rolconnlimit: appLimit, rolconfig: [`statement_timeout=${timeout}`, "idle_in_transaction_session_timeout=60000"] },
-                    { rolname: tenant.names.migratorRole, ...powers, rolcanlogin: true, rolconnlimit: 2, rolconfig: [`role=${tenant.names.ownerRole}`] },
+                    {
+                        rolname: tenant.names.appRole,
+                        ...powers,
+                        rolcanlogin: true,
+                        rolconnlimit: appLimit,
+                        rolconfig: [`statement_timeout=${timeout}`, "idle_in_transaction_session_timeout=60000"],
+                    },
+                    {
+                        rolname: tenant.names.migratorRole,
+                        ...powers,
+                        rolcanlogin: true,
+                        rolconnlimit: 2,
+                        rolconfig: [`role=${tenant.names.ownerRole}`],
+                    },
                     { rolname: tenant.names.ownerRole, ...powers, rolcanlogin: false, rolconnlimit: -1, rolconfig: [] },
-                    { rolname: tenant.names.readonlyRole, ...powers, rolcanlogin: true, rolconnlimit: 5, rolconfig: ["statement_timeout=300000"] },
+                    {
+                        rolname: tenant.names.readonlyRole,
+                        ...powers,
+                        rolcanlogin: true,
+                        rolconnlimit: 5,
+                        rolconfig: ["statement_timeout=300000"],
+                    },
                 );
             }
             assert.deepEqual(roles.rows, expected);
@@ -120,12 +175,19 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
 
     it("makes the migrator's objects owned by the owner role", async () => {
         await asRole(a.names.migratorRole, a.passwords.migrator, a.names.database, async (migrator) => {
-            assert.deepEqual((await migrator.query("SELECT current_user::text AS current, session_user::text AS session")).rows, [{ current: a.names.ownerRole, session: a.names.migratorRole }]);
+            assert.deepEqual((await migrator.query("SELECT current_user::text AS current, session_user::text AS session")).rows, [
+                { current: a.names.ownerRole, session: a.names.migratorRole },
+            ]);
             const owners = await migrator.query(
                 `SELECT n.nspname || '.' || c.relname AS object, pg_get_userbyid(c.relowner) AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname IN ('core', 'audit') ORDER BY 1`,
             );
-            assert.deepEqual(owners.rows, ["audit.events", "audit.events_id_seq", "audit.events_pkey", "core.items", "core.items_id_seq", "core.items_pkey"].map((object) => ({ object, owner: a.names.ownerRole })));
+            assert.deepEqual(
+                owners.rows,
+                ["audit.events", "audit.events_id_seq", "audit.events_pkey", "core.items", "core.items_id_seq", "core.items_pkey"].map(
+                    (object) => ({ object, owner: a.names.ownerRole }),
+                ),
+            );
         });
     });
 
@@ -136,14 +198,22 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
             assert.equal((await app.query("UPDATE core.items SET name = 'nut' WHERE id = 1")).rowCount, 1);
             assert.deepEqual((await app.query("SELECT what FROM audit.events")).rows, [{ what: "created" }]);
             for (const schema of ["public", MIGRATIONS_SCHEMA, ...BUSINESS_SCHEMAS]) {
-                await assertRefused(app.query(`CREATE TABLE ${id(schema)}.intruder (id int)`), "42501", `permission denied for schema ${schema}`);
+                await assertRefused(
+                    app.query(`CREATE TABLE ${id(schema)}.intruder (id int)`),
+                    "42501",
+                    `permission denied for schema ${schema}`,
+                );
             }
             await assertRefused(app.query("CREATE SCHEMA intruder"), "42501", `permission denied for database ${a.names.database}`);
             await assertRefused(app.query("ALTER TABLE core.items ADD COLUMN price numeric"), "42501", "must be owner of table items");
             await assertRefused(app.query("DROP TABLE core.items"), "42501", "must be owner of table items");
             await assertRefused(app.query("TRUNCATE core.items"), "42501", "permission denied for table items");
             // The audit trail is append-only for the app: no direct writes.
-            await assertRefused(app.query("INSERT INTO audit.events (what) VALUES ('forged')"), "42501", "permission denied for table events");
+            await assertRefused(
+                app.query("INSERT INTO audit.events (what) VALUES ('forged')"),
+                "42501",
+                "permission denied for table events",
+            );
             await assertRefused(app.query("DELETE FROM audit.events"), "42501", "permission denied for table events");
         });
     });
@@ -155,7 +225,11 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
             await assertRefused(readonly.query("INSERT INTO core.items (name) VALUES ('x')"), "42501", "permission denied for table items");
             await assertRefused(readonly.query("UPDATE core.items SET name = 'x'"), "42501", "permission denied for table items");
             await assertRefused(readonly.query("DELETE FROM core.items"), "42501", "permission denied for table items");
-            await assertRefused(readonly.query("SELECT nextval('core.items_id_seq')"), "42501", "permission denied for sequence items_id_seq");
+            await assertRefused(
+                readonly.query("SELECT nextval('core.items_id_seq')"),
+                "42501",
+                "permission denied for sequence items_id_seq",
+            );
             await assertRefused(readonly.query("CREATE TABLE core.intruder (id int)"), "42501", "permission denied for schema core");
         });
     });
@@ -164,9 +238,21 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
         const open: Client[] = [];
         try {
             for (let i = 0; i < 3; i++) open.push(await connectAs(b.names.appRole, b.passwords.app, b.names.database));
-            await assertRefused(connectAs(b.names.appRole, b.passwords.app, b.names.database), "53300", `too many connections for role "${b.names.appRole}"`);
+            await assertRefused(
+                connectAs(b.names.appRole, b.passwords.app, b.names.database),
+                "53300",
+                `too many connections for role "${b.names.appRole}"`,
+            );
             // The other roles keep their own slots.
-            assert.equal(await asRole(b.names.readonlyRole, b.passwords.readonly, b.names.database, async (client) => (await client.query("SELECT 1 AS one")).rows[0].one), 1);
+            assert.equal(
+                await asRole(
+                    b.names.readonlyRole,
+                    b.passwords.readonly,
+                    b.names.database,
+                    async (client) => (await client.query("SELECT 1 AS one")).rows[0].one,
+                ),
+                1,
+            );
         } finally {
             await Promise.all(open.map((client) => client.end()));
         }

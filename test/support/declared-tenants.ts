@@ -49,7 +49,11 @@ function adminConnection(admin: AdminLike): AdminConnection {
 }
 
 /** The stack config of a stack whose one external server is `admin`, holding `tenants`. */
-export function declaredTenantsConfig(admin: AdminLike, tenants: readonly (string | DeclaredTenant)[], options: DeclaredTenantsOptions = {}): StackConfigValues {
+export function declaredTenantsConfig(
+    admin: AdminLike,
+    tenants: readonly (string | DeclaredTenant)[],
+    options: DeclaredTenantsOptions = {},
+): StackConfigValues {
     const server = adminConnection(admin);
     const declared = tenants.map((tenant) => {
         const { id: tenantId, ...rest } = typeof tenant === "string" ? { id: tenant } : tenant;
@@ -60,9 +64,16 @@ export function declaredTenantsConfig(admin: AdminLike, tenants: readonly (strin
     return {
         "tenantdb:servers": {
             [SERVER]: {
-                kind: "external", host: server.host, port: server.port, adminUser: server.user, superuser: true, sslmode: "disable", locale: "C.UTF-8",
+                kind: "external",
+                host: server.host,
+                port: server.port,
+                adminUser: server.user,
+                superuser: true,
+                sslmode: "disable",
+                locale: "C.UTF-8",
                 // Declared for the config's capacity checks only: enough for these tenants' limits.
-                maxConnections: Math.max(100, Math.ceil(demand * 1.2) + 10), capacity: Math.min(1000, Math.max(50, declared.length)),
+                maxConnections: Math.max(100, Math.ceil(demand * 1.2) + 10),
+                capacity: Math.min(1000, Math.max(50, declared.length)),
             },
         },
         "tenantdb:tenants": declared,
@@ -107,7 +118,14 @@ export async function applyDeclaredTenants(
 ): Promise<DeclaredTenants> {
     const evaluation = await evaluateSerially(declaredTenantsConfig(admin, tenants, options));
     const summary = await applyDeclaredResources(evaluation, adminConnection(admin), { server: SERVER, parallel: options.parallel ?? 4 });
-    return { evaluation, summary, fixtures: fixturesOf(evaluation, tenants.map((tenant) => (typeof tenant === "string" ? tenant : tenant.id))) };
+    return {
+        evaluation,
+        summary,
+        fixtures: fixturesOf(
+            evaluation,
+            tenants.map((tenant) => (typeof tenant === "string" ? tenant : tenant.id)),
+        ),
+    };
 }
 
 /** Drop-in for migration-targets' createTenants: the tenants' fixtures, in the order given. */
@@ -120,7 +138,11 @@ export async function createDeclaredTenants(
 }
 
 /** Drop-in for tenant-fixture's createTenantDatabase(admin, tenantId, { connectionLimit }). */
-export async function createDeclaredTenant(admin: AdminLike, tenantId: string, options: { connectionLimit?: number } = {}): Promise<TenantFixture> {
+export async function createDeclaredTenant(
+    admin: AdminLike,
+    tenantId: string,
+    options: { connectionLimit?: number } = {},
+): Promise<TenantFixture> {
     const [fixture] = await createDeclaredTenants(admin, [tenantId], options);
     return fixture;
 }
@@ -132,7 +154,8 @@ export async function dropDeclaredTenant(admin: AdminLike, tenantId: string): Pr
     await server.connect();
     try {
         await server.query(`DROP DATABASE IF EXISTS ${id(names.database)} WITH (FORCE)`);
-        for (const role of [names.appRole, names.readonlyRole, names.migratorRole, names.ownerRole]) await server.query(`DROP ROLE IF EXISTS ${id(role)}`);
+        for (const role of [names.appRole, names.readonlyRole, names.migratorRole, names.ownerRole])
+            await server.query(`DROP ROLE IF EXISTS ${id(role)}`);
     } finally {
         await server.end();
     }

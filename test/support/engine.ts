@@ -42,7 +42,10 @@ export function locateEngine(): Engine | undefined {
         located = { binDir: process.env.TENANTDB_ENGINE_BIN, source: "TENANTDB_ENGINE_BIN" };
     } else {
         try {
-            const binDir = execFileSync("bash", [path.join(REPO_ROOT, "tools/pulumi-engine/build.sh"), "--locate"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+            const binDir = execFileSync("bash", [path.join(REPO_ROOT, "tools/pulumi-engine/build.sh"), "--locate"], {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "ignore"],
+            }).trim();
             located = { binDir, source: "npm run engine" };
         } catch {
             const binDir = onPath("pulumi");
@@ -83,12 +86,18 @@ export class EngineProject {
     readonly env: Record<string, string>;
     private saved?: Record<string, string | undefined>;
 
-    private constructor(readonly engine: Engine, readonly root: string) {
+    private constructor(
+        readonly engine: Engine,
+        readonly root: string,
+    ) {
         this.dir = path.join(root, "project");
         mkdirSync(this.dir);
         mkdirSync(path.join(root, "state"));
         const project = readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8");
-        writeFileSync(path.join(this.dir, "Pulumi.yaml"), project.replace(/^main: .*$/m, `main: ${path.relative(this.dir, path.join(REPO_ROOT, "index.ts"))}`));
+        writeFileSync(
+            path.join(this.dir, "Pulumi.yaml"),
+            project.replace(/^main: .*$/m, `main: ${path.relative(this.dir, path.join(REPO_ROOT, "index.ts"))}`),
+        );
         // The language host resolves @pulumi/pulumi from the project folder.
         symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.dir, "node_modules"));
         this.env = {
@@ -139,7 +148,7 @@ export class EngineProject {
     /** Rewrites the given keys of a stack file (a config-file edit); every other key, secrets included, stays. */
     writeConfig(stackName: string, plain: Record<string, unknown>): void {
         const file = path.join(this.dir, `Pulumi.${stackName}.yaml`);
-        const existing: { config?: Record<string, unknown> } = existsSync(file) ? parseYaml(readFileSync(file, "utf8")) ?? {} : {};
+        const existing: { config?: Record<string, unknown> } = existsSync(file) ? (parseYaml(readFileSync(file, "utf8")) ?? {}) : {};
         writeFileSync(file, toYaml({ ...existing, config: { ...existing.config, ...plain } }));
     }
 
@@ -168,7 +177,9 @@ export class EngineProject {
  */
 export function stackConfigOf(values: Record<string, unknown>): StackConfig {
     const { "tenantdb:serverPasswords": passwords, ...plain } = values;
-    const secrets = Object.fromEntries(Object.entries((passwords ?? {}) as Record<string, string>).map(([server, value]) => [`tenantdb:serverPasswords.${server}`, value]));
+    const secrets = Object.fromEntries(
+        Object.entries((passwords ?? {}) as Record<string, string>).map(([server, value]) => [`tenantdb:serverPasswords.${server}`, value]),
+    );
     return { plain, secrets };
 }
 

@@ -11,7 +11,8 @@ export function migrationsWith(extra: Record<string, string>): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-migrations-"));
     made.push(dir);
     for (const file of readdirSync(DEFAULT_MIGRATIONS_DIR)) {
-        if (file.endsWith(".sql") || (file.endsWith(".ts") && file !== "index.ts")) copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, file), path.join(dir, file));
+        if (file.endsWith(".sql") || (file.endsWith(".ts") && file !== "index.ts"))
+            copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, file), path.join(dir, file));
     }
     for (const [name, content] of Object.entries(extra)) writeFileSync(path.join(dir, name), content);
     return dir;

@@ -46,6 +46,9 @@ export async function createTenants(server: AdminServer, tenantIds: readonly str
 /** Provisioning input with a per-tenant admin password. */
 export function seedFor(tenantIds: readonly string[]): Record<string, SeedInput> {
     return Object.fromEntries(
-        tenantIds.map((id) => [id, { companyName: `Company ${id}`, adminEmail: `admin@${id.replace(/_/g, "-")}.test`, adminPassword: `pw-${id}-correct-horse` }]),
+        tenantIds.map((id) => [
+            id,
+            { companyName: `Company ${id}`, adminEmail: `admin@${id.replace(/_/g, "-")}.test`, adminPassword: `pw-${id}-correct-horse` },
+        ]),
     );
 }

@@ -10,7 +10,8 @@ export interface TestServer {
 
 export function testServer(): TestServer {
     const raw = process.env.TENANTDB_TEST_SERVER;
-    if (!raw) throw new Error("TENANTDB_TEST_SERVER is not set: run the tests through `npm test` (mocha loads test/support/global-postgres.ts).");
+    if (!raw)
+        throw new Error("TENANTDB_TEST_SERVER is not set: run the tests through `npm test` (mocha loads test/support/global-postgres.ts).");
     return JSON.parse(raw);
 }
 

@@ -42,8 +42,11 @@ function projectName(dir: string): string {
 
 function isSecure(value: unknown): value is { secure: string } {
     return (
-        value !== null && typeof value === "object" && !Array.isArray(value) &&
-        Object.keys(value).length === 1 && typeof (value as { secure?: unknown }).secure === "string"
+        value !== null &&
+        typeof value === "object" &&
+        !Array.isArray(value) &&
+        Object.keys(value).length === 1 &&
+        typeof (value as { secure?: unknown }).secure === "string"
     );
 }
 
@@ -105,7 +108,10 @@ export function parseStackFile(text: string, file: string, project = "tenantdb")
 /** Reads a stack config file; the error names the file and how to point at another one. */
 export function readStackFile(file: string): StackFile {
     if (!existsSync(file)) {
-        throw fileProblem(file, "does not exist. Pass --config <file>, or --stack <name> to read Pulumi.<name>.yaml in the current directory.");
+        throw fileProblem(
+            file,
+            "does not exist. Pass --config <file>, or --stack <name> to read Pulumi.<name>.yaml in the current directory.",
+        );
     }
     return parseStackFile(readFileSync(file, "utf8"), file, projectName(path.dirname(path.resolve(file))));
 }

@@ -2,7 +2,11 @@
 // ts-node registered with the project's tsconfig and TypeScript, CommonJS modules, inside a root
 // stack resource. Only the engine is replaced by the SDK's mocks. Prints the stack outputs' keys
 // and the number of resources, or the error, as JSON.
-require("ts-node").register({ project: "tsconfig.json", transpileOnly: process.env.TEST_TYPE_CHECK === "false", compilerOptions: { module: "nodenext", moduleResolution: "nodenext", noEmit: false } });
+require("ts-node").register({
+    project: "tsconfig.json",
+    transpileOnly: process.env.TEST_TYPE_CHECK === "false",
+    compilerOptions: { module: "nodenext", moduleResolution: "nodenext", noEmit: false },
+});
 const pulumi = require("@pulumi/pulumi");
 const { RecordingMocks } = require("../../../src/program/mocks");
 
