@@ -14,69 +14,18 @@ import { ResolvedTenant, StackModel } from "../config/model";
 import { TenantState } from "../config/schema";
 import { NewTenant, parseNewTenant } from "../config/sources/tenant-request";
 import { FleetReport, fleetFailed, runFleet } from "../migrate/fleet";
-import { targetsFromStackOutputs } from "../migrate/targets";
 import { SeedInput } from "../migrate/types";
 import { stackFilePath } from "../config/sources/stack-file";
-import type { DeployedOutputs } from "../program/outputs";
-import { EngineSettings, selectStack, update } from "./engine";
+import { selectStack, update } from "./engine";
 import { ConflictError, InvalidRequestError, MigrationFailedError } from "./errors";
 import { withStackLease } from "./lease";
+import { deployedTargets, failedTenants } from "./deployed";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
 import { StackFileEdit } from "./stack-file";
 import { Pending, ProvisionQueue } from "./provision-batch";
 import { tenantUrns } from "./targets";
-import type { FinalBackup } from "./final-backup";
+import type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./types";
 import type * as automation from "@pulumi/pulumi/automation";
-
-/** What happened, for a progress display or a log; never holds a secret. */
-export type ControlEvent =
-    | { readonly kind: "waiting"; readonly stack: string; readonly holder?: string }
-    | { readonly kind: "leased"; readonly stack: string; readonly operation: string }
-    | { readonly kind: "config-written"; readonly stack: string; readonly tenantId: string; readonly state?: TenantState }
-    | { readonly kind: "engine"; readonly stack: string; readonly line: string }
-    | { readonly kind: "engine-locked"; readonly stack: string }
-    | { readonly kind: "backup"; readonly stack: string; readonly tenantId: string; readonly location: string }
-    | { readonly kind: "migrated"; readonly stack: string; readonly report: FleetReport };
-
-export interface ClientOptions extends EngineSettings {
-    /** Who calls, recorded in the lease and in each lifecycle transition: `portal:alice`, `ci`. */
-    readonly actor: string;
-    /** Waiting for a busy stack, and when a dead holder's lease goes stale. */
-    readonly lease?: { readonly waitMs?: number; readonly staleMs?: number };
-    /** The verified final backup a suspension requires (final-backup.ts); suspend is refused without it. */
-    readonly finalBackup?: FinalBackup;
-    readonly onEvent?: (event: ControlEvent) => void;
-    /** Clock, for the lifecycle's records and retention checks. */
-    readonly now?: () => Date;
-}
-
-export interface CallOptions {
-    readonly signal?: AbortSignal;
-}
-
-export interface ProvisionResult {
-    readonly tenantId: string;
-    readonly server: string;
-    /** False when the same request had already provisioned this tenant (provisioning is idempotent). */
-    readonly created: boolean;
-    readonly migrations: FleetReport;
-}
-
-export interface LifecycleResult {
-    readonly tenantId: string;
-    readonly state: TenantState;
-    /** The verified final backup a suspension was taken after. */
-    readonly backup?: string;
-}
-
-export interface TenantStatus {
-    readonly id: string;
-    readonly plan: string;
-    readonly server: string;
-    readonly state: TenantState;
-    /** When it entered its state, from its history (undefined for a tenant never transitioned). */
-    readonly since?: string;
-}
 
 const DEFAULT_WAIT_MS = 600_000;
 
@@ -393,20 +342,4 @@ export class TenantdbClient {
     private emit(event: ControlEvent): void {
         this.options.onEvent?.(event);
     }
-}
-
-function failedTenants(report: FleetReport): string[] {
-    return report.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId);
-}
-
-/** Migration targets of a deployed stack, with each server's connection budget. */
-export async function deployedTargets(stack: automation.Stack) {
-    const values = await stack.outputs();
-    const outputs: DeployedOutputs = {
-        tenants: values.tenants?.value ?? {},
-        tenantSecrets: values.tenantSecrets?.value ?? {},
-        servers: values.servers?.value ?? {},
-    };
-    const maxConnections = Object.fromEntries(Object.entries(outputs.servers ?? {}).map(([name, server]) => [name, server.maxConnections]));
-    return targetsFromStackOutputs(outputs, { maxConnections });
 }

@@ -5,7 +5,7 @@
 export { TenantdbClient } from "./client";
 export { FleetClient, cellsOf } from "./fleet";
 export type { CellCommand, CellResult, FleetOptions } from "./fleet";
-export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./client";
+export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./types";
 export {
     AbortedError,
     BusyError,
