@@ -36,7 +36,10 @@ async function main() {
     try {
         const config = (n: number) => {
             const values = declaredTenantsConfig(server, tenants(n));
-            (values["tenantdb:cell"] as unknown) = { capacity: 200 };
+            // Room for the tenants this adds, on the server and in the cell.
+            const servers = values["tenantdb:servers"] as Record<string, Record<string, unknown>>;
+            servers.local = { ...servers.local, capacity: 200, maxConnections: 1000 };
+            values["tenantdb:cell"] = { capacity: 200 };
             return stackConfigOf(values);
         };
         const stack = await project.stack("bench", config(N));
@@ -49,25 +52,25 @@ async function main() {
 
         project.writeConfig("bench", config(N + 1).plain);
         const [full, fullResult] = await seconds(() => production.up());
+        console.log(
+            `\nadding tenant ${N + 1} of ${N + 1}, full up:      ${full.toFixed(1)} s (${JSON.stringify(fullResult.summary.resourceChanges)})`,
+        );
 
         project.writeConfig("bench", config(N + 2).plain);
         const file = path.join(project.dir, "Pulumi.bench.yaml");
         const added = new StackFileEdit(file).model().tenants.at(-1)!;
         const [urnSeconds, urns] = await seconds(() => tenantUrns(readFileSync(file, "utf8"), file, "bench", [added]));
         const [targeted, targetedResult] = await seconds(() => production.up({ target: urns }));
-
-        const client = new TenantdbClient({ workDir: project.dir, actor: "bench", env: project.env, pulumiBinDir: engine.binDir });
-        const seed = { companyName: "Bench Ltd", adminEmail: "admin@bench.test", adminPassword: "correct horse battery staple" };
-        const [provision] = await seconds(() => client.provision("bench", { id: `prov_${N + 2}` }, { seed }));
-
-        console.log(
-            `\nadding tenant ${N + 1} of ${N + 1}, full up:      ${full.toFixed(1)} s (${JSON.stringify(fullResult.summary.resourceChanges)})`,
-        );
         console.log(
             `adding tenant ${N + 2} of ${N + 2}, targeted up:  ${targeted.toFixed(1)} s (${JSON.stringify(targetedResult.summary.resourceChanges)}), ` +
                 `plus ${urnSeconds.toFixed(1)} s to compute its ${urns.length} URNs offline`,
         );
         console.log(`ratio full / targeted: ${(full / (targeted + urnSeconds)).toFixed(2)}`);
+
+        const client = new TenantdbClient({ workDir: project.dir, actor: "bench", env: project.env, pulumiBinDir: engine.binDir });
+        const seed = { companyName: "Bench Ltd", adminEmail: "admin@bench.test", adminPassword: "correct horse battery staple" };
+        const [provision] = await seconds(() => client.provision("bench", { id: `prov_${N + 2}`, connectionLimit: 10 }, { seed }));
+
         console.log(`TenantdbClient.provision of tenant ${N + 3} (lease, edit, targeted up, migrations, seed): ${provision.toFixed(1)} s`);
     } finally {
         project.remove();
