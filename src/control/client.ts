@@ -19,7 +19,7 @@ import { stackFilePath } from "../config/sources/stack-file";
 import { selectStack, update } from "./engine";
 import { ConflictError, InvalidRequestError, MigrationFailedError } from "./errors";
 import { withStackLease } from "./lease";
-import { deployedTargets, failedTenants } from "./deployed";
+import { deployedTargets } from "./deployed";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
 import { StackFileEdit } from "./stack-file";
 import { Pending, ProvisionQueue } from "./provision-batch";
@@ -178,7 +178,7 @@ export class TenantdbClient {
             const result = await this.up(stack, stackName, undefined, signal);
             const migrations = await runFleet(await deployedTargets(stack), { mode: "up", seed: options.seed });
             this.emit({ kind: "migrated", stack: stackName, report: migrations });
-            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations, failedTenants(migrations));
+            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations);
             return { summary: result.summary, migrations };
         });
     }
@@ -194,7 +194,7 @@ export class TenantdbClient {
                 seed: options.seed,
             });
             this.emit({ kind: "migrated", stack: stackName, report: migrations });
-            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations, failedTenants(migrations));
+            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations);
             return { migrations };
         });
     }

@@ -1,12 +1,7 @@
 /** What the control API reads back from a deployed stack: its migration targets. */
 import type * as automation from "@pulumi/pulumi/automation";
-import { FleetReport } from "../migrate/fleet";
 import { targetsFromStackOutputs } from "../migrate/targets";
 import type { DeployedOutputs } from "../program/outputs";
-
-export function failedTenants(report: FleetReport): string[] {
-    return report.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId);
-}
 
 /** Migration targets of a deployed stack, with each server's connection budget. */
 export async function deployedTargets(stack: automation.Stack) {

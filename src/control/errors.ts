@@ -75,14 +75,19 @@ export class EngineError extends ControlError {
 /** The deployment went through but migrating some tenants failed; `report` has each tenant's result. */
 export class MigrationFailedError extends ControlError {
     readonly code = "migration_failed";
+    /** The tenants that failed: `only` those asked about, else every failed tenant of the report. */
+    readonly failedTenants: readonly string[];
+
     constructor(
         readonly stack: string,
         readonly report: FleetReport,
-        readonly failedTenants: readonly string[],
+        only?: readonly string[],
     ) {
-        const reasons = report.tenants.filter((t) => failedTenants.includes(t.tenantId) && t.error).map((t) => `\n  - ${t.error}`);
-        super(`stack ${stack}: migrations failed for ${failedTenants.join(", ")}; the deployment itself succeeded.${reasons.join("")}`);
+        const failed = only ?? report.tenants.filter((t) => t.outcome === "failed").map((t) => t.tenantId);
+        const reasons = report.tenants.filter((t) => failed.includes(t.tenantId) && t.error).map((t) => `\n  - ${t.error}`);
+        super(`stack ${stack}: migrations failed for ${failed.join(", ")}; the deployment itself succeeded.${reasons.join("")}`);
         this.name = "MigrationFailedError";
+        this.failedTenants = failed;
     }
 }
 

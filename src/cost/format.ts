@@ -49,6 +49,11 @@ interface Section {
     readonly rows: string[][];
 }
 
+/** The resources no price covers, in report and diff alike. */
+function unpricedSection(title: string, unpriced: readonly { type: string; name: string; reason: string }[]): Section {
+    return { title, head: ["Type", "Name", "Reason"], rows: unpriced.map((u) => [u.type, u.name, u.reason]) };
+}
+
 function reportSections(report: CostReport): { summary: string[]; sections: Section[]; notes: string[] } {
     const summary = [
         `Region ${report.region}; shared servers split by ${report.allocation}; ${report.tenants.length} tenants on ${report.servers.length} servers.`,
@@ -91,13 +96,7 @@ function reportSections(report: CostReport): { summary: string[]; sections: Sect
             rows: report.unallocated.items.map((i) => [i.resourceName, i.item, formatUsd(i.monthlyUsd)]),
         });
     }
-    if (report.unpriced.length > 0) {
-        sections.push({
-            title: "Unpriced (not counted in any total)",
-            head: ["Type", "Name", "Reason"],
-            rows: report.unpriced.map((u) => [u.type, u.name, u.reason]),
-        });
-    }
+    if (report.unpriced.length > 0) sections.push(unpricedSection("Unpriced (not counted in any total)", report.unpriced));
     const notes = [
         `${report.freeResources} resources cost nothing by themselves (PostgreSQL objects, random values, providers, components, configuration).`,
         ...report.warnings.map((w) => `Warning: ${w}`),
@@ -133,13 +132,7 @@ function diffSections(diff: CostDiff): { summary: string[]; sections: Section[];
                 .map((s) => [s.server, s.status, formatUsd(s.beforeUsd), formatUsd(s.afterUsd), formatDelta(s.deltaUsd)]),
         },
     ];
-    if (diff.unpricedAfter.length > 0) {
-        sections.push({
-            title: "Unpriced after the change (not counted)",
-            head: ["Type", "Name", "Reason"],
-            rows: diff.unpricedAfter.map((u) => [u.type, u.name, u.reason]),
-        });
-    }
+    if (diff.unpricedAfter.length > 0) sections.push(unpricedSection("Unpriced after the change (not counted)", diff.unpricedAfter));
     const notes = [
         `Not allocated to a tenant: ${formatUsd(diff.beforeUnallocatedUsd)} -> ${formatUsd(diff.afterUnallocatedUsd)}.`,
         ...diff.warnings.map((w) => `Warning: ${w}`),

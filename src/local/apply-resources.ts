@@ -4,15 +4,7 @@
  * declared-sql.ts (the provider's statements); apply-declared.ts orders the calls.
  */
 import type { Client } from "pg";
-import type {
-    DeclaredDatabase,
-    DeclaredDefaultPrivileges,
-    DeclaredExtension,
-    DeclaredGrant,
-    DeclaredGrantRole,
-    DeclaredRole,
-    DeclaredSchema,
-} from "./declared-resources";
+import type * as declared from "./declared-resources";
 import * as sql from "./declared-sql";
 import { passwordMatches } from "./password-verifier";
 
@@ -64,7 +56,7 @@ async function asMemberOf<T>(client: Client, context: Context, roles: readonly (
     }
 }
 
-export async function applyRole(client: Client, context: Context, role: DeclaredRole): Promise<Outcome> {
+export async function applyRole(client: Client, context: Context, role: declared.DeclaredRole): Promise<Outcome> {
     const found = await client.query(
         `SELECT r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolinherit, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,
                 coalesce(r.rolconfig, '{}') AS config,
@@ -77,7 +69,7 @@ export async function applyRole(client: Client, context: Context, role: Declared
         return "created";
     }
     const current = found.rows[0];
-    const actual: Partial<Record<keyof DeclaredRole, boolean>> = {
+    const actual: Partial<Record<keyof declared.DeclaredRole, boolean>> = {
         superuser: current.rolsuper,
         createDatabase: current.rolcreatedb,
         createRole: current.rolcreaterole,
@@ -116,7 +108,7 @@ export async function applyRole(client: Client, context: Context, role: Declared
     return "updated";
 }
 
-export async function applyGrantRole(client: Client, _context: Context, grant: DeclaredGrantRole): Promise<Outcome> {
+export async function applyGrantRole(client: Client, _context: Context, grant: declared.DeclaredGrantRole): Promise<Outcome> {
     const statements = sql.grantRole(grant);
     const found = await client.query(
         "SELECT m.admin_option FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = $1 AND u.rolname = $2",
@@ -127,7 +119,7 @@ export async function applyGrantRole(client: Client, _context: Context, grant: D
     return found.rowCount ? "updated" : "created";
 }
 
-export async function applyDatabase(client: Client, context: Context, database: DeclaredDatabase): Promise<Outcome> {
+export async function applyDatabase(client: Client, context: Context, database: declared.DeclaredDatabase): Promise<Outcome> {
     const found = await client.query(
         `SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding, datcollate, datctype, datconnlimit, datallowconn, datistemplate
          FROM pg_database WHERE datname = $1`,
@@ -160,7 +152,7 @@ export async function applyDatabase(client: Client, context: Context, database: 
     return "updated";
 }
 
-export async function applyExtension(client: Client, _context: Context, extension: DeclaredExtension): Promise<Outcome> {
+export async function applyExtension(client: Client, _context: Context, extension: declared.DeclaredExtension): Promise<Outcome> {
     const statement = sql.createExtension(extension);
     const found = await client.query(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1",
@@ -175,7 +167,7 @@ export async function applyExtension(client: Client, _context: Context, extensio
     return "updated";
 }
 
-export async function applySchema(client: Client, context: Context, schema: DeclaredSchema): Promise<Outcome> {
+export async function applySchema(client: Client, context: Context, schema: declared.DeclaredSchema): Promise<Outcome> {
     const statement = sql.createSchema(schema);
     const found = await client.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1", [schema.name]);
     if (found.rowCount && (!schema.owner || found.rows[0].owner === schema.owner)) return "unchanged";
@@ -202,7 +194,7 @@ function matches(held: { privileges: string[]; grantable: boolean }, objectType:
     return !held.grantable && JSON.stringify(held.privileges) === JSON.stringify(sql.expandPrivileges(objectType, declared));
 }
 
-export async function applyGrant(client: Client, context: Context, grant: DeclaredGrant): Promise<Outcome> {
+export async function applyGrant(client: Client, context: Context, grant: declared.DeclaredGrant): Promise<Outcome> {
     const statements = sql.grant(grant);
     const held =
         grant.objectType === "database"
@@ -229,7 +221,11 @@ export async function applyGrant(client: Client, context: Context, grant: Declar
 
 const DEFAULT_ACL_TYPES = { table: "r", sequence: "S", function: "f", type: "T" } as const;
 
-export async function applyDefaultPrivileges(client: Client, context: Context, defaults: DeclaredDefaultPrivileges): Promise<Outcome> {
+export async function applyDefaultPrivileges(
+    client: Client,
+    context: Context,
+    defaults: declared.DeclaredDefaultPrivileges,
+): Promise<Outcome> {
     const statements = sql.defaultPrivileges(defaults);
     const held = await heldPrivileges(
         client,
@@ -243,10 +239,10 @@ export async function applyDefaultPrivileges(client: Client, context: Context, d
 }
 
 /** Roles before the roles that are members of them or assume them. */
-export function inMembershipOrder(roles: readonly DeclaredRole[]): DeclaredRole[] {
+export function inMembershipOrder(roles: readonly declared.DeclaredRole[]): declared.DeclaredRole[] {
     const byName = new Map(roles.map((role) => [role.name, role]));
-    const ordered: DeclaredRole[] = [];
-    const visit = (role: DeclaredRole, path: Set<string>) => {
+    const ordered: declared.DeclaredRole[] = [];
+    const visit = (role: declared.DeclaredRole, path: Set<string>) => {
         if (ordered.includes(role)) return;
         if (path.has(role.name)) throw new Error(`roles ${[...path].join(", ")} are members of each other`);
         path.add(role.name);

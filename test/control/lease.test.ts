@@ -5,13 +5,20 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AbortedError, BusyError } from "../../src/control/errors";
-import { leasePath, withStackLease } from "../../src/control/lease";
+import { LeaseOptions, leasePath, withStackLease } from "../../src/control/lease";
 
 describe("the stack lease", function () {
     this.timeout(60_000);
     let workDir: string;
     beforeEach(() => (workDir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-lease-"))));
     afterEach(() => rmSync(workDir, { recursive: true, force: true }));
+
+    /** A second caller of stack prod, recording who it found holding the lease. */
+    const waiter = (options: LeaseOptions) => {
+        const waits: (string | undefined)[] = [];
+        const run = withStackLease(workDir, "prod", { ...options, onWait: (holder) => waits.push(holder) }, async () => "ran");
+        return { waits, run };
+    };
 
     it("runs one holder at a time per stack, in arrival order, and stacks do not wait for each other", async () => {
         const events: string[] = [];
@@ -39,13 +46,8 @@ describe("the stack lease", function () {
             () => new Promise<void>((r) => (release = r)),
         );
         await sleep(100);
-        const waits: (string | undefined)[] = [];
-        const error = await withStackLease(
-            workDir,
-            "prod",
-            { owner: "ci", operation: "deploy", waitMs: 700, onWait: (h) => waits.push(h) },
-            async () => "ran",
-        ).catch((e: unknown) => e);
+        const { waits, run } = waiter({ owner: "ci", operation: "deploy", waitMs: 700 });
+        const error = await run.catch((e: unknown) => e);
         assert.ok(error instanceof BusyError);
         assert.equal(error.code, "busy");
         assert.match(
@@ -81,13 +83,8 @@ describe("the stack lease", function () {
             child.on("exit", (code) => reject(new Error(`holder exited early with ${code}`)));
         });
         child.kill("SIGKILL");
-        const waits: (string | undefined)[] = [];
-        const result = await withStackLease(
-            workDir,
-            "prod",
-            { owner: "portal", operation: "provision next", staleMs: 2000, onWait: (h) => waits.push(h) },
-            async () => "ran",
-        );
+        const { waits, run } = waiter({ owner: "portal", operation: "provision next", staleMs: 2000 });
+        const result = await run;
         assert.equal(result, "ran");
         // It waited for the dead holder's lease to go stale rather than taking a live one.
         assert.equal(waits.length, 1);
