@@ -7,6 +7,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AbortedError, BusyError } from "../../src/control/errors";
 import { LeaseOptions, leasePath, withStackLease } from "../../src/control/lease";
 
+/**
+ * How long a killed holder's lease lives on. Long enough that, even on a loaded machine, the
+ * next caller finds it still fresh and has to wait for it to go stale, which is what is tested.
+ */
+const STALE_MS = 8000;
+
 describe("the stack lease", function () {
     this.timeout(60_000);
     let workDir: string;
@@ -75,15 +81,19 @@ describe("the stack lease", function () {
     });
 
     it("is taken over once a killed holder's lease goes stale", async () => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "support/hold-lease.ts"), workDir, "prod", "2000"], {
-            stdio: ["ignore", "pipe", "inherit"],
-        });
+        const child = spawn(
+            process.execPath,
+            ["--import", "tsx", path.join(__dirname, "support/hold-lease.ts"), workDir, "prod", String(STALE_MS)],
+            {
+                stdio: ["ignore", "pipe", "inherit"],
+            },
+        );
         await new Promise<void>((resolve, reject) => {
             child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve());
             child.on("exit", (code) => reject(new Error(`holder exited early with ${code}`)));
         });
         child.kill("SIGKILL");
-        const { waits, run } = waiter({ owner: "portal", operation: "provision next", staleMs: 2000 });
+        const { waits, run } = waiter({ owner: "portal", operation: "provision next", staleMs: STALE_MS });
         const result = await run;
         assert.equal(result, "ran");
         // It waited for the dead holder's lease to go stale rather than taking a live one.

@@ -43,6 +43,12 @@ async function tenantsInState(stack: automation.Stack): Promise<string[]> {
         .sort();
 }
 
+/**
+ * How long a killed holder's lease lives on. Long enough that, even on a loaded machine, the
+ * next caller finds it still fresh and has to wait for it to go stale, which is what is tested.
+ */
+const STALE_MS = 8000;
+
 describe("Real engine: the control API", function () {
     this.timeout(600_000);
     let project: EngineProject;
@@ -58,7 +64,7 @@ describe("Real engine: the control API", function () {
         actor: "portal:alice",
         env: project.env,
         pulumiBinDir: project.engine.binDir,
-        lease: { waitMs: 300_000, staleMs: 3000 },
+        lease: { waitMs: 300_000, staleMs: STALE_MS },
         finalBackup: finalBackupFromInventory({ s3: {}, tenants: [s3Target(LIFECYCLE, BUCKET)] }, { storeFor: storeFor(s3) }),
     });
 
@@ -183,7 +189,7 @@ describe("Real engine: the control API", function () {
     it("provision: takes over the lease of a caller killed while holding it", async () => {
         const holder = spawn(
             process.execPath,
-            ["--import", "tsx", path.join(__dirname, "../control/support/hold-lease.ts"), project.dir, "dev", "3000"],
+            ["--import", "tsx", path.join(__dirname, "../control/support/hold-lease.ts"), project.dir, "dev", String(STALE_MS)],
             { stdio: ["ignore", "pipe", "inherit"] },
         );
         await new Promise<void>((resolve) => holder.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve()));

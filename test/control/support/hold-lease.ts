@@ -7,5 +7,7 @@ import { withStackLease } from "../../../src/control/lease";
 const [workDir, stack, staleMs] = process.argv.slice(2);
 void withStackLease(workDir, stack, { owner: "test:doomed", operation: "provision doomed", staleMs: Number(staleMs) }, async () => {
     process.stdout.write("held\n");
+    // Alive until killed: the lease's own refresh timer does not keep a process running.
+    setInterval(() => undefined, 1000);
     await new Promise(() => undefined);
 });
