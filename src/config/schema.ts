@@ -121,12 +121,20 @@ const dedicatedServerSchema = rdsServerSchema.omit({ kind: true, capacity: true 
 export const TENANT_STATES = ["active", "suspended", "retired", "erased"] as const;
 export type TenantState = (typeof TENANT_STATES)[number];
 
+/**
+ * Pulumi reads stack files with Go's YAML, which turns an unquoted timestamp into a time value
+ * and hands the program Go's rendering of it, `2026-01-31 12:00:00.5 +0000 UTC`. Any YAML tool
+ * may drop the quotes tenantdb writes, so that form is read back as the ISO time it was.
+ */
+function isoFromGoTime(value: unknown): unknown {
+    const go = typeof value === "string" ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) \+0000 UTC$/.exec(value) : null;
+    return go ? `${go[1]}T${go[2]}Z` : value;
+}
+
 /** One lifecycle transition: who moved the tenant to which state, and when. */
 export const transitionSchema = z.strictObject({
     state: z.enum(TENANT_STATES),
-    at: z.iso.datetime({
-        error: 'must be an ISO 8601 UTC time in quotes, such as "2026-01-31T12:00:00Z" (unquoted, Pulumi reads it as a timestamp and passes it on in another format)',
-    }),
+    at: z.preprocess(isoFromGoTime, z.iso.datetime({ error: "must be an ISO 8601 UTC time such as 2026-01-31T12:00:00Z" })),
     by: z.string().min(1).max(200),
     /** The verified final backup a suspension was taken after. */
     backup: z.string().max(1000).optional(),

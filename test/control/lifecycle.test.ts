@@ -39,6 +39,15 @@ describe("tenant lifecycle rules", () => {
         }
     });
 
+    it("reads back a transition time that lost its quotes, as Pulumi's Go YAML renders it", () => {
+        const suspended = tenant("suspended", [{ ...SUSPENDED[0], at: "2026-11-01 00:00:00.5 +0000 UTC" }]);
+        assert.equal(suspended.history[0].at, "2026-11-01T00:00:00.5Z");
+        assert.throws(
+            () => tenant("suspended", [{ ...SUSPENDED[0], at: "yesterday" }]),
+            /history\[0\]\.at: must be an ISO 8601 UTC time such as 2026-01-31T12:00:00Z/,
+        );
+    });
+
     it("lets a tenant retire only after its backup retention since the suspension, or with an override naming it", () => {
         const suspended = tenant("suspended", SUSPENDED, 30);
         assert.throws(() => checkRetirement(suspended, new Date("2026-11-30T23:59:59Z")), {

@@ -104,105 +104,6 @@ describe("Real engine: the control API", function () {
         assert.deepEqual(await companies("ctl_acme"), ["Acme Ltd"]);
     });
 
-    it("provision: ten concurrent calls and a repeated one give ten tenants, in one targeted update", async () => {
-        const before = await updates();
-        const calls = [...BURST, BURST[3]].map((id) => client.provision("dev", { id }, { seed: seed(id) }));
-        const results = await Promise.all(calls);
-        assert.deepEqual(
-            results.map((r) => [r.tenantId, r.server, r.created]),
-            [...BURST.map((id) => [id, "local", true]), [BURST[3], "local", false]],
-        );
-        assert.deepEqual(
-            stackFile().map((t) => t.id),
-            ["ctl_acme", ...BURST],
-        );
-        assert.deepEqual(await tenantsInState(stack), ["ctl_acme", ...BURST].sort());
-        assert.equal(await updates(), before + 1);
-        const [last] = await stack.history(1);
-        // A targeted update counts every untargeted resource as the same, without diffing it.
-        assert.deepEqual(last.resourceChanges, {
-            create: BURST.length * RESOURCES_PER_TENANT,
-            same: STACK_RESOURCES + RESOURCES_PER_TENANT,
-        });
-        assert.deepEqual(
-            results[0].migrations.tenants.map((t) => [t.tenantId, t.outcome]),
-            BURST.map((id) => [id, "ok"]),
-        );
-        assert.deepEqual(await companies(BURST[9]), [`${BURST[9]} Ltd`]);
-    });
-
-    it("provision: the same id with other settings is a conflict, and a bad request names its field", async () => {
-        await assert.rejects(client.provision("dev", { id: BURST[0], connectionLimit: 30 }), ConflictError);
-        const invalid = await client.provision("dev", { id: "Bad-Id" }).catch((e: unknown) => e);
-        assert.ok(invalid instanceof InvalidRequestError);
-        assert.equal(invalid.field, "request.id");
-        assert.deepEqual(
-            stackFile().map((t) => t.id),
-            ["ctl_acme", ...BURST],
-        );
-    });
-
-    it("provision: races a hand edit deployed by an up outside tenantdb, waits for its engine lock, and both tenants land", async () => {
-        // The outside up creates a database: the provider then waits for an advisory lock on its admin
-        // role, which this session holds, so that up keeps the engine's stack lock until released.
-        await withClient(testServer(), "postgres", async (blocker) => {
-            await blocker.query("SELECT pg_advisory_lock(oid::bigint) FROM pg_roles WHERE rolname = current_user");
-            const config = parseYaml(readFileSync(path.join(project.dir, "Pulumi.dev.yaml"), "utf8")).config;
-            project.writeConfig("dev", {
-                "tenantdb:tenants": [...config["tenantdb:tenants"], { id: "ctl_outside", server: "local", connectionLimit: 20 }],
-            });
-            const outside = await automation.LocalWorkspace.selectStack(
-                { stackName: "dev", workDir: project.dir },
-                { envVars: project.env, pulumiCommand: await project.command() },
-            );
-            let outsideError: unknown;
-            const running = outside.up().catch((error: unknown) => (outsideError = error));
-            const locks = path.join(project.root, "state", ".pulumi", "locks");
-            while (!existsSync(locks) || !readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json"))) await sleep(50);
-
-            let released = false;
-            const release = () => {
-                if (released) return;
-                released = true;
-                void blocker.query("SELECT pg_advisory_unlock_all()");
-            };
-            const racing = new TenantdbClient({ ...clientOptions(), onEvent: (e) => e.kind === "engine-locked" && release() });
-            const result = await racing.provision("dev", { id: "ctl_late" }, { seed: seed("Late") });
-            await running;
-            assert.equal(outsideError, undefined);
-            assert.equal(released, true, "the provision found the engine's lock held and waited");
-            assert.equal(result.created, true);
-        });
-        assert.deepEqual(
-            stackFile()
-                .map((t) => t.id)
-                .slice(-2),
-            ["ctl_outside", "ctl_late"],
-        );
-        assert.deepEqual(await companies("ctl_late"), ["Late Ltd"]);
-        assert.deepEqual(
-            (await tenantsInState(stack)).filter((id) => id === "ctl_outside" || id === "ctl_late"),
-            ["ctl_late", "ctl_outside"],
-        );
-    });
-
-    it("provision: takes over the lease of a caller killed while holding it", async () => {
-        const holder = spawn(
-            process.execPath,
-            ["--import", "tsx", path.join(__dirname, "../control/support/hold-lease.ts"), project.dir, "dev", String(STALE_MS)],
-            { stdio: ["ignore", "pipe", "inherit"] },
-        );
-        await new Promise<void>((resolve) => holder.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve()));
-        holder.kill("SIGKILL");
-        events.length = 0;
-        const result = await client.provision("dev", { id: BURST[0] });
-        assert.equal(result.created, false);
-        assert.deepEqual(
-            events.filter((e) => e.kind === "waiting").map((e) => (e as { holder?: string }).holder?.split(",")[0]),
-            ["test:doomed: provision doomed"],
-        );
-    });
-
     it("suspend, resume, retire: each transition recorded, each refusal before anything changes", async () => {
         const names = tenantNames(LIFECYCLE);
         const database = () =>
@@ -285,5 +186,105 @@ describe("Real engine: the control API", function () {
         // The other tenants are untouched, and the stack converges.
         const again = await stack.up({ expectNoChanges: true });
         assert.equal(again.summary.result, "succeeded");
+    });
+
+    it("provision: ten concurrent calls and a repeated one give ten tenants, in one targeted update", async () => {
+        const before = await updates();
+        const calls = [...BURST, BURST[3]].map((id) => client.provision("dev", { id }, { seed: seed(id) }));
+        const results = await Promise.all(calls);
+        assert.deepEqual(
+            results.map((r) => [r.tenantId, r.server, r.created]),
+            [...BURST.map((id) => [id, "local", true]), [BURST[3], "local", false]],
+        );
+        assert.deepEqual(
+            stackFile().map((t) => t.id),
+            ["ctl_acme", ...BURST],
+        );
+        // ctl_acme was erased by the lifecycle test: in the file as the record, gone from the state.
+        assert.deepEqual(await tenantsInState(stack), [...BURST].sort());
+        assert.equal(await updates(), before + 1);
+        const [last] = await stack.history(1);
+        // A targeted update counts every untargeted resource as the same, without diffing it.
+        assert.deepEqual(last.resourceChanges, {
+            create: BURST.length * RESOURCES_PER_TENANT,
+            same: STACK_RESOURCES,
+        });
+        assert.deepEqual(
+            results[0].migrations.tenants.map((t) => [t.tenantId, t.outcome]),
+            BURST.map((id) => [id, "ok"]),
+        );
+        assert.deepEqual(await companies(BURST[9]), [`${BURST[9]} Ltd`]);
+    });
+
+    it("provision: the same id with other settings is a conflict, and a bad request names its field", async () => {
+        await assert.rejects(client.provision("dev", { id: BURST[0], connectionLimit: 30 }), ConflictError);
+        const invalid = await client.provision("dev", { id: "Bad-Id" }).catch((e: unknown) => e);
+        assert.ok(invalid instanceof InvalidRequestError);
+        assert.equal(invalid.field, "request.id");
+        assert.deepEqual(
+            stackFile().map((t) => t.id),
+            ["ctl_acme", ...BURST],
+        );
+    });
+
+    it("provision: races a hand edit deployed by an up outside tenantdb, waits for its engine lock, and both tenants land", async () => {
+        // The outside up creates a database: the provider then waits for an advisory lock on its admin
+        // role, which this session holds, so that up keeps the engine's stack lock until released.
+        await withClient(testServer(), "postgres", async (blocker) => {
+            await blocker.query("SELECT pg_advisory_lock(oid::bigint) FROM pg_roles WHERE rolname = current_user");
+            const config = parseYaml(readFileSync(path.join(project.dir, "Pulumi.dev.yaml"), "utf8")).config;
+            project.writeConfig("dev", {
+                "tenantdb:tenants": [...config["tenantdb:tenants"], { id: "ctl_outside", server: "local", connectionLimit: 20 }],
+            });
+            const outside = await automation.LocalWorkspace.selectStack(
+                { stackName: "dev", workDir: project.dir },
+                { envVars: project.env, pulumiCommand: await project.command() },
+            );
+            let outsideError: unknown;
+            const running = outside.up().catch((error: unknown) => (outsideError = error));
+            const locks = path.join(project.root, "state", ".pulumi", "locks");
+            while (!existsSync(locks) || !readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json"))) await sleep(50);
+
+            let released = false;
+            const release = () => {
+                if (released) return;
+                released = true;
+                void blocker.query("SELECT pg_advisory_unlock_all()");
+            };
+            const racing = new TenantdbClient({ ...clientOptions(), onEvent: (e) => e.kind === "engine-locked" && release() });
+            const result = await racing.provision("dev", { id: "ctl_late" }, { seed: seed("Late") });
+            await running;
+            assert.equal(outsideError, undefined);
+            assert.equal(released, true, "the provision found the engine's lock held and waited");
+            assert.equal(result.created, true);
+        });
+        assert.deepEqual(
+            stackFile()
+                .map((t) => t.id)
+                .slice(-2),
+            ["ctl_outside", "ctl_late"],
+        );
+        assert.deepEqual(await companies("ctl_late"), ["Late Ltd"]);
+        assert.deepEqual(
+            (await tenantsInState(stack)).filter((id) => id === "ctl_outside" || id === "ctl_late"),
+            ["ctl_late", "ctl_outside"],
+        );
+    });
+
+    it("provision: takes over the lease of a caller killed while holding it", async () => {
+        const holder = spawn(
+            process.execPath,
+            ["--import", "tsx", path.join(__dirname, "../control/support/hold-lease.ts"), project.dir, "dev", String(STALE_MS)],
+            { stdio: ["ignore", "pipe", "inherit"] },
+        );
+        await new Promise<void>((resolve) => holder.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve()));
+        holder.kill("SIGKILL");
+        events.length = 0;
+        const result = await client.provision("dev", { id: BURST[0] });
+        assert.equal(result.created, false);
+        assert.deepEqual(
+            events.filter((e) => e.kind === "waiting").map((e) => (e as { holder?: string }).holder?.split(",")[0]),
+            ["test:doomed: provision doomed"],
+        );
     });
 });
