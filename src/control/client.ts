@@ -8,7 +8,6 @@
  * Failures are typed (errors.ts). Progress arrives as structured events; an AbortSignal stops
  * waiting and cancels a running update.
  */
-import { ConfigError } from "../config/errors";
 import { addTenant } from "../config/add-tenant";
 import { ResolvedTenant, StackModel } from "../config/model";
 import { TenantState } from "../config/schema";
@@ -17,7 +16,7 @@ import { FleetReport, fleetFailed, runFleet } from "../migrate/fleet";
 import { SeedInput } from "../migrate/types";
 import { stackFilePath } from "../config/sources/stack-file";
 import { selectStack, update } from "./engine";
-import { ConflictError, InvalidRequestError, MigrationFailedError } from "./errors";
+import { ConflictError, InvalidRequestError, MigrationFailedError, asInvalidRequest } from "./errors";
 import { withStackLease } from "./lease";
 import { deployedTargets } from "./deployed";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
@@ -59,7 +58,7 @@ export class TenantdbClient {
     provision(stackName: string, request: unknown, options: CallOptions & { seed?: SeedInput } = {}): Promise<ProvisionResult> {
         let tenant: NewTenant;
         try {
-            tenant = this.validRequest(() => parseNewTenant(request));
+            tenant = asInvalidRequest(() => parseNewTenant(request));
         } catch (error) {
             return Promise.reject(error);
         }
@@ -85,12 +84,11 @@ export class TenantdbClient {
                 }
             }
             if (accepted.length === 0) return;
-            if (accepted.some((a) => a.created)) edit.commit();
+            const model = accepted.some((a) => a.created) ? edit.commit() : edit.model();
             for (const { pending, created } of accepted) {
                 if (created) this.emit({ kind: "config-written", stack: stackName, tenantId: pending.request.tenant.id });
             }
 
-            const model = new StackFileEdit(edit.file).model();
             const ids = [...new Set(accepted.map((a) => a.pending.request.tenant.id))];
             const tenants = ids.map((id) => model.tenants.find((t) => t.id === id)!);
             const stack = await this.updateTenants(stackName, edit, tenants, signal);
@@ -124,7 +122,7 @@ export class TenantdbClient {
             }
             return false;
         }
-        edit.appendTenant(this.validRequest(() => addTenant(edit.source(), tenant)).entry);
+        edit.appendTenant(asInvalidRequest(() => addTenant(edit.source(), tenant)).entry);
         return true;
     }
 
@@ -134,7 +132,7 @@ export class TenantdbClient {
      */
     add(stackName: string, request: unknown, options: CallOptions = {}): Promise<{ tenantId: string; server: string; created: boolean }> {
         return this.leased(stackName, "add", options, async () => {
-            const tenant = this.validRequest(() => parseNewTenant(request));
+            const tenant = asInvalidRequest(() => parseNewTenant(request));
             const edit = new StackFileEdit(this.stackFile(stackName));
             const created = this.addToEdit(edit, tenant, stackName);
             const model = created ? edit.commit() : edit.model();
@@ -176,10 +174,7 @@ export class TenantdbClient {
         return this.leased(stackName, "deploy", options, async (signal) => {
             const stack = await selectStack(this.options, stackName);
             const result = await this.up(stack, stackName, undefined, signal);
-            const migrations = await runFleet(await deployedTargets(stack), { mode: "up", seed: options.seed });
-            this.emit({ kind: "migrated", stack: stackName, report: migrations });
-            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations);
-            return { summary: result.summary, migrations };
+            return { summary: result.summary, migrations: await this.migrateActive(stack, stackName, options.seed) };
         });
     }
 
@@ -188,15 +183,9 @@ export class TenantdbClient {
         stackName: string,
         options: CallOptions & { seed?: Record<string, SeedInput> } = {},
     ): Promise<{ migrations: FleetReport }> {
-        return this.leased(stackName, "migrate", options, async () => {
-            const migrations = await runFleet(await deployedTargets(await selectStack(this.options, stackName)), {
-                mode: "up",
-                seed: options.seed,
-            });
-            this.emit({ kind: "migrated", stack: stackName, report: migrations });
-            if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations);
-            return { migrations };
-        });
+        return this.leased(stackName, "migrate", options, async () => ({
+            migrations: await this.migrateActive(await selectStack(this.options, stackName), stackName, options.seed),
+        }));
     }
 
     /** `pulumi preview` of the whole stack: the changes per operation (create, update, delete, same). */
@@ -208,6 +197,14 @@ export class TenantdbClient {
         });
     }
 
+    /** Every active tenant of the deployed stack migrated; a MigrationFailedError if any failed. */
+    private async migrateActive(stack: automation.Stack, stackName: string, seed?: Record<string, SeedInput>): Promise<FleetReport> {
+        const migrations = await runFleet(await deployedTargets(stack), { mode: "up", seed });
+        this.emit({ kind: "migrated", stack: stackName, report: migrations });
+        if (fleetFailed(migrations)) throw new MigrationFailedError(stackName, migrations);
+        return migrations;
+    }
+
     private async transition(
         stackName: string,
         tenantId: string,
@@ -216,7 +213,8 @@ export class TenantdbClient {
     ): Promise<LifecycleResult> {
         return this.leased(stackName, `${operation} ${tenantId}`, options, async (signal) => {
             const edit = new StackFileEdit(this.stackFile(stackName));
-            const tenant = this.tenantOf(edit.model(), tenantId, stackName);
+            let model = edit.model();
+            const tenant = this.tenantOf(model, tenantId, stackName);
             const to = this.nextOrRepeat(tenant, operation);
             let backup: string | undefined;
             // The tenant is already where this operation leads (an interrupted call): converge only.
@@ -236,7 +234,7 @@ export class TenantdbClient {
                     backup,
                     reason: options.reason,
                 });
-                edit.commit();
+                model = edit.commit();
                 this.emit({ kind: "config-written", stack: stackName, tenantId, state: to });
             }
             if (to === "erased") {
@@ -245,8 +243,7 @@ export class TenantdbClient {
                 await this.up(await selectStack(this.options, stackName), stackName, undefined, signal);
                 return { tenantId, state: to, backup };
             }
-            const updated = this.tenantOf(new StackFileEdit(edit.file).model(), tenantId, stackName);
-            await this.updateTenants(stackName, edit, [updated], signal);
+            await this.updateTenants(stackName, edit, [this.tenantOf(model, tenantId, stackName)], signal);
             return { tenantId, state: to, backup };
         });
     }
@@ -270,21 +267,20 @@ export class TenantdbClient {
         return location;
     }
 
-    /** A targeted update of these tenants' resources (and their servers'). */
+    /**
+     * A targeted update of these tenants' resources (and their servers'), as `edit` declares them:
+     * under the lease its document is what the stack file holds, committed or unchanged.
+     */
     private async updateTenants(
         stackName: string,
         edit: StackFileEdit,
         tenants: readonly ResolvedTenant[],
         signal: AbortSignal,
     ): Promise<automation.Stack> {
-        const targets = await this.urnsOf(stackName, new StackFileEdit(edit.file), tenants);
+        const targets = await tenantUrns(edit.document.toString(), edit.file, stackName, tenants);
         const stack = await selectStack(this.options, stackName);
         await this.up(stack, stackName, targets, signal);
         return stack;
-    }
-
-    private urnsOf(stackName: string, edit: StackFileEdit, tenants: readonly ResolvedTenant[]): Promise<string[]> {
-        return tenantUrns(edit.document.toString(), edit.file, stackName, tenants);
     }
 
     private up(stack: automation.Stack, stackName: string, target: string[] | undefined, signal: AbortSignal) {
@@ -320,15 +316,6 @@ export class TenantdbClient {
         const tenant = model.tenants.find((t) => t.id === tenantId);
         if (!tenant) throw new InvalidRequestError("tenantId", `tenant ${tenantId} is not in stack ${stackName}`);
         return tenant;
-    }
-
-    private validRequest<T>(parse: () => T): T {
-        try {
-            return parse();
-        } catch (error) {
-            if (error instanceof ConfigError) throw InvalidRequestError.fromConfigError(error);
-            throw error;
-        }
     }
 
     private stackFile(stackName: string): string {

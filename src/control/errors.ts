@@ -32,6 +32,16 @@ export class InvalidRequestError extends ControlError {
     }
 }
 
+/** Runs a parse or validation, turning its ConfigError into an InvalidRequestError for the caller. */
+export function asInvalidRequest<T>(parse: () => T): T {
+    try {
+        return parse();
+    } catch (error) {
+        if (error instanceof ConfigError) throw InvalidRequestError.fromConfigError(error);
+        throw error;
+    }
+}
+
 /** Another operation holds the stack's lease (or the engine's stack lock) and did not finish within the wait. */
 export class BusyError extends ControlError {
     readonly code = "busy";

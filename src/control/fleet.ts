@@ -13,8 +13,7 @@ import { parseNewTenant } from "../config/sources/tenant-request";
 import { chooseServer } from "../placement";
 import { TenantdbClient } from "./client";
 import type { ClientOptions, ProvisionResult } from "./types";
-import { ConfigError } from "../config/errors";
-import { InvalidRequestError } from "./errors";
+import { InvalidRequestError, asInvalidRequest } from "./errors";
 import { withStackLease } from "./lease";
 import { StackFileEdit } from "./stack-file";
 import { SeedInput } from "../migrate/types";
@@ -63,13 +62,7 @@ export class FleetClient {
         request: unknown,
         options: { seed?: SeedInput; signal?: AbortSignal } = {},
     ): Promise<ProvisionResult & { cell: string }> {
-        const tenant = (() => {
-            try {
-                return parseNewTenant(request);
-            } catch (error) {
-                throw error instanceof ConfigError ? InvalidRequestError.fromConfigError(error) : error;
-            }
-        })();
+        const tenant = asInvalidRequest(() => parseNewTenant(request));
         const lease = {
             owner: this.options.actor,
             operation: `place ${tenant.id}`,
