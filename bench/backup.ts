@@ -7,6 +7,7 @@
  * throwaway PostgreSQL 15 server. Prints both timings and their ratio (target <= 1.3).
  * With --s3 our backup goes through a local s3rver instead of a file:// destination.
  */
+import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
@@ -18,6 +19,7 @@ import { backupTenant } from "../src/backup/backup";
 import { BackupServer, TenantBackupTarget } from "../src/backup/inventory";
 import { libpqEnv, locatePgTools } from "../src/backup/pg-tools";
 import { restoreTenant } from "../src/backup/restore";
+import { ManifestSigningKey } from "../src/backup/signing";
 import { openStore } from "../src/backup/store";
 import { startLocalServer } from "../src/local/embedded-server";
 import { tenantNames } from "../src/naming";
@@ -134,12 +136,14 @@ async function main(): Promise<void> {
             await maintenance.query("DROP DATABASE erp_bench_raw");
             return rawSeconds;
         };
+        // A key of this run: the bench measures signing and authenticating like production.
+        const signingKey = ManifestSigningKey.fromHex(randomBytes(32).toString("hex"), "bench signing key");
         // Ours: backup to the destination, then restore (new database, verify, switch names).
         const ourRound = async () => {
             await maintenance.query("CHECKPOINT");
-            const [backupSeconds, backup] = await seconds(() => backupTenant(target, { tools, storeFor, log }));
+            const [backupSeconds, backup] = await seconds(() => backupTenant(target, { tools, storeFor, log, signingKey }));
             await maintenance.query("CHECKPOINT");
-            const [restoreSeconds, restored] = await seconds(() => restoreTenant(target, { tools, storeFor, log }));
+            const [restoreSeconds, restored] = await seconds(() => restoreTenant(target, { tools, storeFor, log, signingKey }));
             if (JSON.stringify(await fingerprints(names.database, admin)) !== JSON.stringify(before))
                 throw new Error("the restored data differs from the original");
             await maintenance.query(`DROP DATABASE ${restored.previousDatabase}`);

@@ -64,6 +64,7 @@ program
             concurrency: Number(opts.concurrency),
             lockWaitTimeout: opts.lockWaitTimeout,
             storeOptions: { s3: config.s3 },
+            signingKey: config.signingKey,
             log,
         });
         const rows = table(["tenant", "status", "key", "size", "tables", "schema"]);
@@ -94,7 +95,7 @@ program
     .option("--all-backups", "show every backup, not only the newest")
     .action(async (ids: string[], opts: { allBackups?: boolean }, command: Command) => {
         const config = inventory(command);
-        const listings = await listBackups(selectTenants(config, ids), { storeOptions: { s3: config.s3 } });
+        const listings = await listBackups(selectTenants(config, ids), { storeOptions: { s3: config.s3 }, signingKey: config.signingKey });
         const rows = table(["tenant", "backup", "age (h)", "size", "state"]);
         for (const listing of listings) {
             if (listing.error) {
@@ -143,7 +144,7 @@ program
         ) => {
             const config = inventory(command);
             const target = oneTenant(config, id);
-            const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, log });
+            const result = await restoreTenant(target, { ...opts, storeOptions: { s3: config.s3 }, signingKey: config.signingKey, log });
             console.log(
                 `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
                     (result.previousDatabase
@@ -167,6 +168,7 @@ program
             sample: opts.sample === undefined ? undefined : Number(opts.sample),
             concurrency: opts.concurrency,
             storeOptions: { s3: config.s3 },
+            signingKey: config.signingKey,
             log,
         });
         const rows = table(["tenant", "status", "backup", "age (h)", "restore (s)"]);

@@ -14,7 +14,9 @@ import { connect } from "./connection";
 import { TenantBackupError, describe } from "./errors";
 import { assertTenantId } from "../config/tenant-id";
 import { TenantBackupTarget } from "./inventory";
-import { BackupManifest, MANIFEST_FORMAT, backupKey, manifestKey } from "./manifest";
+import { readDefinitions } from "./definitions";
+import { BackupManifest, MANIFEST_FORMAT, backupKey, manifestKey, signManifest } from "./manifest";
+import { ManifestSigningKey, SIGNING_KEY_FIX } from "./signing";
 import { PgTools, exitSummary, libpqEnv, locatePgTools, spawnTool, toolsProblem } from "./pg-tools";
 import { countRows, readDatabaseSnapshot, readObjectSnapshot, readSchemaVersion, readServerVersion } from "./catalog";
 import { BackupStore, StoreError, StoreOptions, openStore } from "./store";
@@ -30,6 +32,22 @@ export interface BackupToolOptions {
     readonly log?: (line: string) => void;
     /** Clock, for tests. */
     readonly now?: () => Date;
+    /**
+     * Signs manifests (backup) and authenticates them (restore, drill). Required by both; the
+     * CLI reads it from the inventory's signingKeyEnv (TENANTDB_BACKUP_SIGNING_KEY).
+     */
+    readonly signingKey?: ManifestSigningKey;
+}
+
+/** The signing key of `options`, or the config error that says how to provide one. */
+export function requireSigningKey(options: BackupToolOptions, fail: (kind: "config", step: string, problem: string, fix: string) => Error) {
+    if (options.signingKey) return options.signingKey;
+    throw fail(
+        "config",
+        "signing key",
+        "no backup signing key is configured: manifests are signed so that a restore can tell a tampered backup.",
+        `set TENANTDB_BACKUP_SIGNING_KEY (or the inventory's signingKeyEnv); ${SIGNING_KEY_FIX}.`,
+    );
 }
 
 export interface BackupOptions extends BackupToolOptions {
@@ -96,6 +114,7 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
             `lock wait timeout ${JSON.stringify(options.lockWaitTimeout)} is not a PostgreSQL duration such as 30s or 5min.`,
         );
     }
+    const signingKey = requireSigningKey(options, fail);
     const log = options.log ?? (() => undefined);
     const now = options.now ?? (() => new Date());
     const names = tenantNames(tenantId);
@@ -165,6 +184,7 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
                 tables: await countRows(client),
                 databaseSnapshot: await readDatabaseSnapshot(client, names.database),
                 objects: await readObjectSnapshot(client),
+                definitions: await readDefinitions(client),
             }))(),
         );
         const exit = await dump.exited;
@@ -198,23 +218,26 @@ export async function backupTenant(target: TenantBackupTarget, options: BackupOp
             throw fail("unreachable", "upload dump", describe(uploadOutcome.reason), undefined, uploadOutcome.reason);
         await client.query("COMMIT");
         const finishedAt = now();
-        const manifest: BackupManifest = {
-            format: MANIFEST_FORMAT,
-            tenantId,
-            database: names.database,
-            server: server.name,
-            key,
-            startedAt: startedAt.toISOString(),
-            finishedAt: finishedAt.toISOString(),
-            sizeBytes: digest.bytes,
-            sha256: digest.digest(),
-            serverVersion: version.text,
-            serverVersionNum: version.num,
-            pgDumpVersion: tools.pgDump.version,
-            schemaVersion: schema.schemaVersion,
-            migrationsApplied: schema.migrationsApplied,
-            ...catalogOutcome.value,
-        };
+        const manifest: BackupManifest = signManifest(
+            {
+                format: MANIFEST_FORMAT,
+                tenantId,
+                database: names.database,
+                server: server.name,
+                key,
+                startedAt: startedAt.toISOString(),
+                finishedAt: finishedAt.toISOString(),
+                sizeBytes: digest.bytes,
+                sha256: digest.digest(),
+                serverVersion: version.text,
+                serverVersionNum: version.num,
+                pgDumpVersion: tools.pgDump.version,
+                schemaVersion: schema.schemaVersion,
+                migrationsApplied: schema.migrationsApplied,
+                ...catalogOutcome.value,
+            },
+            signingKey,
+        );
         try {
             await store.putText(manifestKey(key), `${JSON.stringify(manifest, null, 2)}\n`, { tenant: tenantId, database: names.database });
         } catch (error) {

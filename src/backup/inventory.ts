@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { assertTenantId } from "../config/tenant-id";
+import { DEFAULT_SIGNING_KEY_ENV, ManifestSigningKey } from "./signing";
 
 /** libpq `sslmode` values the tool passes on; `disable` is for local servers only. */
 export type SslMode = "disable" | "require" | "verify-ca" | "verify-full";
@@ -53,6 +54,8 @@ export interface S3Settings {
 export interface BackupInventory {
     readonly s3: S3Settings;
     readonly tenants: readonly TenantBackupTarget[];
+    /** From `signingKeyEnv` (default TENANTDB_BACKUP_SIGNING_KEY); undefined when that variable is unset. */
+    readonly signingKey?: ManifestSigningKey;
 }
 
 const serverSchema = z.strictObject({
@@ -88,6 +91,11 @@ const inventorySchema = z.strictObject({
         .optional(),
     servers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), serverSchema),
     tenants: z.array(tenantSchema),
+    /** Environment variable holding the manifest signing key (hex, 32 bytes or more). */
+    signingKeyEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .optional(),
 });
 
 /** Reads and validates an inventory file (`.yaml`, `.yml` or `.json`). */
@@ -157,8 +165,28 @@ export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.en
             tenants.push({ tenantId: tenant.id, server, bucket: tenant.bucket, kmsKeyId: tenant.kmsKeyId, destination });
         }
     });
+    const signingKey = readSigningKey(parsed.data.signingKeyEnv, env, problems);
     if (problems.length > 0) throw new Error(`Invalid backup inventory ${source}:\n  ${problems.join("\n  ")}`);
-    return { s3: parsed.data.s3 ?? {}, tenants };
+    return { s3: parsed.data.s3 ?? {}, tenants, signingKey };
+}
+
+/**
+ * The signing key from the named variable. A variable the inventory names must be set; the
+ * default one may be unset (listing needs no key; backup and restore then say how to set it).
+ */
+function readSigningKey(named: string | undefined, env: NodeJS.ProcessEnv, problems: string[]): ManifestSigningKey | undefined {
+    const variable = named ?? DEFAULT_SIGNING_KEY_ENV;
+    const value = env[variable];
+    if (!value) {
+        if (named) problems.push(`signingKeyEnv: environment variable ${named} is not set`);
+        return undefined;
+    }
+    try {
+        return ManifestSigningKey.fromHex(value, `signingKeyEnv: environment variable ${variable}`);
+    } catch (error) {
+        problems.push((error as Error).message);
+        return undefined;
+    }
 }
 
 /** Why a destination is unusable for this tenant, or undefined when it is fine. */

@@ -21,7 +21,8 @@ export class FinalBackupError extends ControlError {
 }
 
 /** Final backups as the backup inventory describes each tenant's server and bucket. */
-export function finalBackupFromInventory(inventory: BackupInventory, options: BackupToolOptions = {}): FinalBackup {
+export function finalBackupFromInventory(inventory: BackupInventory, toolOptions: BackupToolOptions = {}): FinalBackup {
+    const options = { signingKey: inventory.signingKey, ...toolOptions };
     return {
         async takeVerified(tenantId, signal) {
             const [target] = selectTenants(inventory, [tenantId]);

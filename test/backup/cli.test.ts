@@ -12,7 +12,15 @@ import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { tenantNames } from "../../src/naming";
 import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
-import { adminConfig, backupServer, dropExtraDatabases, fingerprints, seedErpTenant, tenantDatabases } from "./helpers";
+import {
+    adminConfig,
+    backupServer,
+    dropExtraDatabases,
+    fingerprints,
+    seedErpTenant,
+    tenantDatabases,
+    TEST_SIGNING_KEY_HEX,
+} from "./helpers";
 
 const run = promisify(execFile);
 const TENANT = "bak_cli";
@@ -52,7 +60,12 @@ describe("backup CLI (file:// destination)", function () {
                 ],
             }),
         );
-        env = { ...process.env, TENANTDB_BACKUP_CONFIG: path.join(dir, "inventory.yaml"), TENANTDB_TEST_ADMIN_PASSWORD: server.password };
+        env = {
+            ...process.env,
+            TENANTDB_BACKUP_CONFIG: path.join(dir, "inventory.yaml"),
+            TENANTDB_TEST_ADMIN_PASSWORD: server.password,
+            TENANTDB_BACKUP_SIGNING_KEY: TEST_SIGNING_KEY_HEX,
+        };
     });
 
     after(async () => {

@@ -36,6 +36,8 @@ import {
     storeFor,
     tenantDatabases,
     withDatabase,
+    testSigningKey,
+    resigned,
 } from "./helpers";
 
 const TENANT = "bak_fault";
@@ -83,8 +85,13 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
         const stamp = at.toISOString().replace(/[-:]/g, "");
         const key = `backups/${TENANT}/${stamp}.dump`;
         if (bytes) await s3.put(BUCKET, key, bytes, metadata);
+        // Signed with the real key: these faults get past authentication (tamper.test.ts covers it) to the checks behind it.
         if (manifest)
-            await s3.put(BUCKET, `${key}.json`, JSON.stringify({ ...good.manifest, key, startedAt: at.toISOString(), ...manifest }));
+            await s3.put(
+                BUCKET,
+                `${key}.json`,
+                JSON.stringify(resigned({ ...good.manifest, key, startedAt: at.toISOString(), ...manifest })),
+            );
         return key;
     }
 
@@ -100,7 +107,7 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             await seedErpTenant(tenant, scale);
         }
         target = s3Target(TENANT, BUCKET);
-        options = { storeFor: storeFor(s3) };
+        options = { storeFor: storeFor(s3), signingKey: testSigningKey };
         good = await backupTenant(target, { ...options, now: () => T0 });
         other = await backupTenant(s3Target(OTHER, BUCKET), { ...options, now: () => T0 });
         dump = await s3.getBytes(BUCKET, good.key);
@@ -230,7 +237,7 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
         const complete = `latest/backups/${TENANT}/20310601T020000.000Z.dump`;
         const incomplete = `latest/backups/${TENANT}/20310602T020000.000Z.dump`;
         await s3.put(BUCKET, complete, dump, { tenant: TENANT });
-        await s3.put(BUCKET, `${complete}.json`, JSON.stringify({ ...good.manifest, key: complete }));
+        await s3.put(BUCKET, `${complete}.json`, JSON.stringify(resigned({ ...good.manifest, key: complete })));
         await s3.put(BUCKET, incomplete, dump, { tenant: TENANT });
         const [listing] = await listBackups([latest], { ...options, now: () => new Date("2031-06-02T03:00:00.000Z") });
         assert.deepEqual(
@@ -275,7 +282,7 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             /bucket no-such-bucket does not exist.*Fix: check that s3:\/\/no-such-bucket\/ exists/,
         );
         const closed = s3Client(`http://127.0.0.1:${await freePort()}`);
-        const nowhere = { storeFor: (t: TenantBackupTarget) => openStore(t, { s3Client: closed }) };
+        const nowhere = { storeFor: (t: TenantBackupTarget) => openStore(t, { s3Client: closed }), signingKey: testSigningKey };
         await rejectsWith(
             restoreTenant(target, nowhere),
             "unreachable",

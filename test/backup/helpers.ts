@@ -11,9 +11,21 @@ import { Client, ClientConfig, escapeIdentifier as id } from "pg";
 import S3rver from "s3rver";
 import { listTables } from "../../src/backup/catalog";
 import { BackupServer, TenantBackupTarget } from "../../src/backup/inventory";
+import { BackupManifest, signManifest } from "../../src/backup/manifest";
+import { ManifestSigningKey } from "../../src/backup/signing";
 import { BackupStore, openStore } from "../../src/backup/store";
 import { tenantNames } from "../../src/naming";
 import { testServer, withClient } from "../support/server";
+
+/** The manifests' signing key in tests: fixed, so a CLI subprocess and the test share it. */
+export const TEST_SIGNING_KEY_HEX = "5ea1ed0f".repeat(8);
+export const testSigningKey = ManifestSigningKey.fromHex(TEST_SIGNING_KEY_HEX, "test signing key");
+
+/** `manifest` with its signature recomputed under the test key: a planted fault that gets past authentication. */
+export function resigned(manifest: BackupManifest): BackupManifest {
+    const { signature: _, ...unsigned } = manifest;
+    return signManifest(unsigned, testSigningKey);
+}
 
 export const TEST_KMS_KEY = "arn:aws:kms:eu-central-1:111122223333:key/00000000-0000-4000-8000-000000000001";
 

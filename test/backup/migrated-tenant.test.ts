@@ -8,7 +8,7 @@ import { restoreTenant } from "../../src/backup/restore";
 import { runFleet } from "../../src/migrate/fleet";
 import { dropDeclaredTenant } from "../support/declared-tenants";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
-import { backupServer, dropExtraDatabases } from "./helpers";
+import { backupServer, dropExtraDatabases, testSigningKey } from "./helpers";
 
 const TENANT = "bak_migrated";
 
@@ -52,8 +52,12 @@ describe("backup and restore of a tenant built by the real migrations", function
                 `record_change:erp_${TENANT}_owner=X/erp_${TENANT}_owner`,
                 `track:erp_${TENANT}_owner=X/erp_${TENANT}_owner`,
             ]);
-            await backupTenant(target);
-            const result = await restoreTenant(target, { jobs, now: () => new Date(Date.UTC(2031, 0, jobs, 0, 0, 0)) });
+            await backupTenant(target, { signingKey: testSigningKey });
+            const result = await restoreTenant(target, {
+                signingKey: testSigningKey,
+                jobs,
+                now: () => new Date(Date.UTC(2031, 0, jobs, 0, 0, 0)),
+            });
             assert.equal(result.database, `erp_${TENANT}`);
             assert.equal(result.manifest.schemaVersion, "0003_first_company");
             assert.deepEqual(await auditFunctionAcls(`erp_${TENANT}`), before);

@@ -30,6 +30,7 @@ import {
     storeFor,
     tenantDatabases,
     withDatabase,
+    testSigningKey,
 } from "./helpers";
 
 const TENANT = "bak_roundtrip";
@@ -71,7 +72,7 @@ describe("backup round trip (real PostgreSQL, s3rver)", function () {
 
     it("backs up, restores into a new database, verifies and switches names; the data, grants and settings come back exactly", async () => {
         const target = s3Target(TENANT, BUCKET);
-        const options = { storeFor: storeFor(s3) };
+        const options = { storeFor: storeFor(s3), signingKey: testSigningKey };
         const before = await fingerprints(names.database);
         const objectsBefore = await withDatabase(names.database, readObjectSnapshot);
         const databaseBefore = await withDatabase("postgres", (admin) => readDatabaseSnapshot(admin, names.database));

@@ -1,5 +1,6 @@
 /** Pure logic of the backup tool, table-driven: no database, no bucket. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import fc from "fast-check";
 import { parseArchiveHeader, ArchiveHeaderError } from "../../src/backup/archive-header";
@@ -125,7 +126,10 @@ describe("backup tool: pure logic", () => {
 
     it("parses the documented example inventory, taking passwords from the environment only", () => {
         const file = path.join(__dirname, "../../src/backup/inventory.example.yaml");
-        const inventory = loadInventory(file, { TENANTDB_EU_1_PASSWORD: "s3cret-from-env" });
+        const inventory = loadInventory(file, { TENANTDB_EU_1_PASSWORD: "s3cret-from-env", TENANTDB_BACKUP_SIGNING_KEY: "ab".repeat(32) });
+        // The key's id is sha256("ab" * 32 bytes)'s first 16 hex digits; the bytes themselves are not inspectable.
+        assert.equal(inventory.signingKey?.id, createHash("sha256").update(Buffer.alloc(32, 0xab)).digest("hex").slice(0, 16));
+        assert.equal(JSON.stringify(inventory.signingKey), `"[signing key ${inventory.signingKey?.id}]"`);
         const server = {
             name: "eu-1",
             host: "tenantdb-eu-1.abcdefghij.eu-central-1.rds.amazonaws.com",
@@ -137,6 +141,7 @@ describe("backup tool: pure logic", () => {
         };
         assert.deepEqual(inventory, {
             s3: { region: "eu-central-1" },
+            signingKey: inventory.signingKey,
             tenants: [
                 {
                     tenantId: "acme",

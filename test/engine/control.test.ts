@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parse as parseYaml } from "yaml";
 import { ConflictError, ControlEvent, EngineError, InvalidRequestError, TenantdbClient, finalBackupFromInventory } from "../../src/control";
 import { tenantNames } from "../../src/naming";
-import { S3Fixture, s3Target, startS3, storeFor } from "../backup/helpers";
+import { S3Fixture, s3Target, startS3, storeFor, testSigningKey } from "../backup/helpers";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
 import { testServer, withClient } from "../support/server";
@@ -65,7 +65,10 @@ describe("Real engine: the control API", function () {
         env: project.env,
         pulumiBinDir: project.engine.binDir,
         lease: { waitMs: 300_000, staleMs: STALE_MS },
-        finalBackup: finalBackupFromInventory({ s3: {}, tenants: [s3Target(LIFECYCLE, BUCKET)] }, { storeFor: storeFor(s3) }),
+        finalBackup: finalBackupFromInventory(
+            { s3: {}, tenants: [s3Target(LIFECYCLE, BUCKET)] },
+            { storeFor: storeFor(s3), signingKey: testSigningKey },
+        ),
     });
 
     before(async function () {

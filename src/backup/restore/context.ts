@@ -6,11 +6,12 @@
  */
 import { Readable } from "node:stream";
 import { Client } from "pg";
-import { storeOf } from "../backup";
+import { requireSigningKey, storeOf } from "../backup";
 import { assertTenantId } from "../../config/tenant-id";
 import { Fail, describe, failFor } from "../errors";
 import { BackupServer, TenantBackupTarget } from "../inventory";
 import { BackupManifest } from "../manifest";
+import { ManifestSigningKey } from "../signing";
 import { PgTools, RunningTool } from "../pg-tools";
 import { compactStamp } from "../stamps";
 import { BackupStore } from "../store";
@@ -46,6 +47,8 @@ export interface RestoreRun {
     /** Where the backup is restored and verified: the restore or the drill name in `databases`. */
     readonly scratch: string;
     readonly store: BackupStore;
+    /** Authenticates the manifest before anything in it is trusted. */
+    readonly signingKey: ManifestSigningKey;
     readonly options: RestoreOptions;
     readonly log: (line: string) => void;
     readonly fail: Fail;
@@ -87,6 +90,7 @@ export function beginRun(target: TenantBackupTarget, options: RestoreOptions, mo
     } catch (error) {
         throw fail("config", "validate", describe(error));
     }
+    const signingKey = requireSigningKey(options, fail);
     const now = options.now ?? (() => new Date());
     const startedAt = performance.now();
     const databases = restoreDatabaseNames(tenantId, compactStamp(now()));
@@ -98,6 +102,7 @@ export function beginRun(target: TenantBackupTarget, options: RestoreOptions, mo
         databases,
         scratch: mode === "restore" ? databases.restore : databases.drill,
         store: storeOf(target, options),
+        signingKey,
         options,
         log: options.log ?? (() => undefined),
         fail,

@@ -1,15 +1,17 @@
 /** Phase 1: which backup, and is it this tenant's? Only the store is read; the server is not touched yet. */
 import { Fail, TenantBackupError, describe } from "../errors";
 import { findBackups } from "../list";
-import { BackupManifest, manifestKey, parseManifest, tenantBackupPrefix } from "../manifest";
+import { BackupManifest, manifestAuthenticityProblem, manifestKey, parseManifest, tenantBackupPrefix } from "../manifest";
+import { ManifestSigningKey } from "../signing";
 import { BackupStore, StoreError } from "../store";
 import { tenantNames } from "../../naming";
 import { ChosenBackup, RestoreRun } from "./context";
+import { foreignRolesInManifest } from "./foreign-roles";
 
 export async function chooseBackup(run: RestoreRun): Promise<ChosenBackup> {
-    const { store, tenantId, options, fail } = run;
+    const { store, tenantId, options, fail, signingKey } = run;
     const key = options.backup ? requestedKey(store, tenantId, options.backup) : await newestCompleteKey(run);
-    const chosen = { ...run, key, manifest: await loadManifest(store, key, tenantId, fail) };
+    const chosen = { ...run, key, manifest: await loadManifest(store, key, tenantId, fail, signingKey) };
     await checkDumpObject(chosen);
     const { manifest } = chosen;
     run.log(
@@ -44,8 +46,17 @@ async function newestCompleteKey({ store, tenantId, fail }: RestoreRun): Promise
     return newest.key;
 }
 
-/** Reads and checks the manifest of `key`: it must exist, parse, and describe this tenant's `key`. */
-export async function loadManifest(store: BackupStore, key: string, tenantId: string, fail: Fail): Promise<BackupManifest> {
+/**
+ * Reads and checks the manifest of `key`: it must exist, parse, be signed for this tenant
+ * under `signingKey`, and describe this tenant's `key`.
+ */
+export async function loadManifest(
+    store: BackupStore,
+    key: string,
+    tenantId: string,
+    fail: Fail,
+    signingKey: ManifestSigningKey,
+): Promise<BackupManifest> {
     const names = tenantNames(tenantId);
     let text: string;
     try {
@@ -84,6 +95,30 @@ export async function loadManifest(store: BackupStore, key: string, tenantId: st
             "check manifest",
             `backup ${key} belongs to tenant ${manifest.tenantId} (database ${manifest.database}), ` +
                 `not ${tenantId}; refusing to restore it.`,
+            `pick one of this tenant's own backups: npm run backup -- list ${tenantId}`,
+        );
+    }
+    // Before anything else in it is believed: its checksum, its counts, its objects. A foreign
+    // tenant id is refused above unauthenticated: refusing is always safe.
+    const forged = manifestAuthenticityProblem(manifest, tenantId, signingKey);
+    if (forged) {
+        throw fail(
+            "corrupt",
+            "authenticate manifest",
+            `${manifestKey(key)}: ${forged}; refusing to restore it.`,
+            manifest.signature.keyId !== signingKey.id
+                ? `configure the key that signed this backup (key id ${manifest.signature.keyId}), or restore another backup.`
+                : "restore another backup (npm run backup -- list), and treat the store as compromised: " +
+                      "this manifest was written without the signing key.",
+        );
+    }
+    const foreign = foreignRolesInManifest(names, manifest);
+    if (foreign.length > 0) {
+        throw fail(
+            "mismatch",
+            "check manifest",
+            `backup ${key} records objects owned by or granted to roles of other tenants (${foreign.join(", ")}); ` +
+                `a backup of another tenant is never restored into ${names.database}, whatever the options.`,
             `pick one of this tenant's own backups: npm run backup -- list ${tenantId}`,
         );
     }

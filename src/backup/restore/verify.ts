@@ -3,7 +3,8 @@
  * local copy, or on the stream pg_restore read), then phase 7, which gives the restored objects
  * their owners, grants and database settings and holds the result to what the backup recorded.
  */
-import { countRows, readDatabaseSnapshot, readObjectSnapshot, readSchemaVersion } from "../catalog";
+import { countRows, readDatabaseSnapshot, readObjectSnapshot, readSchemaVersion, readServerVersion } from "../catalog";
+import { definitionDifferences, readDefinitions } from "../definitions";
 import { connect } from "../connection";
 import { describe } from "../errors";
 import { ChildExit, exitSummary } from "../pg-tools";
@@ -11,6 +12,7 @@ import { applyDatabaseProperties, applyDeclaredSchemaPrivileges, transferOwnersh
 import { closeScratchSession } from "./cleanup";
 import { compareWithManifest, summarize } from "./compare";
 import { ChosenBackup, ServerSession } from "./context";
+import { foreignTenantRoles } from "./foreign-roles";
 import { Digest } from "./feed";
 
 /**
@@ -49,6 +51,8 @@ export async function verifyRestored(session: ServerSession): Promise<Verified> 
             tables: await countRows(restored),
             schema: await readSchemaVersion(restored),
             objects: await readObjectSnapshot(restored),
+            definitions: await readDefinitions(restored),
+            major: (await readServerVersion(restored)).major,
         };
     } catch (error) {
         throw fail("database", "set ownership and grants", describe(error), rolesFix, error);
@@ -60,15 +64,39 @@ export async function verifyRestored(session: ServerSession): Promise<Verified> 
         throw fail("database", "set database properties", describe(error), rolesFix, error);
     }
 
-    const differences = compareWithManifest(manifest, { ...actual, database: await readDatabaseSnapshot(admin, scratch) });
-    const warnings = options.allowPrivilegeDrift ? differences.privileges : [];
-    const problems = [...differences.data, ...(options.allowPrivilegeDrift ? [] : differences.privileges)];
+    const database = await readDatabaseSnapshot(admin, scratch);
+    // Final: the dump's own GRANTs came back with it, and no option lets another tenant's roles in.
+    const foreign = foreignTenantRoles(names, actual.objects, database);
+    if (foreign.length > 0) {
+        throw fail(
+            "mismatch",
+            "check tenant roles",
+            `the restored ${scratch} grants to roles of other tenants (${foreign.join(", ")}): the dump is another tenant's; refusing it whatever the options.`,
+            `restore one of this tenant's own backups (npm run backup -- list ${tenantId}) and report this one.`,
+        );
+    }
+    const differences = compareWithManifest(manifest, { ...actual, database });
+    // The deparsers render the same object alike on one major version; across majors only the names are compared.
+    const sameMajor = Math.floor(manifest.serverVersionNum / 10000) === actual.major;
+    const definitions = sameMajor
+        ? definitionDifferences(manifest.definitions, actual.definitions)
+        : definitionDifferences(
+              Object.fromEntries(Object.keys(manifest.definitions).map((name) => [name, ""])),
+              Object.fromEntries(Object.keys(actual.definitions).map((name) => [name, ""])),
+          );
+    const warnings = [
+        ...(sameMajor
+            ? []
+            : [`definitions not compared text for text: backed up on PostgreSQL ${manifest.serverVersion}, restored on ${actual.major}`]),
+        ...(options.allowPrivilegeDrift ? differences.privileges : []),
+    ];
+    const problems = [...definitions, ...differences.data, ...(options.allowPrivilegeDrift ? [] : differences.privileges)];
     if (problems.length > 0) {
         throw fail(
             "verify-failed",
             "verify",
-            `${scratch} differs from what backup ${key} recorded: ${summarize(problems)}`,
-            differences.data.length > 0
+            `${scratch} differs from what backup ${key} recorded: ${summarize(problems)}.`,
+            differences.data.length > 0 || definitions.length > 0
                 ? "restore another backup and report this one."
                 : "the live database carries owners or grants the component does not declare; declare them in the component, " +
                       "or pass --allow-privilege-drift to restore without them.",
