@@ -35,6 +35,8 @@ export interface Created {
     scratchDatabase?: string;
     pgRestore?: RunningTool;
     scratchSession?: Client;
+    /** Login roles the quiesce blocked; they log in again when the run ends. */
+    quiesced?: string[];
 }
 
 /** What a run knows before it reads the store or touches the server. */

@@ -4,7 +4,9 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe } from "../errors";
-import { quoteIdentifier as ident } from "../../shared/sql";
+import { quoteIdentifier as ident, quoteLiteral } from "../../shared/sql";
+import { BeforeRestoreRecord } from "./previous";
+import { MovedAside, countMovedAside, movedAsideSentence } from "./moved-aside";
 import { ServerSession } from "./context";
 import { RestoreResult } from "./options";
 import { dropDatabase } from "./scratch-database";
@@ -18,18 +20,48 @@ export async function finishDrill(session: ServerSession, { restoreSeconds, warn
 }
 
 export async function switchIn(session: ServerSession, { restoreSeconds, warnings }: Verified): Promise<RestoreResult> {
-    const { tenantId, key, manifest, names, databases, liveExists, log, created } = session;
+    const { tenantId, key, manifest, names, databases, liveExists, log, created, server, scratch, fail } = session;
+    let movedAside: MovedAside = {};
+    if (liveExists) {
+        try {
+            movedAside = await countMovedAside({ server, live: names.database, restored: scratch });
+            await sessionsEnded(session, scratch);
+        } catch (error) {
+            throw fail("database", "count rows moved aside", describe(error), "retry; the live database is unchanged.", error);
+        }
+    }
     await swap(session);
     created.scratchDatabase = undefined;
     const previousDatabase = liveExists ? databases.beforeRestore : undefined;
-    log(
-        `${tenantId}: ${names.database} now holds backup ${key}` +
-            (previousDatabase
-                ? `; the previous database is kept as ${previousDatabase} (connections disabled): ` +
-                  `drop it with npm run backup -- drop-previous ${tenantId} ${previousDatabase}`
-                : ""),
-    );
-    return { tenantId, key, manifest, database: names.database, previousDatabase, restoreSeconds, warnings };
+    if (previousDatabase) {
+        await recordMovedAside(session, previousDatabase, movedAside);
+        log(
+            `${tenantId}: ${names.database} now holds backup ${key}; the previous database is kept as ${previousDatabase} ` +
+                `(connections disabled). ${movedAsideSentence(movedAside)} ` +
+                `Drop it with npm run backup -- drop-previous ${tenantId} ${previousDatabase}`,
+        );
+    } else {
+        log(`${tenantId}: ${names.database} now holds backup ${key}`);
+    }
+    return { tenantId, key, manifest, database: names.database, previousDatabase, restoreSeconds, warnings, movedAside };
+}
+
+/**
+ * Keeps the count with the copy, as its comment (a shared catalog: readable without
+ * connecting, and the copy refuses connections), so drop-previous can show it.
+ */
+async function recordMovedAside(
+    { admin, key, log, tenantId, options }: ServerSession,
+    copy: string,
+    movedAside: MovedAside,
+): Promise<void> {
+    const at = (options.now ?? (() => new Date()))().toISOString();
+    const record: BeforeRestoreRecord = { tenantdb: "before-restore/1", replacedBy: key, at, movedAside };
+    try {
+        await admin.query(`COMMENT ON DATABASE ${ident(copy)} IS ${quoteLiteral(JSON.stringify(record))}`);
+    } catch (error) {
+        log(`${tenantId}: warning: could not record the moved-aside count on ${copy} (${describe(error)})`);
+    }
 }
 
 /**
@@ -65,6 +97,15 @@ async function swap(session: ServerSession): Promise<void> {
     } catch (error) {
         await admin.query(`ALTER DATABASE ${live} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
         throw error;
+    }
+}
+
+/** The count's sessions on `database` have ended: a rename needs none (a closed client's backend can take a moment to exit). */
+async function sessionsEnded({ admin }: ServerSession, database: string): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+        const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [database]);
+        if (rows[0].n === 0) return;
+        await sleep(50);
     }
 }
 

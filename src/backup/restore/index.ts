@@ -12,8 +12,9 @@ import { RestoreOptions, RestoreResult } from "./options";
 import { runRestore } from "./run";
 
 export { compareWithManifest } from "./compare";
+export { movedAsideSentence } from "./moved-aside";
 export { type RestoreOptions, type RestoreResult, defaultRestoreJobs } from "./options";
-export { dropPreviousDatabase, listPreviousDatabases } from "./previous";
+export { type BeforeRestoreRecord, type PreviousDatabase, dropPreviousDatabase, dropWarning, listPreviousDatabases } from "./previous";
 export { loadManifest } from "./select-backup";
 
 /** Restores a tenant's backup and switches it in as `erp_<id>`. */

@@ -39,4 +39,9 @@ export interface RestoreResult {
     readonly restoreSeconds: number;
     /** Differences tolerated by allowPrivilegeDrift. */
     readonly warnings: readonly string[];
+    /**
+     * Restores only: rows per table the previous database held that the restored one does not
+     * (writes after the backup), now only in `previousDatabase`. Empty when nothing moved aside.
+     */
+    readonly movedAside?: Readonly<Record<string, number>>;
 }

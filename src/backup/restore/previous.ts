@@ -5,18 +5,65 @@ import { TenantBackupTarget } from "../inventory";
 import { isBeforeRestoreDatabase, tenantNames } from "../../naming";
 import { dropDatabase } from "./scratch-database";
 
-/** Before-restore copies of a tenant's database that are still on the server. */
-export async function listPreviousDatabases(target: TenantBackupTarget): Promise<string[]> {
+/** What a restore records on the copy it keeps (as the copy's comment). */
+export interface BeforeRestoreRecord {
+    readonly tenantdb: "before-restore/1";
+    /** The backup restored in its place. */
+    readonly replacedBy: string;
+    readonly at: string;
+    /** Rows per table only this copy holds: writes made after that backup. */
+    readonly movedAside: Readonly<Record<string, number>>;
+}
+
+export interface PreviousDatabase {
+    readonly database: string;
+    /** Undefined when the copy carries no record (written by hand, or its comment was changed). */
+    readonly record?: BeforeRestoreRecord;
+}
+
+/** Before-restore copies of a tenant's database that are still on the server, with what each restore recorded. */
+export async function listPreviousDatabases(target: TenantBackupTarget): Promise<PreviousDatabase[]> {
     const admin = await connect(target.server, MAINTENANCE_DATABASE);
     try {
-        const { rows } = await admin.query<{ datname: string }>(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+        const { rows } = await admin.query<{ datname: string; comment: string | null }>(
+            `SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1`,
             [`${tenantNames(target.tenantId).database}_before_restore_`],
         );
-        return rows.map((row) => row.datname).filter((name) => isBeforeRestoreDatabase(target.tenantId, name));
+        return rows
+            .filter((row) => isBeforeRestoreDatabase(target.tenantId, row.datname))
+            .map((row) => ({ database: row.datname, record: parseRecord(row.comment) }));
     } finally {
         await admin.end().catch(() => undefined);
     }
+}
+
+function parseRecord(comment: string | null): BeforeRestoreRecord | undefined {
+    try {
+        const record = JSON.parse(comment ?? "") as Partial<BeforeRestoreRecord> | null;
+        const valid =
+            record?.tenantdb === "before-restore/1" &&
+            typeof record.replacedBy === "string" &&
+            typeof record.at === "string" &&
+            typeof record.movedAside === "object" &&
+            record.movedAside !== null &&
+            Object.values(record.movedAside).every((n) => Number.isSafeInteger(n) && n > 0);
+        return valid ? (record as BeforeRestoreRecord) : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** What dropping the copy loses, for the confirmation: a sentence an operator can act on. */
+export function dropWarning(copy: PreviousDatabase, liveDatabase: string): string {
+    if (!copy.record) {
+        return `${copy.database} carries no record of what it holds: it may hold writes ${liveDatabase} does not have.`;
+    }
+    const entries = Object.entries(copy.record.movedAside);
+    const total = entries.reduce((sum, [, n]) => sum + n, 0);
+    return total === 0
+        ? `${copy.database} held no row that the restore of ${copy.record.replacedBy} (${copy.record.at}) lacked.`
+        : `${copy.database} holds ${total} row(s) that ${liveDatabase} did not get back when ${copy.record.replacedBy} was restored ` +
+              `(${copy.record.at}): ${entries.map(([table, n]) => `${table} ${n}`).join(", ")}. Dropping it deletes them for good.`;
 }
 
 /** Drops a before-restore copy; refuses any name that is not `erp_<id>_before_restore_<14 digits>`. */

@@ -13,6 +13,7 @@ import { RestoreOptions, RestoreResult } from "./options";
 import { runPgRestore } from "./pg-restore";
 import { createScratchDatabase } from "./scratch-database";
 import { chooseBackup } from "./select-backup";
+import { quiesceTenant, reopenLogins } from "./quiesce";
 import { openServerSession } from "./server-session";
 import { verifyRestored } from "./verify";
 
@@ -24,14 +25,19 @@ export async function runRestore(target: TenantBackupTarget, options: RestoreOpt
             failure: error instanceof TenantBackupError ? error : run.fail("database", mode, describe(error), undefined, error),
         }),
     );
-    const unfinished = await undoCreated(run.created);
-    if ("result" in outcome) return outcome.result;
+    const stillBlocked = await reopenLogins(run.created.admin, run.created.quiesced);
+    const unfinished = (await undoCreated(run.created)) + stillBlocked;
+    if ("result" in outcome) {
+        if (stillBlocked) run.log(`${run.tenantId}: warning:${stillBlocked}`);
+        return outcome.result;
+    }
     throw unfinished ? withProblemAdded(outcome.failure, unfinished) : outcome.failure;
 }
 
 async function runPhases(run: RestoreRun): Promise<RestoreResult> {
     const backup = await chooseBackup(run);
     const session = await openServerSession(backup);
+    await quiesceTenant(session);
     const dump = await openDump(session);
     await createScratchDatabase(session);
     await runPgRestore(dump);
