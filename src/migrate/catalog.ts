@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { codeMigrations } from "../../migrations";
+import { lexedStatements, SqlSyntaxError, sqlStatements } from "./sql-statements";
 import type { CodeMigration } from "./types";
 
 export const DEFAULT_MIGRATIONS_DIR = path.resolve(__dirname, "../../migrations");
@@ -16,24 +17,36 @@ export const DEFAULT_STATEMENT_TIMEOUT = "5min";
 const NAME = /^\d{4}_[a-z0-9_]+$/;
 const TIMEOUT = /^\d+\s*(ms|s|min|h)?$/;
 const SETTINGS_LINE = /^--\s*tenantdb:\s*(.*)$/m;
-/** Statements that would end or split the runner's transaction (any form: COMMIT WORK, ABORT...). */
-const TRANSACTION_CONTROL = /^(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b/i;
+/** How a transaction statement starts (any form: COMMIT WORK, ABORT, PREPARE TRANSACTION...), for text the grammar refuses. */
+const TRANSACTION_WORDS = /^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE TRANSACTION)\b/;
+
+/** A top-level statement that would end or split the runner's transaction. */
+export interface TransactionControl {
+    readonly line: number;
+    /** Its first words as written, e.g. "COMMIT WORK". */
+    readonly words: string;
+    /** Set when PostgreSQL's grammar refuses the text, so the statement was found by the lexer alone. */
+    readonly unparsed?: SqlSyntaxError;
+}
 
 /**
- * The first top-level statement of `sql` that controls transactions, if any. Comments, quoted
- * strings and dollar-quoted bodies (plpgsql's BEGIN ... END;) are skipped, so only real
- * statements count.
+ * The first top-level statement of `sql` that controls transactions, if any, as PostgreSQL's own
+ * parser reads it: quoting and dollar-quoted bodies (plpgsql's BEGIN ... END) are the server's, so
+ * only real statements count. Throws SqlSyntaxError when not even the lexer can read `sql`.
  */
-export function transactionControlStatement(sql: string): string | undefined {
-    const code = sql
-        .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g, " ")
-        .replace(/'(?:[^']|'')*'/g, " ")
-        .replace(/--[^\n]*/g, " ")
-        .replace(/\/\*[\s\S]*?\*\//g, " ");
-    return code
-        .split(";")
-        .map((statement) => statement.trim())
-        .find((statement) => TRANSACTION_CONTROL.test(statement));
+export function transactionControlStatement(sql: string, firstLine = 1): TransactionControl | undefined {
+    try {
+        const found = sqlStatements(sql, { firstLine }).find((statement) => statement.kind === "TransactionStmt");
+        return found && { line: found.line, words: found.text.split(/\s+/).slice(0, 3).join(" ") };
+    } catch (error) {
+        if (!(error instanceof SqlSyntaxError)) throw error;
+        // The server may be of a version whose grammar accepts the text; its lexer is the same. When
+        // the lexer cannot read it either, every server refuses it whole, but nothing can be checked here.
+        const lexed = lexedStatements(sql, { firstLine });
+        if (!lexed) throw error;
+        const found = lexed.find((statement) => TRANSACTION_WORDS.test(statement.tokens.slice(0, 2).join(" ").toUpperCase()));
+        return found && { line: found.line, words: found.tokens.slice(0, 3).join(" "), unparsed: error };
+    }
 }
 
 export interface LocalMigration {
@@ -93,6 +106,28 @@ function parseSettings(file: string, header: string): { lockTimeout: string; sta
 
 const lineOf = (text: string, index: number) => text.slice(0, index).split("\n").length;
 
+/** Each migration runs inside the runner's transaction, together with its bookkeeping row: a section must not end or split it. */
+function refuseTransactionControl(file: string, section: string, firstLine: number): void {
+    let control: TransactionControl | undefined;
+    try {
+        control = transactionControlStatement(section, firstLine);
+    } catch (error) {
+        if (!(error instanceof SqlSyntaxError)) throw error;
+        throw new CatalogError(file, `line ${error.line}: ${error.parserMessage} (PostgreSQL's parser). Fix: correct the SQL on that line`);
+    }
+    // A section the grammar refuses but without transaction control loads: the server parses a whole
+    // section before running any of it, and the run reports its error with the file and line.
+    if (!control) return;
+    const alsoUnparsed = control.unparsed
+        ? ` (PostgreSQL's parser also refuses line ${control.unparsed.line}: ${control.unparsed.parserMessage})`
+        : "";
+    throw new CatalogError(
+        file,
+        `line ${control.line}: must not contain "${control.words}": the runner wraps each migration in a transaction with its bookkeeping row` +
+            `${alsoUnparsed}. Fix: remove the statement; the migration commits or rolls back as a whole`,
+    );
+}
+
 function parseSqlMigration(name: string, file: string, text: string): LocalMigration {
     const normalised = text.replace(/\r\n/g, "\n");
     const upMarker = /^--\s*migrate:up\s*$/m.exec(normalised);
@@ -100,17 +135,13 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
     const downMarker = /^--\s*migrate:down\s*$/m.exec(normalised);
     if (downMarker && downMarker.index < upMarker.index) throw new CatalogError(file, '"-- migrate:down" comes before "-- migrate:up"');
     const upStart = upMarker.index + upMarker[0].length;
+    const downStart = downMarker ? downMarker.index + downMarker[0].length : undefined;
     const upSql = normalised.slice(upStart, downMarker?.index);
-    const downSql = downMarker ? normalised.slice(downMarker.index + downMarker[0].length) : undefined;
-    // Each migration runs inside the runner's transaction, together with its bookkeeping row.
-    for (const section of [upSql, downSql ?? ""]) {
-        const control = transactionControlStatement(section);
-        if (control)
-            throw new CatalogError(
-                file,
-                `must not contain "${control.split(/\s+/).slice(0, 3).join(" ")}": the runner wraps each migration in a transaction with its bookkeeping row`,
-            );
-    }
+    const downSql = downStart === undefined ? undefined : normalised.slice(downStart);
+    const upLine = lineOf(normalised, upStart);
+    const downLine = downStart === undefined ? undefined : lineOf(normalised, downStart);
+    refuseTransactionControl(file, upSql, upLine);
+    if (downSql !== undefined && downLine !== undefined) refuseTransactionControl(file, downSql, downLine);
     if (upSql.trim() === "") throw new CatalogError(file, "has an empty up section");
     return {
         name,
@@ -119,8 +150,8 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
         ...parseSettings(file, normalised.slice(0, upMarker.index)),
         upSql,
         downSql: downSql?.trim() ? downSql : undefined,
-        upLine: lineOf(normalised, upStart),
-        downLine: downMarker ? lineOf(normalised, downMarker.index + downMarker[0].length) : undefined,
+        upLine,
+        downLine,
         hasDown: Boolean(downSql?.trim()),
     };
 }
