@@ -3,11 +3,13 @@
  * migrations table as its storage; and its events keeping the run's cursor (the step, the
  * migration, its SQL) so a failure can be reported with the file and line.
  */
-import { MigrationMeta, Umzug } from "umzug";
+import { MigrationError, MigrationMeta, Umzug } from "umzug";
 import type { Catalog, LocalMigration } from "./catalog";
+import { guardedClient } from "./guarded-client";
 import { PlanRequest, withinTarget } from "./plan";
-import { NoDownMigrationError } from "./runner-errors";
-import { MigrationsTable, transactionPrefix } from "./storage";
+import { MigrationTransactionLostError, NoDownMigrationError } from "./runner-errors";
+import { LOST_TRANSACTION_SQLSTATE } from "./runtime-guard";
+import { MigrationsTable } from "./storage";
 import type { RunCursor } from "./tenant";
 import type { MigrationContext } from "./types";
 
@@ -26,13 +28,14 @@ async function start(migration: LocalMigration, direction: "up" | "down", contex
         const step = direction === "up" ? migration.code.up : migration.code.down;
         if (!step) throw new NoDownMigrationError(migration.name);
         await run.storage.begin(migration);
-        await step.call(migration.code, context);
+        await step.call(migration.code, { ...context, client: guardedClient(context.client, migration.name) });
         return;
     }
     const sql = direction === "up" ? migration.upSql : migration.downSql;
     if (sql === undefined) throw new NoDownMigrationError(migration.name);
     run.cursor.sql = sql;
-    run.cursor.sqlOffset = transactionPrefix(migration).length;
+    // The SQL is a query of its own (see storage.begin): the server's error positions count from its start.
+    run.cursor.sqlOffset = 0;
     run.cursor.line = direction === "up" ? migration.upLine : migration.downLine;
     await run.storage.begin(migration, sql);
 }
@@ -72,6 +75,20 @@ function createUmzug(run: TenantMigrator): Umzug<MigrationContext> {
 }
 
 /**
+ * The error to report for `error`, once the failed migration's transaction is rolled back: the
+ * same, unless the migration had ended that transaction itself, which leaves the tenant not where
+ * any ordinary failure leaves it.
+ */
+async function afterFailure(storage: MigrationsTable, error: unknown): Promise<unknown> {
+    const abandoned = await storage.abandon();
+    if (!abandoned?.ended) return error;
+    const original = error instanceof MigrationError ? error.cause : error;
+    const refused = (original as { code?: string } | undefined)?.code === LOST_TRANSACTION_SQLSTATE;
+    const failure = refused ? undefined : original instanceof Error ? original.message : String(original);
+    return new MigrationTransactionLostError(abandoned.name, abandoned.ended, failure);
+}
+
+/**
  * Runs the request with umzug, which picks the migrations within the target: going up, the
  * pending ones in order; going down, the last applied one, or (with `to`) every applied one
  * after it, newest first. Returns the names it ran. On failure, the failed migration's open
@@ -83,8 +100,7 @@ export async function migrateWithUmzug(run: TenantMigrator): Promise<string[]> {
     try {
         ran = run.request.mode === "down" ? await umzug.down(run.request.to === undefined ? {} : { to: 0 }) : await umzug.up();
     } catch (error) {
-        await run.storage.rollbackOpen();
-        throw error;
+        throw await afterFailure(run.storage, error);
     }
     const unrecorded = await run.storage.rollbackOpen();
     if (unrecorded) throw new Error(`umzug finished without recording ${unrecorded}; its transaction was rolled back`);

@@ -67,3 +67,67 @@ export function describeDrift(drift: readonly Drift[]): string {
     );
     return `checksum drift: ${items.join("; ")}; refusing to migrate`;
 }
+
+/** How a migration ended the transaction the runner began for it (see runtime-guard.ts). */
+export type EndedTransaction = "committed" | "rolled back" | "ended";
+
+const ENDED: Record<EndedTransaction, string> = {
+    committed: "a COMMIT of its own had committed the runner's transaction",
+    "rolled back": "a ROLLBACK of its own had ended the runner's transaction, so what it ran afterwards ran outside any transaction",
+    ended: "it had ended the runner's transaction itself (the server could not say whether committed or rolled back)",
+};
+
+/**
+ * A migration ended the runner's transaction itself, so its changes and its bookkeeping row
+ * were not one transaction: never "the tenant stays at its previous version".
+ */
+export class MigrationTransactionLostError extends MigrationRunnerError {
+    readonly code = "TRANSACTION_LOST";
+    readonly fix: string;
+
+    /** `failure`: the migration's own error, when it failed after ending the transaction; without it, its row was refused. */
+    constructor(
+        readonly migration: string,
+        readonly ended: EndedTransaction,
+        failure?: string,
+    ) {
+        const what =
+            failure === undefined
+                ? `refusing to record ${migration}: ${ENDED[ended]} before its bookkeeping row`
+                : `${failure}, after ${ENDED[ended]}`;
+        super(
+            `${what}; its changes may be partly applied outside that transaction, committed by the migration itself, ` +
+                `and ${migration} has no row in tenantdb.migrations: the tenant needs attention`,
+        );
+        this.fix =
+            `check by hand which changes of ${migration} are in the tenant's database and undo them (a re-run runs all of ${migration} again); ` +
+            `remove what ended the transaction (a COMMIT or ROLLBACK, also one hidden from the parser by changing standard_conforming_strings), ` +
+            "since the runner commits each migration together with its bookkeeping row; then re-run";
+    }
+}
+
+/** Why a TypeScript migration's statement was refused (see guarded-client.ts). */
+export type RefusedBecause = "transaction" | "lexing" | "unreadable";
+
+const BECAUSE: Record<RefusedBecause, string> = {
+    transaction: "the runner runs each migration in one transaction together with its bookkeeping row",
+    lexing:
+        "it changes how the server reads the text of later queries, which the runner checks with PostgreSQL's parser as the server reads them " +
+        "with standard_conforming_strings on and UTF8",
+    unreadable: "the runner cannot read its SQL text to check it for transaction control (pass the SQL as a string or as { text, values })",
+};
+
+/** A TypeScript migration sent, through its client, a statement that would defeat the runner's transaction; it was never sent. */
+export class MigrationStatementRefusedError extends MigrationRunnerError {
+    readonly code = "REFUSED_STATEMENT";
+    readonly fix: string;
+
+    constructor(
+        readonly migration: string,
+        readonly statement: string,
+        because: RefusedBecause,
+    ) {
+        super(`${migration} sent "${statement}" through its client: refused before it reached the server, because ${BECAUSE[because]}`);
+        this.fix = `remove the statement from ${migration}; the runner commits or rolls back each migration as a whole, and the tenant stays at its previous version`;
+    }
+}

@@ -5,6 +5,7 @@
  * and the schema fingerprint and commits. A migration and its row commit or roll back together.
  * umzug's own storages write the row after the migration, in a separate commit, so a failure in
  * between leaves a migration applied but unrecorded (sequelize/umzug#708, mikro-orm/mikro-orm#7676).
+ * The bookkeeping proves that the transaction is still the one begun for it (runtime-guard.ts).
  */
 import type { ClientBase } from "pg";
 import type { MigrationParams, UmzugStorage } from "umzug";
@@ -13,6 +14,8 @@ import { quoteIdentifier as ident, quoteLiteral as literal } from "../shared/sql
 import type { Catalog, LocalMigration } from "./catalog";
 import { fingerprintOf, setFingerprintSql } from "./fingerprint";
 import type { Drift } from "./plan";
+import type { EndedTransaction } from "./runner-errors";
+import { guardedBookkeeping, rollBackAndCheck, transactionIdOf, transactionStart } from "./runtime-guard";
 import type { AppliedMigration, MigrationContext } from "./types";
 
 const TABLE = `${ident(MIGRATIONS_SCHEMA)}.migrations`;
@@ -20,14 +23,21 @@ const TABLE = `${ident(MIGRATIONS_SCHEMA)}.migrations`;
 /** The migration's own time, from its BEGIN (now() is the transaction's start) to its row. */
 const ELAPSED_MS = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer";
 
-/** What opens a migration's transaction, with the migration's timeouts; its SQL follows in the same round trip. */
-export function transactionPrefix(migration: LocalMigration): string {
-    return `BEGIN;\nSET LOCAL lock_timeout = ${literal(migration.lockTimeout)};\nSET LOCAL statement_timeout = ${literal(migration.statementTimeout)};\n`;
+/** The migration whose transaction is open, and that transaction's id once BEGIN has answered. */
+interface OpenTransaction {
+    readonly name: string;
+    xid?: string;
+}
+
+/** A migration's transaction, rolled back after a failure; `ended` when the migration had ended it itself. */
+export interface Abandoned {
+    readonly name: string;
+    readonly ended?: EndedTransaction;
 }
 
 export class MigrationsTable implements UmzugStorage<MigrationContext> {
     /** The migration whose transaction is open: begun by its up or down, ended by its bookkeeping. */
-    private open: string | undefined;
+    private open: OpenTransaction | undefined;
     /** The table as of the last read, kept current by each commit; the lock keeps other writers out. */
     private rows: AppliedMigration[] = [];
     private readonly checksums: ReadonlyMap<string, string>;
@@ -77,11 +87,16 @@ export class MigrationsTable implements UmzugStorage<MigrationContext> {
         return (await this.read()).map((m) => m.name);
     }
 
-    /** Opens `migration`'s transaction and runs `sql` in it, in one round trip; an error aborts the rest. */
+    /**
+     * Opens `migration`'s transaction, then runs `sql` in it as a query of its own, so that the server
+     * reads it with the settings the opening set (see transactionStart); an error aborts the rest.
+     */
     async begin(migration: LocalMigration, sql = ""): Promise<void> {
-        if (this.open !== undefined) throw new Error(`cannot begin ${migration.name}: the transaction of ${this.open} is still open`);
-        this.open = migration.name;
-        await this.client.query(`${transactionPrefix(migration)}${sql}`);
+        if (this.open !== undefined) throw new Error(`cannot begin ${migration.name}: the transaction of ${this.open.name} is still open`);
+        const open: OpenTransaction = { name: migration.name };
+        this.open = open;
+        open.xid = transactionIdOf(await this.client.query(transactionStart(migration)));
+        if (sql.trim() !== "") await this.client.query(sql);
     }
 
     async logMigration({ name }: MigrationParams<MigrationContext>): Promise<void> {
@@ -104,11 +119,24 @@ export class MigrationsTable implements UmzugStorage<MigrationContext> {
      * migration it was for, or undefined when none was open.
      */
     async rollbackOpen(): Promise<string | undefined> {
+        return (await this.abandon())?.name;
+    }
+
+    /**
+     * rollbackOpen, also saying whether the migration had ended its transaction itself (so its
+     * changes may be committed without its row). undefined when no transaction was open.
+     */
+    async abandon(): Promise<Abandoned | undefined> {
         const open = this.open;
         if (open === undefined) return undefined;
         this.open = undefined;
-        await this.client.query("ROLLBACK").catch(() => undefined);
-        return open;
+        if (open.xid === undefined) {
+            // BEGIN did not answer: none of the migration ran.
+            await this.client.query("ROLLBACK").catch(() => undefined);
+            return { name: open.name };
+        }
+        const ended = await rollBackAndCheck(this.client, open.xid);
+        return ended ? { name: open.name, ended } : { name: open.name };
     }
 
     /** `migrate repair`: realigns changed checksums and forgets rows of deleted files, in one transaction. */
@@ -137,8 +165,10 @@ export class MigrationsTable implements UmzugStorage<MigrationContext> {
      * bug (or an umzug that no longer logs right after up): refused, so it cannot commit alone.
      */
     private async commit(name: string, row: string, after: AppliedMigration[]): Promise<void> {
-        if (this.open !== name) throw new Error(`refusing to record ${name} outside its own transaction (open: ${this.open ?? "none"})`);
-        await this.client.query(`${row}\n${setFingerprintSql(fingerprintOf(after))}\nCOMMIT;`);
+        const xid = this.open?.name === name ? this.open.xid : undefined;
+        if (xid === undefined)
+            throw new Error(`refusing to record ${name} outside its own transaction (open: ${this.open?.name ?? "none"})`);
+        await this.client.query(`${guardedBookkeeping(name, xid, row)}\n${setFingerprintSql(fingerprintOf(after))}\nCOMMIT;`);
         this.open = undefined;
         this.rows = after;
     }

@@ -13,7 +13,11 @@ export interface SeedInput {
 
 /** What a code (TypeScript) migration receives. */
 export interface MigrationContext {
-    /** The tenant's connection, inside the migration's transaction, acting as the owner role. */
+    /**
+     * The tenant's connection, inside the migration's transaction, acting as the owner role. Its
+     * `query` refuses, unsent, transaction control and settings that change how SQL text is read
+     * (guarded-client.ts): the runner commits the migration together with its bookkeeping row.
+     */
     readonly client: ClientBase;
     readonly tenantId: string;
     /** Provisioning input for this tenant, when the caller supplied one. */
