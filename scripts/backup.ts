@@ -10,14 +10,17 @@
  * The inventory (servers, tenants, buckets, KMS keys) is read from --config, else
  * TENANTDB_BACKUP_CONFIG, else tenantdb.backup.yaml. Every command exits non-zero on any failure.
  */
+import { createInterface } from "node:readline/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import Table from "cli-table3";
 import { backupTenants } from "../src/backup/backup";
+import { doctor } from "../src/backup/doctor";
 import { drill } from "../src/backup/drill";
 import { TenantBackupError } from "../src/backup/errors";
 import { BackupInventory, loadInventory, selectTenants } from "../src/backup/inventory";
 import { STALE_AFTER_HOURS, listBackups } from "../src/backup/list";
-import { dropPreviousDatabase, listPreviousDatabases, restoreTenant } from "../src/backup/restore";
+import { dropPreviousDatabase, dropWarning, listPreviousDatabases, movedAsideSentence, restoreTenant } from "../src/backup/restore";
+import { tenantNames } from "../src/naming";
 
 const log = (line: string) => console.error(`[${new Date().toISOString()}] ${line}`);
 
@@ -148,7 +151,8 @@ program
             console.log(
                 `${result.database} restored from ${result.key} (taken ${result.manifest.startedAt}) and verified in ${result.restoreSeconds.toFixed(1)} s.` +
                     (result.previousDatabase
-                        ? `\nThe previous database is kept as ${result.previousDatabase}; drop it with: npm run backup -- drop-previous ${id} ${result.previousDatabase}`
+                        ? `\n${movedAsideSentence(result.movedAside ?? {})}` +
+                          `\nThe previous database is kept as ${result.previousDatabase}; drop it with: npm run backup -- drop-previous ${id} ${result.previousDatabase}`
                         : ""),
             );
         },
@@ -191,18 +195,85 @@ program
 
 program
     .command("drop-previous")
-    .description("list the before-restore copies of a tenant's database, or drop one")
+    .description("list the before-restore copies of a tenant's database and what each holds, or drop one (asks first)")
     .argument("<tenant>", "tenant id")
     .argument("[database]", "erp_<id>_before_restore_<ts> to drop")
-    .action(async (id: string, database: string | undefined, _opts: unknown, command: Command) => {
+    .option("--yes", "drop without asking (automation); without a terminal, drop-previous refuses unless given")
+    .action(async (id: string, database: string | undefined, opts: { yes?: boolean }, command: Command) => {
         const target = oneTenant(inventory(command), id);
+        const live = tenantNames(id).database;
+        const copies = await listPreviousDatabases(target);
         if (!database) {
-            const copies = await listPreviousDatabases(target);
-            console.log(copies.length > 0 ? copies.join("\n") : `No before-restore copies of tenant ${id}.`);
+            if (copies.length === 0) console.log(`No before-restore copies of tenant ${id}.`);
+            for (const copy of copies) console.log(`${copy.database}: ${dropWarning(copy, live)}`);
             return;
+        }
+        const copy = copies.find((c) => c.database === database);
+        // A name that is not listed is refused by dropPreviousDatabase itself, with the reason.
+        if (copy) {
+            console.error(dropWarning(copy, live));
+            if (!opts.yes && !(await confirmed(database))) {
+                console.error(`Kept ${database}.`);
+                process.exitCode = 2;
+                return;
+            }
         }
         await dropPreviousDatabase(target, database);
         console.log(`Dropped ${database}.`);
+    });
+
+/** Asks on the terminal for the database's name; without a terminal, refuses (say --yes to automate). */
+async function confirmed(database: string): Promise<boolean> {
+    if (!process.stdin.isTTY) {
+        console.error(`Refusing to drop ${database} without confirmation: there is no terminal to ask on. Pass --yes to drop it.`);
+        return false;
+    }
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+        return (await prompt.question(`Type ${database} to drop it: `)).trim() === database;
+    } finally {
+        prompt.close();
+    }
+}
+
+program
+    .command("doctor")
+    .description(
+        "list what killed restores, drills and backups left (scratch databases, temp folders, partial objects) and the kept before-restore copies; --fix removes the orphans",
+    )
+    .argument("[tenants...]", "tenant ids (default: all)", [])
+    .option("--fix", "remove the orphans; never a before-restore copy, never what a running restore or backup still holds")
+    .option("--temp-dir <dir>", "the folder restores copy dumps into, as their --temp-dir (default: the OS temp folder)")
+    .option("--json", "the report as JSON on stdout (logs stay on stderr)")
+    .action(async (ids: string[], opts: { fix?: boolean; tempDir?: string; json?: boolean }, command: Command) => {
+        const config = inventory(command);
+        const report = await doctor(selectTenants(config, ids), {
+            fix: opts.fix,
+            tempDir: opts.tempDir,
+            storeOptions: { s3: config.s3 },
+            log,
+        });
+        // Orphans left, or a server or store that could not be inspected, fail the command (like list's stale backups).
+        if (report.orphansLeft > 0 || report.problems.length > 0) process.exitCode = 1;
+        if (opts.json) {
+            console.log(JSON.stringify({ ...report, problems: report.problems.map((problem) => problem.message) }, null, 2));
+            return;
+        }
+        if (report.findings.length === 0) {
+            console.log("Nothing left behind by killed restores, drills or backups.");
+        } else {
+            const rows = table(["tenant", "server", "what", "name", "state", "detail"]);
+            for (const f of report.findings) rows.push([f.tenantId, f.server ?? "", f.kind.replace(/-/g, " "), f.name, f.state, f.detail]);
+            console.log(rows.toString());
+        }
+        if (report.fix) {
+            const removed = report.findings.filter((f) => f.state === "removed").length;
+            console.log(`Removed ${removed} orphan(s)${report.orphansLeft > 0 ? `; ${report.orphansLeft} could not be removed` : ""}.`);
+        } else if (report.orphansLeft > 0) {
+            const again = ["doctor", ...ids, "--fix", ...(opts.tempDir ? ["--temp-dir", opts.tempDir] : [])].join(" ");
+            console.log(`${report.orphansLeft} orphan(s); remove them with: npm run backup -- ${again}`);
+        }
+        for (const problem of report.problems) console.error(problem.message);
     });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -101,12 +101,27 @@ describe("backup CLI (file:// destination)", function () {
         assert.equal(restored.code, 0, restored.stderr);
         assert.match(
             restored.stdout,
-            /^erp_bak_cli restored from backups\/bak_cli\/.*\.dump \(taken .*\) and verified in [\d.]+ s\.\nThe previous database is kept as (erp_bak_cli_before_restore_\d{14}); drop it with: npm run backup -- drop-previous bak_cli erp_bak_cli_before_restore_\d{14}\n$/,
+            /^erp_bak_cli restored from backups\/bak_cli\/.*\.dump \(taken .*\) and verified in [\d.]+ s\.\nThe previous database holds no row the restored one lacks\.\nThe previous database is kept as (erp_bak_cli_before_restore_\d{14}); drop it with: npm run backup -- drop-previous bak_cli erp_bak_cli_before_restore_\d{14}\n$/,
         );
         const previous = /kept as (erp_bak_cli_before_restore_\d{14})/.exec(restored.stdout)![1];
+        const replacedBy = /restored from (backups\/bak_cli\/\S+\.dump)/.exec(restored.stdout)![1];
         assert.deepEqual(await fingerprints(tenantNames(TENANT).database), before);
-        assert.equal((await backup(["drop-previous", TENANT], env)).stdout, `${previous}\n`);
-        assert.equal((await backup(["drop-previous", TENANT, previous], env)).code, 0);
+        const listedCopies = await backup(["drop-previous", TENANT], env);
+        assert.match(
+            listedCopies.stdout,
+            new RegExp(`^${previous}: ${previous} held no row that the restore of ${replacedBy} \\(\\S+\\) lacked\\.\n$`),
+        );
+        // No terminal to ask on (the test's stdin is a pipe): refused without --yes, and the copy stays.
+        const unconfirmed = await backup(["drop-previous", TENANT, previous], env);
+        assert.equal(unconfirmed.code, 2);
+        assert.match(
+            unconfirmed.stderr,
+            new RegExp(
+                `Refusing to drop ${previous} without confirmation: there is no terminal to ask on\\. Pass --yes to drop it\\.\nKept ${previous}\\.\n$`,
+            ),
+        );
+        assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_cli", previous]);
+        assert.equal((await backup(["drop-previous", TENANT, previous, "--yes"], env)).code, 0);
         assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_cli"]);
 
         const refused = await backup(["restore", MISSING], env);

@@ -367,4 +367,49 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
             rmSync(mount, { recursive: true, force: true });
         }
     });
+
+    it("restore --jobs 2 from S3: a temp folder without room is refused before the download, one that fills up mid-copy is left empty", async () => {
+        const base = path.join(os.tmpdir(), `tenantdb-temp-${process.pid}`);
+        const small = path.join(base, "small");
+        const noInodes = path.join(base, "no-inodes");
+        const mounted: string[] = [];
+        try {
+            for (const [at, size] of [
+                [small, "size=16k"],
+                // Inodes for the restore's temp folder and not one more: the copy's file cannot be created (ENOSPC).
+                [noInodes, "size=1m,nr_inodes=2"],
+            ]) {
+                mkdirSync(at, { recursive: true });
+                execFileSync("mount", ["-t", "tmpfs", "-o", size, "tmpfs", at]);
+                mounted.push(at);
+            }
+            const sizeText = `${(good.manifest.sizeBytes / 1024).toFixed(1)} KiB \\(${good.manifest.sizeBytes} bytes\\)`;
+            const key = good.key.replace(/\./g, "\\.");
+            const gets = () => s3.sent.filter((c) => c.command === "GetObjectCommand" && c.input.Key === good.key).length;
+            const getsBefore = gets();
+            await rejectsWith(
+                restoreTenant(target, { ...options, backup: good.key, jobs: 2, tempDir: small }),
+                "unreachable",
+                "copy dump to temp folder",
+                new RegExp(
+                    `the temp folder ${small} has 16\\.0 KiB \\(16384 bytes\\) free, but the dump ${key} needs ${sizeText} \\(its manifest's sizeBytes\\)\\.`,
+                ),
+            );
+            assert.equal(gets(), getsBefore, "the dump was not downloaded");
+            await rejectsWith(
+                restoreTenant(target, { ...options, backup: good.key, jobs: 2, tempDir: noInodes }),
+                "unreachable",
+                "copy dump to temp folder",
+                new RegExp(
+                    `the temp folder ${noInodes} ran out of space \\(ENOSPC\\) while the dump ${key}, ${sizeText}, was copied into it\\.`,
+                ),
+            );
+            for (const at of mounted) {
+                assert.equal(execFileSync("find", [at, "-mindepth", "1"], { encoding: "utf8" }), "", `${at} is empty`);
+            }
+        } finally {
+            for (const at of mounted) execFileSync("umount", [at]);
+            rmSync(base, { recursive: true, force: true });
+        }
+    });
 });

@@ -11,9 +11,9 @@ import { dropDatabase } from "./scratch-database";
 const ignore = () => undefined;
 
 /**
- * Undoes what `created` records. Returns, for the failure message, the sentence asking the
- * operator to drop the half-restored database when it could not be dropped, else "": that is
- * the one leftover that needs a person.
+ * Undoes what `created` records. Returns, for the failure message, the sentences asking the
+ * operator to drop the half-restored database or remove the temp folder when they could not be
+ * removed, else "": those are the leftovers that need a person (or `backup doctor --fix`).
  */
 export async function undoCreated(created: Created): Promise<string> {
     const { pgRestore, scratchDatabase, download, tempFolder, admin } = created;
@@ -31,7 +31,15 @@ export async function undoCreated(created: Created): Promise<string> {
         }
     }
     download?.destroy();
-    if (tempFolder) await rm(tempFolder, { recursive: true, force: true }).catch(ignore);
+    if (tempFolder) {
+        try {
+            // The local copy is as large as the dump: leaving it would fill the temp disk for the next restore.
+            await rm(tempFolder, { recursive: true, force: true });
+            created.tempFolder = undefined;
+        } catch (error) {
+            unfinished += ` The temp folder ${tempFolder} could not be removed (${describe(error)}); remove it with: rm -r ${tempFolder}`;
+        }
+    }
     await admin?.end().catch(ignore);
     return unfinished;
 }
