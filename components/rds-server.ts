@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { serverResourceName } from "../src/naming";
+import { declareMaintenanceLockdown } from "./maintenance-databases";
 
 /** The instance to run: what tenantdb:servers holds for an `rds` server (README, config reference). */
 export interface RdsInstanceSpec {
@@ -59,7 +60,8 @@ export function rdsParameters(server: RdsInstanceSpec): { name: string; value: s
 
 /**
  * One RDS for PostgreSQL instance that hosts tenant databases, with its parameter group,
- * CloudWatch alarms and dashboard, and the `postgresql.Provider` every tenant on it uses.
+ * CloudWatch alarms and dashboard, the `postgresql.Provider` every tenant on it uses, and its
+ * maintenance databases closed to PUBLIC (the master user owns them on RDS).
  */
 export class RdsServer extends pulumi.ComponentResource {
     public readonly instance: aws.rds.Instance;
@@ -148,6 +150,7 @@ export class RdsServer extends pulumi.ComponentResource {
             },
             child,
         );
+        declareMaintenanceLockdown(name, { ...child, provider: this.provider });
 
         this.alarms(name, args);
         this.registerOutputs({ host: this.host, port: this.port });

@@ -58,6 +58,15 @@ export function tenantIdFromDatabase(name: unknown): string | undefined {
     return name.slice(DATABASE_PREFIX.length);
 }
 
+/**
+ * The databases every server has beside the tenants': `postgres`, where the admin runs
+ * server-wide statements and takes operation locks (a restore's, the provider's), and `template1`,
+ * CREATE DATABASE's default template. Only the admin may connect to them
+ * (components/maintenance-databases.ts); `template0` takes no connections at all.
+ */
+export const MAINTENANCE_DATABASES = ["postgres", "template1"] as const;
+export type MaintenanceDatabase = (typeof MAINTENANCE_DATABASES)[number];
+
 /** `YYYYMMDDHHMMSS` (UTC): the suffix of the databases a restore or drill creates. */
 export const RESTORE_STAMP_LENGTH = 14;
 const RESTORE_STAMP = new RegExp(`^\\d{${RESTORE_STAMP_LENGTH}}$`);

@@ -6,7 +6,10 @@
  *
  * What it does: for one server (the resources whose provider is `server-<name>-postgresql`),
  * roles (in membership order) and role grants, then per database: the database, and connected
- * to it, its extensions, schemas, grants and default privileges. Each resource is read from the
+ * to it, its extensions, schemas, grants and default privileges. The server component's grants
+ * on the maintenance databases (PUBLIC revoked on `postgres` and `template1`) are applied like any
+ * database grant, connected to that database as the provider is; unlike the provider, the
+ * harness reads a NULL ACL as PostgreSQL's default (PUBLIC may connect), so it repairs one. Each resource is read from the
  * catalog first (src/local/apply-resources.ts): created when missing, altered where it differs
  * from what is declared, left alone when it matches, so a second apply changes nothing (passwords are compared with the
  * stored SCRAM/md5 verifier when the admin is a superuser; otherwise they are always set). SQL

@@ -4,6 +4,7 @@
  */
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import { ExternalServer } from "../../components/external-server";
 import { RdsServer } from "../../components/rds-server";
 import { DeclaredLifecycle, TenantDatabase } from "../../components/tenant-database";
 import { ResolvedServer, ResolvedTenant, StackModel, serverMaxConnections } from "../config/model";
@@ -32,18 +33,15 @@ function declareServer(
         const rds = new RdsServer(server.componentName, { server, maxConnections: serverMaxConnections(server)!, tags, stack, region });
         return { provider: rds.provider, host: rds.host, port: rds.port, sslmode: "require" };
     }
-    const provider = new postgresql.Provider(`${server.componentName}-postgresql`, {
+    const external = new ExternalServer(server.componentName, {
         host: server.host,
         port: server.port,
-        username: server.adminUser,
-        password: pulumi.secret(serverPasswords.apply((passwords) => passwords[server.name])),
-        database: "postgres",
+        adminUser: server.adminUser,
+        password: serverPasswords.apply((passwords) => passwords[server.name]),
         superuser: server.superuser,
         sslmode: server.sslmode,
-        connectTimeout: 15,
-        maxConnections: 4,
     });
-    return { provider, host: pulumi.output(server.host), port: pulumi.output(server.port), sslmode: server.sslmode };
+    return { provider: external.provider, host: pulumi.output(server.host), port: pulumi.output(server.port), sslmode: server.sslmode };
 }
 
 /** What the program takes from its environment rather than from tenantdb config. */

@@ -134,6 +134,8 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         );
         await query("postgres", "ALTER DATABASE erp_eng_acme CONNECTION LIMIT 5");
         await query("erp_eng_acme", "GRANT USAGE ON SCHEMA core TO PUBLIC");
+        // A maintenance database opened again by hand: the server component's grant sees it.
+        await query("postgres", "GRANT CONNECT ON DATABASE template1 TO PUBLIC");
 
         // What refresh reads back differs from the state: the resources whose drift it sees. (A
         // preview-only refresh records no update, so its summary is not this run's: events it is.)
@@ -146,6 +148,7 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
             },
         });
         assert.deepEqual(drifted, {
+            "server-local-template1-revoke-public": ["privileges"],
             "tenant-eng_acme-app": ["connectionLimit", "createDatabase"],
             "tenant-eng_acme-database": ["connectionLimit"],
             "tenant-eng_acme-finance-app-default-tables": ["privileges"],

@@ -24,8 +24,8 @@ describe("index.ts loaded as pulumi up loads it (ts-node, project tsconfig)", fu
     it("type-checks and declares the dev stack, exporting tenants, tenantSecrets and servers", () => {
         const dev = parse(readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")).config;
         const result = loadIndex({ ...dev, "tenantdb:serverPasswords": { local: "local-admin-password" } });
-        // 3 tenants x 52 resources, globex's citext extension and the server's provider (no buckets in the dev stack).
-        assert.deepEqual(result, { outputs: ["servers", "tenantSecrets", "tenants"], resources: 158 });
+        // 3 tenants x 52 resources, globex's citext extension, the server's provider and its 2 maintenance grants (no buckets).
+        assert.deepEqual(result, { outputs: ["servers", "tenantSecrets", "tenants"], resources: 160 });
     });
 
     it("stops with the whole list of config problems before declaring anything", () => {

@@ -147,7 +147,8 @@ describe("TenantDatabase under the mock runtime", () => {
             ...ofType(evaluation, "postgresql:index/grant:Grant"),
             ...ofType(evaluation, "postgresql:index/defaultPrivileges:DefaultPrivileges"),
         ];
-        assert.equal(privileged.length, 3 * (17 + 18));
+        // Per tenant 17 grants and 18 default privileges; per server 2 grants that only revoke from PUBLIC.
+        assert.equal(privileged.length, 3 * (17 + 18) + 3 * 2);
         for (const resource of privileged) {
             const database: string = resource.inputs.database;
             const roles = [resource.inputs.role, resource.inputs.owner].filter((r) => r !== undefined && r !== "public");
@@ -163,11 +164,41 @@ describe("TenantDatabase under the mock runtime", () => {
             big_co: "server-ent-big-co-postgresql",
         };
         const pg = evaluation.resources.filter((r) => r.type.startsWith("postgresql:"));
-        assert.equal(pg.length, 3 * 4 + 3 + 17 * 3 + 18 * 3 + 7 * 3 + 7);
+        assert.equal(pg.length, 3 * 4 + 3 + 17 * 3 + 18 * 3 + 7 * 3 + 7 + 3 * 2);
         for (const resource of pg) {
-            const tenant = resource.name.match(/^tenant-(acme|globex|big_co)-/)![1];
-            assert.equal(providerName(resource.provider), expected[tenant], resource.name);
+            const server = /^(server-(?:shared|onprem|ent-big-co))-(?:postgres|template1)-revoke-public$/.exec(resource.name)?.[1];
+            const tenant = server ? undefined : resource.name.match(/^tenant-(acme|globex|big_co)-/)![1];
+            assert.equal(providerName(resource.provider), server ? `${server}-postgresql` : expected[tenant!], resource.name);
         }
+    });
+
+    it("closes every server's maintenance databases to PUBLIC, owned by the server's component and retained on delete", async () => {
+        const evaluation = await fleet();
+        const opts = (name: string) => evaluation.options.get(`postgresql:index/grant:Grant::${name}`);
+        const maintenance = ofType(evaluation, "postgresql:index/grant:Grant")
+            .filter((grant) => grant.name.startsWith("server-"))
+            .sort((x, y) => x.name.localeCompare(y.name));
+        assert.deepEqual(
+            maintenance.map((grant) => [grant.name, grant.urn, providerName(grant.provider), opts(grant.name)]),
+            [
+                ["ent-big-co", "RdsServer", true],
+                ["onprem", "ExternalServer", false],
+                ["shared", "RdsServer", true],
+            ].flatMap(([server, type, protect]) =>
+                ["postgres", "template1"].map((database) => [
+                    `server-${server}-${database}-revoke-public`,
+                    `urn:pulumi:prod::tenantdb::tenantdb:index:${type}$postgresql:index/grant:Grant::server-${server}-${database}-revoke-public`,
+                    `server-${server}-postgresql`,
+                    { protect, retainOnDelete: true, parent: `server-${server}`, dependsOn: [] },
+                ]),
+            ),
+        );
+        for (const grant of maintenance) {
+            const database = grant.name.endsWith("-template1-revoke-public") ? "template1" : "postgres";
+            assert.deepEqual(grant.inputs, { database, role: "public", objectType: "database", privileges: [] }, grant.name);
+        }
+        // The external server's provider stays at the root (its URN is pinned): only the grants are the component's.
+        assert.equal(evaluation.options.get("pulumi:providers:postgresql::server-onprem-postgresql")?.parent, undefined);
     });
 
     it("protects and retains every resource of a tenant and server, so removing one from config stops up before any delete", async () => {
@@ -176,8 +207,13 @@ describe("TenantDatabase under the mock runtime", () => {
         const unprotected = evaluation.resources
             .filter((r) => r.type !== "pulumi:pulumi:Stack" && opts(r.type, r.name)?.protect !== true)
             .map((r) => r.name);
-        // Only the providers of external servers, which hold nothing (an external server is not ours to delete).
-        assert.deepEqual(unprotected, ["server-onprem-postgresql"]);
+        // Only what external servers declare, which holds nothing (an external server is not ours to delete): the
+        // provider, and the maintenance grants, which are retained, so deleting them runs no SQL and re-grants nothing.
+        assert.deepEqual(unprotected, [
+            "server-onprem-postgresql",
+            "server-onprem-postgres-revoke-public",
+            "server-onprem-template1-revoke-public",
+        ]);
         for (const resource of evaluation.resources.filter(
             (r) => r.type.startsWith("postgresql:index/") || r.type.startsWith("aws:s3/") || r.type === "aws:kms/alias:Alias",
         )) {

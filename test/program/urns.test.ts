@@ -57,8 +57,19 @@ describe("URNs of the dev stack", () => {
 
     it("nest as the engine nests them: the whole chain of component types, and no root stack type", async () => {
         const urns = declaredUrns(await evaluateProgramOffline(devStackConfig(), { stack: "dev" }));
-        assert.equal(urns.length, 161); // 3 tenants x 53, globex's citext extension, the local server's provider
+        // 3 tenants x 53, globex's citext extension, the local server's provider, its component and 2 maintenance grants.
+        assert.equal(urns.length, 164);
         assert.ok(urns.includes("urn:pulumi:dev::tenantdb::pulumi:providers:postgresql::server-local-postgresql"));
+        // The server's own declarations sit under its component; its provider stays at the root, where it always was.
+        assert.deepEqual(
+            urns.filter((urn) => urn.includes("::server-local")),
+            [
+                "urn:pulumi:dev::tenantdb::pulumi:providers:postgresql::server-local-postgresql",
+                "urn:pulumi:dev::tenantdb::tenantdb:index:ExternalServer$postgresql:index/grant:Grant::server-local-postgres-revoke-public",
+                "urn:pulumi:dev::tenantdb::tenantdb:index:ExternalServer$postgresql:index/grant:Grant::server-local-template1-revoke-public",
+                "urn:pulumi:dev::tenantdb::tenantdb:index:ExternalServer::server-local",
+            ],
+        );
         assert.ok(
             urns.includes(
                 "urn:pulumi:dev::tenantdb::tenantdb:index:TenantDatabase$postgresql:index/database:Database::tenant-acme-database",
@@ -104,15 +115,20 @@ describe("URNs of the dev stack", () => {
         assert.deepEqual(declaredUrns(dev), readSnapshot());
         assert.deepEqual(Object.keys(dev.outputs.tenants), ["acme", "globex", "initech"]);
         const qaUrns = declaredUrns(qa);
-        assert.equal(qaUrns.length, 54); // one tenant's 53 and the lab server's provider
+        assert.equal(qaUrns.length, 57); // one tenant's 53, the lab server's provider, component and 2 maintenance grants
         assert.deepEqual(
             qaUrns.filter((urn) => !urn.startsWith("urn:pulumi:qa::tenantdb::tenantdb:index:TenantDatabase")),
-            ["urn:pulumi:qa::tenantdb::pulumi:providers:postgresql::server-lab-postgresql"],
+            [
+                "urn:pulumi:qa::tenantdb::pulumi:providers:postgresql::server-lab-postgresql",
+                "urn:pulumi:qa::tenantdb::tenantdb:index:ExternalServer$postgresql:index/grant:Grant::server-lab-postgres-revoke-public",
+                "urn:pulumi:qa::tenantdb::tenantdb:index:ExternalServer$postgresql:index/grant:Grant::server-lab-template1-revoke-public",
+                "urn:pulumi:qa::tenantdb::tenantdb:index:ExternalServer::server-lab",
+            ],
         );
         const outsideSolo = qa.resources.filter((resource) => !resource.name.startsWith("tenant-solo-"));
         assert.deepEqual(
             outsideSolo.map((resource) => resource.name),
-            ["server-lab-postgresql"],
+            ["server-lab-postgresql", "server-lab-postgres-revoke-public", "server-lab-template1-revoke-public"],
         );
         assert.deepEqual(Object.keys(qa.outputs.tenants), ["solo"]);
     });

@@ -42,6 +42,11 @@ describe("Security: the apply harness converges and quotes", function () {
 
     before(async () => {
         for (const tenant of IDS) await dropDeclaredTenant(testServer(), tenant);
+        // The maintenance databases as initdb leaves them (an earlier test file's apply closed them), so the counts below are this file's.
+        await withAdmin("postgres", async (admin) => {
+            await admin.query("GRANT CONNECT, TEMPORARY ON DATABASE postgres TO PUBLIC");
+            await admin.query("GRANT CONNECT ON DATABASE template1 TO PUBLIC");
+        });
         evaluation = await evaluateSerially(declaredTenantsConfig(testServer(), TENANTS));
         first = await applyDeclaredResources(evaluation, testServer());
     });
@@ -53,6 +58,7 @@ describe("Security: the apply harness converges and quotes", function () {
     it("creates every declared resource on the first apply", () => {
         // Per tenant: 4 roles; 1 database; 2 or 3 extensions; 7 schemas; 16 grants (PUBLIC's
         // default CONNECT/TEMPORARY revoked: an update; 3 CONNECT; 12 schema USAGE); 18 default privileges.
+        // Per server: PUBLIC's CONNECT (and TEMPORARY on postgres) revoked on postgres and template1: 2 updates.
         assert.equal(first.server, SERVER);
         assert.deepEqual(counts(first), {
             role: [8, 0, 0],
@@ -60,10 +66,36 @@ describe("Security: the apply harness converges and quotes", function () {
             database: [2, 0, 0],
             extension: [5, 0, 0],
             schema: [14, 0, 0],
-            grant: [30, 2, 2],
+            grant: [30, 4, 2],
             defaultPrivileges: [36, 0, 0],
         });
-        assert.equal(first.changed, 97);
+        assert.equal(first.changed, 99);
+    });
+
+    it("closes the maintenance databases to PUBLIC, as the server's component declares", async () => {
+        assert.deepEqual(
+            declaredResources(evaluation, SERVER)
+                .grant.filter((grant) => grant.resourceName.startsWith("server-"))
+                .map(({ resourceName, database, role, privileges }) => [resourceName, database, role, privileges]),
+            [
+                ["server-local-postgres-revoke-public", "postgres", "public", []],
+                ["server-local-template1-revoke-public", "template1", "public", []],
+            ],
+        );
+        const owner = testServer().user;
+        const acls = await withAdmin(
+            "postgres",
+            async (admin) =>
+                (
+                    await admin.query(
+                        "SELECT datname, datacl::text[] AS acl FROM pg_database WHERE datname IN ('postgres', 'template1') ORDER BY 1",
+                    )
+                ).rows,
+        );
+        assert.deepEqual(acls, [
+            { datname: "postgres", acl: [`${owner}=CTc/${owner}`] },
+            { datname: "template1", acl: [`${owner}=CTc/${owner}`] },
+        ]);
     });
 
     it("changes nothing when the same evaluation is applied again", async () => {
@@ -75,7 +107,7 @@ describe("Security: the apply harness converges and quotes", function () {
             database: [0, 0, 2],
             extension: [0, 0, 5],
             schema: [0, 0, 14],
-            grant: [0, 0, 34],
+            grant: [0, 0, 36],
             defaultPrivileges: [0, 0, 36],
         });
         assert.equal(again.changed, 0);
@@ -91,6 +123,7 @@ describe("Security: the apply harness converges and quotes", function () {
             await admin.query("REVOKE erp_sec_idem_a_owner FROM erp_sec_idem_a_migrator");
             await admin.query("GRANT CONNECT ON DATABASE erp_sec_idem_a TO PUBLIC");
             await admin.query("ALTER DATABASE erp_sec_idem_a CONNECTION LIMIT 5");
+            await admin.query("GRANT CONNECT ON DATABASE template1 TO PUBLIC");
         });
         await withAdmin("erp_sec_idem_a", async (admin) => {
             await admin.query("ALTER SCHEMA core OWNER TO erp_sec_idem_a_app");
@@ -108,7 +141,7 @@ describe("Security: the apply harness converges and quotes", function () {
             database: [0, 1, 1],
             extension: [0, 0, 5],
             schema: [0, 1, 13],
-            grant: [1, 2, 31],
+            grant: [1, 3, 32],
             defaultPrivileges: [0, 1, 35],
         });
         assert.deepEqual(await catalogSnapshot(), declared);
@@ -126,7 +159,7 @@ describe("Security: the apply harness converges and quotes", function () {
             database: [0, 0, 2],
             extension: [0, 0, 5],
             schema: [0, 0, 14],
-            grant: [0, 0, 34],
+            grant: [0, 0, 36],
             defaultPrivileges: [0, 0, 36],
         });
         await assertRefused(
@@ -221,9 +254,12 @@ describe("Security: the apply harness converges and quotes", function () {
                     roles.rows.map((row) => row.rolname),
                     ["sec_canary", hostile],
                 );
-                assert.equal(
-                    await asRole(hostile, role.password!, "postgres", async (c) => (await c.query("SELECT session_user AS u")).rows[0].u),
-                    hostile,
+                // Refused only after authenticating (a wrong password is 28P01): the password is the literal given.
+                // It cannot get in: PUBLIC has no CONNECT on postgres since the apply in before().
+                await assertRefused(
+                    asRole(hostile, role.password!, "postgres", async () => undefined),
+                    "42501",
+                    'permission denied for database "postgres"',
                 );
             } finally {
                 await admin.query(`DROP ROLE IF EXISTS ${id(hostile)}`);

@@ -1,6 +1,6 @@
 /** Connections as tenant roles, and the exact refusals the security tests expect. */
 import * as assert from "node:assert/strict";
-import { Client } from "pg";
+import { Client, Notification } from "pg";
 import { testServer } from "../support/server";
 
 /** A connected client as `user` on `database` of the test server. */
@@ -33,5 +33,21 @@ export async function assertRefused(action: Promise<unknown>, code: string, mess
         assert.equal(error.code, code, `SQLSTATE of "${error.message}"`);
         assert.equal(error.message, message);
         return true;
+    });
+}
+
+/** The next notification `client` receives within `ms`, or undefined when none arrives in time. */
+export function nextNotification(client: Client, ms: number): Promise<Notification | undefined> {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+            client.off("notification", received);
+            resolve(undefined);
+        }, ms);
+        const received = (notification: Notification) => {
+            clearTimeout(timer);
+            client.off("notification", received);
+            resolve(notification);
+        };
+        client.on("notification", received);
     });
 }

@@ -64,23 +64,23 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
         }
     });
 
-    it("refuses a role with LOGIN and no grants (PUBLIC has no CONNECT), which can reach the postgres database", async () => {
+    it("refuses a role with LOGIN and no grants (PUBLIC has no CONNECT) on every tenant's and every maintenance database", async () => {
         const probe = "sec_public_probe";
+        // A database as CREATE DATABASE leaves it (PUBLIC may connect): the probe's login works there.
+        const open = "sec_public_probe_open";
         const password = randomBytes(18).toString("base64url");
         const admin = new Client({ ...testServer(), database: "postgres" });
         await admin.connect();
         try {
+            await admin.query(`DROP DATABASE IF EXISTS ${id(open)}`);
             await admin.query(`DROP ROLE IF EXISTS ${id(probe)}`);
             await admin.query(`CREATE ROLE ${id(probe)} LOGIN PASSWORD ${lit(password)}`);
-            for (const tenant of [a, b, c]) {
-                await assertRefused(
-                    connectAs(probe, password, tenant.names.database),
-                    "42501",
-                    `permission denied for database "${tenant.names.database}"`,
-                );
+            await admin.query(`CREATE DATABASE ${id(open)} TEMPLATE template0`);
+            for (const database of [a.names.database, b.names.database, c.names.database, "postgres", "template1"]) {
+                await assertRefused(connectAs(probe, password, database), "42501", `permission denied for database "${database}"`);
             }
             assert.equal(
-                await asRole(probe, password, "postgres", async (client) => (await client.query("SELECT session_user AS u")).rows[0].u),
+                await asRole(probe, password, open, async (client) => (await client.query("SELECT session_user AS u")).rows[0].u),
                 probe,
             );
             const acl = await admin.query("SELECT datname, datacl::text[] AS acl FROM pg_database WHERE datname = $1", [a.names.database]);
@@ -91,6 +91,7 @@ describe("Security: declared tenants are isolated on a real PostgreSQL", functio
                 `${a.names.migratorRole}=c/${a.names.ownerRole}`,
             ]);
         } finally {
+            await admin.query(`DROP DATABASE IF EXISTS ${id(open)}`);
             await admin.query(`DROP ROLE IF EXISTS ${id(probe)}`);
             await admin.end();
         }

@@ -1,11 +1,11 @@
 /**
  * What the program manages for some tenants, read back from a server's catalog: roles and their
- * attributes and settings, memberships, databases with their ACLs and settings, and per database
- * the schemas, extensions and default ACLs. Lists are sorted, so two servers that hold the same
+ * attributes and settings, memberships, databases with their ACLs and settings, the maintenance
+ * databases' ACLs, and per database the schemas, extensions and default ACLs. Lists are sorted, so two servers that hold the same
  * objects give deep-equal snapshots (the harness guard and the real-engine differential test).
  */
 import type { ClientConfig } from "pg";
-import { tenantNames } from "../../src/naming";
+import { MAINTENANCE_DATABASES, tenantNames } from "../../src/naming";
 import { withClient } from "./server";
 
 export interface CatalogOptions {
@@ -48,6 +48,12 @@ export async function catalogSnapshot(admin: ClientConfig, tenantIds: readonly s
              FROM pg_database WHERE datname = ANY($1) ORDER BY 1`,
                 [databaseNames],
             )
+        ).rows,
+        // What every server's component declares: PUBLIC out of the maintenance databases.
+        maintenance: (
+            await client.query(`SELECT datname, ${sortedAcl("datacl")} AS acl FROM pg_database WHERE datname = ANY($1) ORDER BY 1`, [
+                [...MAINTENANCE_DATABASES],
+            ])
         ).rows,
         settings: (
             await client.query(

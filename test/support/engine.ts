@@ -189,5 +189,9 @@ export function stackConfigOf(values: Record<string, unknown>): StackConfig {
  * schemas, 12 USAGE grants and 18 default privileges); each extra extension adds one.
  */
 export const RESOURCES_PER_TENANT = 53;
-/** Beside the tenants: the stack and the server's provider (summaries leave out the engine's default random provider). */
-export const STACK_RESOURCES = 2;
+/**
+ * Beside the tenants: the stack, the server's provider, its ExternalServer component and that
+ * component's 2 grants closing the maintenance databases (summaries leave out the engine's default
+ * random provider).
+ */
+export const STACK_RESOURCES = 5;
