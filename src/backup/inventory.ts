@@ -4,8 +4,7 @@
  * or JSON file (format documented in docs at the bottom of this file and in README).
  */
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseYamlQuietly } from "../shared/yaml";
 import { z } from "zod";
 import { assertTenantId } from "../config/tenant-id";
 import { DEFAULT_SIGNING_KEY_ENV, ManifestSigningKey } from "./signing";
@@ -109,7 +108,8 @@ export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env
             { cause: error },
         );
     }
-    const raw = path.extname(file) === ".json" ? JSON.parse(text) : parseYaml(text);
+    // JSON is YAML too; either parser error would quote the file, and an inventory line may hold a password.
+    const raw = parseYamlQuietly(text, `backup inventory ${file}`);
     return parseInventory(raw, env, file);
 }
 

@@ -5,6 +5,7 @@
 import type { DeployedOutputs } from "../program/outputs";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { parseYamlQuietly } from "../shared/yaml";
 import { z } from "zod";
 import { assertTenantId } from "../config/tenant-id";
 import type { TenantConnection } from "../connections/manager";
@@ -81,9 +82,9 @@ function fromEnvironment(what: string, name: string, env: NodeJS.ProcessEnv): st
 export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEnv = process.env): TargetsFile {
     let raw: unknown;
     try {
-        raw = parseYaml(text);
+        raw = parseYamlQuietly(text, `targets file ${origin}`);
     } catch (error) {
-        throw new Error(`targets file ${origin} is not valid YAML/JSON: ${(error as Error).message}`, { cause: error });
+        throw new Error((error as Error).message, { cause: error });
     }
     const parsed = fileSchema.safeParse(raw);
     if (!parsed.success) {

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { parseYamlQuietly } from "../../shared/yaml";
 import { ConfigError } from "../errors";
 import { ConfigSource, configSource } from "../load";
 
@@ -85,9 +86,10 @@ function structuredValue(config: Record<string, string>, key: string, file: stri
 export function parseStackFile(text: string, file: string, project = "tenantdb"): StackFile {
     let document: unknown;
     try {
-        document = parse(text);
+        document = parseYamlQuietly(text, "it");
     } catch (error) {
-        throw fileProblem(file, `is not valid YAML: ${(error as Error).message}`);
+        // The quiet parser's message names lines, never their text: a line may hold a secret.
+        throw fileProblem(file, (error as Error).message.replace(/^it /, ""));
     }
     const root = (document ?? {}) as { config?: unknown };
     if (root.config !== undefined && (root.config === null || typeof root.config !== "object" || Array.isArray(root.config))) {
