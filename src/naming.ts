@@ -52,6 +52,14 @@ export function tenantNames(tenantId: string): TenantNames {
     };
 }
 
+/**
+ * The session-level advisory lock (taken with hashtext, in the maintenance database) that a
+ * restore or drill of `database` holds while it runs; `backup doctor` takes it before cleaning up.
+ */
+export function restoreLockKey(database: string): string {
+    return `tenantdb restore ${database}`;
+}
+
 /** `erp_<id>` -> `<id>`; undefined for a name that is not a tenant database's. Role names are not parsed. */
 export function tenantIdFromDatabase(name: unknown): string | undefined {
     if (typeof name !== "string" || !name.startsWith(DATABASE_PREFIX) || name.length === DATABASE_PREFIX.length) return undefined;

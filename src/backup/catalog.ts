@@ -10,9 +10,9 @@ import { DatabaseSnapshot, ObjectSnapshot } from "./manifest";
 import { quoteIdentifier as ident } from "../shared/sql";
 
 /** Not tenant data: system schemas. */
-const USER_SCHEMA = `n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'`;
+export const USER_SCHEMA = `n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'`;
 /** Objects created by an extension come back with CREATE EXTENSION; they are not the tenant's. */
-const notExtensionMember = (catalog: string, oid: string) =>
+export const notExtensionMember = (catalog: string, oid: string) =>
     `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 /** Privileges as a sorted text array of `grantee=PRIVILEGE[*]`; a NULL acl means the defaults, made explicit. */
 const aclArray = (acl: string) =>

@@ -6,11 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { ClientBase } from "pg";
-
-/** Not tenant data: system schemas. */
-const USER_SCHEMA = `n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'`;
-const notExtensionMember = (catalog: string, oid: string) =>
-    `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+import { USER_SCHEMA, notExtensionMember } from "./catalog";
 
 /**
  * One row per object: `<kind> <name>` and its definition text. Tables list their columns
@@ -96,13 +92,16 @@ export async function readDefinitions(client: ClientBase): Promise<Record<string
     return digests;
 }
 
-/** Objects whose definition differs, is missing, or is new, worded for the operator (sorted). */
-export function definitionDifferences(recorded: Record<string, string>, found: Record<string, string>): string[] {
+/**
+ * Objects whose definition differs, is missing, or is new, worded for the operator (sorted).
+ * With `namesOnly` (another major version, whose deparsers may render differently) only presence counts.
+ */
+export function definitionDifferences(recorded: Record<string, string>, found: Record<string, string>, namesOnly = false): string[] {
     const problems: string[] = [];
     for (const name of [...new Set([...Object.keys(recorded), ...Object.keys(found)])].sort()) {
         if (!(name in found)) problems.push(`${name} is missing`);
         else if (!(name in recorded)) problems.push(`${name} is not in the backup`);
-        else if (recorded[name] !== found[name]) problems.push(`${name} has a definition other than the one backed up`);
+        else if (!namesOnly && recorded[name] !== found[name]) problems.push(`${name} has a definition other than the one backed up`);
     }
     return problems;
 }

@@ -4,11 +4,9 @@
  * output, and the password never on a command line (it travels in the environment).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { tenantNames } from "../../src/naming";
 import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
@@ -20,22 +18,13 @@ import {
     seedErpTenant,
     tenantDatabases,
     TEST_SIGNING_KEY_HEX,
+    runBackupCli,
 } from "./helpers";
 
-const run = promisify(execFile);
 const TENANT = "bak_cli";
 const MISSING = "bak_cli_none";
 
-async function backup(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-    const tsx = path.join(__dirname, "../../node_modules/.bin/tsx");
-    try {
-        const { stdout, stderr } = await run(tsx, ["scripts/backup.ts", ...args], { cwd: path.join(__dirname, "../.."), env });
-        return { code: 0, stdout, stderr };
-    } catch (error) {
-        const e = error as { code: number; stdout: string; stderr: string };
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-}
+const backup = runBackupCli;
 
 describe("backup CLI (file:// destination)", function () {
     this.timeout(60_000);

@@ -6,11 +6,10 @@
  * left under a name that looks complete, and the live database as it was.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { BackupResult, backupTenant } from "../../src/backup/backup";
 import { TenantBackupError } from "../../src/backup/errors";
@@ -28,18 +27,13 @@ import {
     seedErpTenant,
     tenantDatabases,
     testSigningKey,
+    CliRun,
+    runBackupCli,
 } from "./helpers";
 
-const run = promisify(execFile);
 const TENANT = "bak_dest";
 const live = tenantNames(TENANT).database;
 const PAGE = 4096;
-
-interface CliRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
 
 /** `npm run backup -- <args>` with an inventory whose one tenant writes to `destination`. */
 async function cli(dir: string, name: string, destination: string, args: string[]): Promise<CliRun> {
@@ -58,20 +52,9 @@ async function cli(dir: string, name: string, destination: string, args: string[
         TENANTDB_TEST_ADMIN_PASSWORD: server.password,
         TENANTDB_BACKUP_SIGNING_KEY: TEST_SIGNING_KEY_HEX,
     };
-    const tsx = path.join(__dirname, "../../node_modules/.bin/tsx");
-    try {
-        // The kill is a safety net only, so a regression cannot leave a spinning process behind; the
-        // assertions are on how the process exits, not on how long it takes.
-        const { stdout, stderr } = await run(tsx, ["scripts/backup.ts", ...args], {
-            cwd: path.join(__dirname, "../.."),
-            env,
-            timeout: 45_000,
-        });
-        return { code: 0, stdout, stderr };
-    } catch (error) {
-        const e = error as { code: number | null; stdout: string; stderr: string };
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+    // The time-out is a safety net only, so a regression cannot leave a spinning process behind; the
+    // assertions are on how the process exits, not on how long it takes.
+    return runBackupCli(args, env, 45_000);
 }
 
 /** A regular expression matching `text` exactly, `<stamp>` standing for a backup's time stamp. */

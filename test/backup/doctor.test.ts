@@ -7,12 +7,11 @@
  * held restore lock or a live process keeps doctor's hands off.
  */
 import assert from "node:assert/strict";
-import { ChildProcess, execFile, spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { escapeIdentifier as id } from "pg";
 import { stringify } from "yaml";
 import { backupTenant } from "../../src/backup/backup";
@@ -20,7 +19,7 @@ import { DoctorFinding, doctor } from "../../src/backup/doctor";
 import { TenantBackupTarget } from "../../src/backup/inventory";
 import { locatePgTools } from "../../src/backup/pg-tools";
 import { tempFolderPrefix } from "../../src/backup/restore/download";
-import { tenantNames } from "../../src/naming";
+import { restoreLockKey, tenantNames } from "../../src/naming";
 import { createDeclaredTenant, dropDeclaredTenant } from "../support/declared-tenants";
 import {
     TEST_SIGNING_KEY_HEX,
@@ -31,9 +30,10 @@ import {
     tenantDatabases,
     testSigningKey,
     withDatabase,
+    CliRun,
+    runBackupCli,
 } from "./helpers";
 
-const run = promisify(execFile);
 const TENANT = "bak_doc";
 const OTHER = "bak_doctwo";
 const ROOT = path.join(__dirname, "../..");
@@ -42,12 +42,6 @@ const COPY = "erp_bak_doc_before_restore_20310101020304";
 const DRILL = "erp_bak_doctwo_drill_20310101020304";
 /** Looks like a drill database of bak_doc, but another tenant's role owns it: not doctor's. */
 const LOOKALIKE = "erp_bak_doc_drill_20310101020399";
-
-interface CliRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
 
 /** Databases whose name starts with `prefix`. */
 async function databasesLike(prefix: string): Promise<string[]> {
@@ -89,15 +83,7 @@ describe("backup doctor (real PostgreSQL, real pg_restore and pg_dump killed mid
     /** PG_BIN_DIR whose tools run the real ones, then wait to be killed instead of exiting. */
     let gatedBin: string;
 
-    const cli = async (args: string[]): Promise<CliRun> => {
-        try {
-            const { stdout, stderr } = await run(TSX, ["scripts/backup.ts", ...args], { cwd: ROOT, env });
-            return { code: 0, stdout, stderr };
-        } catch (error) {
-            const e = error as { code: number | null; stdout: string; stderr: string };
-            return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-        }
-    };
+    const cli = (args: string[]): Promise<CliRun> => runBackupCli(args, env);
 
     /** Runs the CLI with the gated tools and kills its whole process group with SIGKILL once a tool has finished. */
     async function killedOnceToolFinished(args: string[]): Promise<void> {
@@ -312,7 +298,7 @@ describe("backup doctor (real PostgreSQL, real pg_restore and pg_dump killed mid
         try {
             await withDatabase("postgres", async (holder) => {
                 // What a running restore of bak_doctwo holds for its whole run (restore/server-session.ts).
-                await holder.query("SELECT pg_advisory_lock(hashtext($1))", [`tenantdb restore ${tenantNames(OTHER).database}`]);
+                await holder.query("SELECT pg_advisory_lock(hashtext($1))", [restoreLockKey(tenantNames(OTHER).database)]);
                 // Listing looks at the lock (pg_locks), --fix tries to take it: both find it held.
                 const listed = await doctor([targets[1]], { ...options, fix: false });
                 const report = await doctor([targets[1]], options);

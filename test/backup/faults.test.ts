@@ -21,7 +21,7 @@ import { BackupManifest } from "../../src/backup/manifest";
 import { RestoreOptions, restoreScratch, restoreTenant } from "../../src/backup/restore";
 import { openStore } from "../../src/backup/store";
 import { freePort } from "../../src/local/embedded-server";
-import { tenantNames } from "../../src/naming";
+import { restoreLockKey, tenantNames } from "../../src/naming";
 import { createDeclaredTenant as createTenantDatabase, dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 import {
     S3Fixture,
@@ -318,7 +318,7 @@ describe("backup and restore faults (real PostgreSQL, s3rver)", function () {
 
     it("refuses a second restore of the same tenant while one runs", async () => {
         await withDatabase("postgres", async (holder) => {
-            await holder.query("SELECT pg_advisory_lock(hashtext($1))", [`tenantdb restore ${live}`]);
+            await holder.query("SELECT pg_advisory_lock(hashtext($1))", [restoreLockKey(live)]);
             await rejectsWith(
                 restoreTenant(target, options),
                 "busy",

@@ -3,9 +3,11 @@
  * ERP-like tenant data created through SQL as the tenant's owner role (so ownership and
  * default privileges behave as in production), and exact fingerprints of every table.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Client, ClientConfig, escapeIdentifier as id } from "pg";
 import S3rver from "s3rver";
@@ -16,6 +18,31 @@ import { ManifestSigningKey } from "../../src/backup/signing";
 import { BackupStore, openStore } from "../../src/backup/store";
 import { tenantNames } from "../../src/naming";
 import { testServer, withClient } from "../support/server";
+
+export interface CliRun {
+    readonly code: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/**
+ * `npm run backup -- <args>` as a subprocess from the repository root: its exit code and both
+ * streams, whether it succeeds or fails. `timeoutMs` is a safety net against a spinning process only.
+ */
+export async function runBackupCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<CliRun> {
+    const root = path.join(__dirname, "../..");
+    try {
+        const { stdout, stderr } = await promisify(execFile)(path.join(root, "node_modules/.bin/tsx"), ["scripts/backup.ts", ...args], {
+            cwd: root,
+            env,
+            timeout: timeoutMs,
+        });
+        return { code: 0, stdout, stderr };
+    } catch (error) {
+        const e = error as { code: number | null; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+}
 
 /** The manifests' signing key in tests: fixed, so a CLI subprocess and the test share it. */
 export const TEST_SIGNING_KEY_HEX = "5ea1ed0f".repeat(8);

@@ -5,14 +5,13 @@
  */
 import * as assert from "node:assert/strict";
 import type { Client } from "pg";
-import { MAINTENANCE_DATABASES } from "../../src/naming";
+import { MAINTENANCE_DATABASES, restoreLockKey } from "../../src/naming";
 import { applyDeclaredTenants, dropDeclaredTenant, TenantFixture } from "../support/declared-tenants";
 import { testServer, withClient } from "../support/server";
 import { asRole, assertRefused, connectAs } from "./helpers";
 
 const LOGIN_ROLES = ["app", "readonly", "migrator"] as const;
 /** The key src/backup/restore/server-session.ts locks, in `postgres`, for the length of a restore or drill. */
-const restoreLockKey = (database: string) => `tenantdb restore ${database}`;
 const admin = <T>(database: string, body: (client: Client) => Promise<T>) => withClient(testServer(), database, body);
 
 describe("Security: only the admin connects to the maintenance databases", function () {

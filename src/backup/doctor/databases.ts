@@ -10,10 +10,9 @@ import { Client } from "pg";
 import { MAINTENANCE_DATABASE, connect } from "../connection";
 import { TenantBackupError, describe } from "../errors";
 import { BackupServer, TenantBackupTarget } from "../inventory";
-import { QUIESCED_BY_RESTORE } from "../restore/quiesce";
+import { QUIESCED_BY_RESTORE, reopenLogin } from "../restore/quiesce";
 import { dropDatabase } from "../restore/scratch-database";
-import { RESTORE_STAMP_LENGTH, isBeforeRestoreDatabase, restoreDatabaseNames, tenantNames } from "../../naming";
-import { quoteIdentifier as ident } from "../../shared/sql";
+import { RESTORE_STAMP_LENGTH, isBeforeRestoreDatabase, restoreDatabaseNames, restoreLockKey, tenantNames } from "../../naming";
 import { DoctorFinding, removal } from "./findings";
 
 interface DatabaseRow {
@@ -78,11 +77,11 @@ async function inspectTenant(
         })),
         ...blocked.map(({ rolname, comment }) => ({
             finding: finding(target, "blocked-login", rolname, `NOLOGIN, set by a restore that did not finish (role comment: ${comment})`),
-            undo: () => reopen(admin, rolname),
+            undo: () => reopenLogin(admin, rolname),
         })),
     ];
     // The lock of restore/server-session.ts: session-level, taken before a run creates anything, held until it ends.
-    const lock = `tenantdb restore ${names.database}`;
+    const lock = restoreLockKey(names.database);
     const { rows: locked } = await admin.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [lock]);
     if (!locked[0].ok) {
         log(`${tenantId}: a restore or drill of ${names.database} is running (it holds the tenant's restore lock); skipped`);
@@ -136,12 +135,6 @@ async function blockedLogins(admin: Client, { tenantId }: TenantBackupTarget): P
         [[names.appRole, names.readonlyRole, names.migratorRole], `${QUIESCED_BY_RESTORE}${names.database} `],
     );
     return rows;
-}
-
-/** As restore/quiesce.ts's reopenLogins does when a run ends. */
-async function reopen(admin: Client, role: string): Promise<void> {
-    await admin.query(`ALTER ROLE ${ident(role)} LOGIN`);
-    await admin.query(`COMMENT ON ROLE ${ident(role)} IS NULL`);
 }
 
 /** Before-restore copies are kept on purpose until someone drops them: listed, with the command, never dropped here. */

@@ -57,6 +57,12 @@ export async function quiesceTenant(session: ServerSession): Promise<void> {
     }
 }
 
+/** Lets one role a quiesce blocked log in again, and removes the quiesce's mark. */
+export async function reopenLogin(admin: Client, role: string): Promise<void> {
+    await admin.query(`ALTER ROLE ${ident(role)} LOGIN`);
+    await admin.query(`COMMENT ON ROLE ${ident(role)} IS NULL`);
+}
+
 /**
  * Lets the roles a quiesce blocked log in again, however the run ended. Returns the sentence
  * for the failure message when it could not, else "".
@@ -64,13 +70,6 @@ export async function quiesceTenant(session: ServerSession): Promise<void> {
 export async function reopenLogins(admin: Client | undefined, roles: readonly string[] | undefined): Promise<string> {
     if (!admin || !roles || roles.length === 0) return "";
     const stuck: string[] = [];
-    for (const role of roles) {
-        try {
-            await admin.query(`ALTER ROLE ${ident(role)} LOGIN`);
-            await admin.query(`COMMENT ON ROLE ${ident(role)} IS NULL`);
-        } catch {
-            stuck.push(role);
-        }
-    }
+    for (const role of roles) await reopenLogin(admin, role).catch(() => stuck.push(role));
     return stuck.length > 0 ? ` The logins of ${stuck.join(", ")} are still blocked: run npm run backup -- doctor --fix.` : "";
 }

@@ -4,6 +4,7 @@ import { MAINTENANCE_DATABASE, connect } from "../connection";
 import { describe } from "../errors";
 import { PgTools, locatePgTools, toolsProblem } from "../pg-tools";
 import { ChosenBackup, ServerSession } from "./context";
+import { restoreLockKey } from "../../naming";
 
 export async function openServerSession(backup: ChosenBackup): Promise<ServerSession> {
     const { server, names, scratch, databases, fail, created } = backup;
@@ -22,9 +23,7 @@ export async function openServerSession(backup: ChosenBackup): Promise<ServerSes
     const tools = await pgRestoreFor(backup, (await readServerVersion(admin)).major);
 
     // Session-level, so it is released when the admin connection ends, however the run ends.
-    const locked = await admin.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
-        `tenantdb restore ${names.database}`,
-    ]);
+    const locked = await admin.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [restoreLockKey(names.database)]);
     if (!locked.rows[0].ok) {
         throw fail("busy", "lock tenant", `another restore or drill of ${names.database} is running.`, "wait for it to finish.");
     }

@@ -78,12 +78,7 @@ export async function verifyRestored(session: ServerSession): Promise<Verified> 
     const differences = compareWithManifest(manifest, { ...actual, database });
     // The deparsers render the same object alike on one major version; across majors only the names are compared.
     const sameMajor = Math.floor(manifest.serverVersionNum / 10000) === actual.major;
-    const definitions = sameMajor
-        ? definitionDifferences(manifest.definitions, actual.definitions)
-        : definitionDifferences(
-              Object.fromEntries(Object.keys(manifest.definitions).map((name) => [name, ""])),
-              Object.fromEntries(Object.keys(actual.definitions).map((name) => [name, ""])),
-          );
+    const definitions = definitionDifferences(manifest.definitions, actual.definitions, !sameMajor);
     const warnings = [
         ...(sameMajor
             ? []
