@@ -99,6 +99,13 @@ export async function readObjectSnapshot(client: ClientBase): Promise<ObjectSnap
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${USER_SCHEMA} AND ${notExtensionMember("pg_class", "c.oid")}
             UNION ALL
+            -- Column privileges: a table readonly may read only in part (credential columns withheld).
+            SELECT 'column', quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname),
+                   pg_get_userbyid(c.relowner), ${aclArray("a.attacl")}
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+               AND ${USER_SCHEMA} AND ${notExtensionMember("pg_class", "c.oid")}
+            UNION ALL
             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
                    p.oid::regprocedure::text, pg_get_userbyid(p.proowner),
                    ${aclArray("coalesce(p.proacl, acldefault('f'::\"char\", p.proowner))")}

@@ -109,8 +109,29 @@ export async function applyDeclaredSchemaPrivileges(client: ClientBase, names: T
         );
         await client.query(`GRANT ${appTablePrivileges} ON ALL TABLES IN SCHEMA ${s} TO ${app}`);
         await client.query(`GRANT ${appSequencePrivileges} ON ALL SEQUENCES IN SCHEMA ${s} TO ${app}`);
+        const narrowed = await readonlyColumnGrants(client, schema, names.readonlyRole);
         await client.query(`GRANT ${readonlyTablePrivileges} ON ALL TABLES IN SCHEMA ${s} TO ${readonly}`);
+        // Tables a migration narrowed to some columns for readonly (credentials withheld) stay narrowed;
+        // revoking the table privilege drops its column privileges too, so they are granted again.
+        for (const { table, columns } of narrowed) {
+            await client.query(`REVOKE SELECT ON ${table} FROM ${readonly}`);
+            await client.query(`GRANT SELECT (${columns}) ON ${table} TO ${readonly}`);
+        }
     }
+}
+
+/** Tables of `schema` where `role` may SELECT some columns (column privileges) but not the table. */
+async function readonlyColumnGrants(client: ClientBase, schema: string, role: string): Promise<{ table: string; columns: string }[]> {
+    const { rows } = await client.query<{ table: string; columns: string }>(
+        `SELECT format('%I.%I', n.nspname, c.relname) AS table, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS columns
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+          WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+            AND EXISTS (SELECT 1 FROM aclexplode(a.attacl) x WHERE x.grantee = $2::regrole AND x.privilege_type = 'SELECT')
+            AND NOT EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = $2::regrole AND x.privilege_type = 'SELECT')
+          GROUP BY n.nspname, c.relname ORDER BY 1`,
+        [schema, role],
+    );
+    return rows;
 }
 
 /**

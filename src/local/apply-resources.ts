@@ -7,6 +7,7 @@ import type { Client } from "pg";
 import type * as declared from "./declared-resources";
 import * as sql from "./declared-sql";
 import { passwordMatches } from "./password-verifier";
+import { quoteLiteral } from "../shared/sql";
 
 /** What applying one resource did. */
 export type Outcome = "created" | "updated" | "unchanged";
@@ -215,7 +216,14 @@ export async function applyGrant(client: Client, context: Context, grant: declar
                       .rows[0]?.owner,
               ]
             : [];
-    await asMemberOf(client, context, owners, () => run(client, statements));
+    // Concurrent GRANT/REVOKEs on one pg_database row fail with "tuple concurrently updated" (two
+    // harness runs declaring one server's maintenance-database grants); the provider serializes
+    // with a transaction-level advisory lock, and so does the harness.
+    const serialized =
+        grant.objectType === "database"
+            ? [`SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`tenantdb grant on database ${grant.database}`)}))`, ...statements]
+            : statements;
+    await asMemberOf(client, context, owners, () => run(client, serialized));
     return held.privileges.length === 0 ? "created" : "updated";
 }
 

@@ -26,6 +26,26 @@ async function auditFunctionAcls(database: string): Promise<string[]> {
     }
 }
 
+/** Who may read what of core.users: the table's ACL and each column's, for the readonly role. */
+async function readonlyUsersAccess(database: string): Promise<{ table: boolean; columns: string[] }> {
+    const client = new Client({ ...adminServer(), database });
+    await client.connect();
+    try {
+        const role = `erp_${TENANT}_readonly`;
+        const table = await client.query("SELECT has_table_privilege($1, 'core.users', 'SELECT') AS ok", [role]);
+        const { rows } = await client.query(
+            `SELECT attname FROM pg_attribute WHERE attrelid = 'core.users'::regclass AND attnum > 0 AND NOT attisdropped
+                AND has_column_privilege($1, 'core.users', attname, 'SELECT') ORDER BY attnum`,
+            [role],
+        );
+        return { table: table.rows[0].ok, columns: rows.map((row) => row.attname) };
+    } finally {
+        await client.end();
+    }
+}
+
+const READONLY_USER_COLUMNS = ["id", "company_id", "email", "display_name", "role", "is_active", "created_at"];
+
 describe("backup and restore of a tenant built by the real migrations", function () {
     this.timeout(120_000);
     let folder: string;
@@ -52,6 +72,7 @@ describe("backup and restore of a tenant built by the real migrations", function
                 `record_change:erp_${TENANT}_owner=X/erp_${TENANT}_owner`,
                 `track:erp_${TENANT}_owner=X/erp_${TENANT}_owner`,
             ]);
+            assert.deepEqual(await readonlyUsersAccess(`erp_${TENANT}`), { table: false, columns: READONLY_USER_COLUMNS });
             await backupTenant(target, { signingKey: testSigningKey });
             const result = await restoreTenant(target, {
                 signingKey: testSigningKey,
@@ -59,8 +80,10 @@ describe("backup and restore of a tenant built by the real migrations", function
                 now: () => new Date(Date.UTC(2031, 0, jobs, 0, 0, 0)),
             });
             assert.equal(result.database, `erp_${TENANT}`);
-            assert.equal(result.manifest.schemaVersion, "0003_first_company");
+            assert.equal(result.manifest.schemaVersion, "0004_credentials_withheld");
             assert.deepEqual(await auditFunctionAcls(`erp_${TENANT}`), before);
+            // The restore re-grants SELECT on every business table to readonly; the password hashes stay withheld.
+            assert.deepEqual(await readonlyUsersAccess(`erp_${TENANT}`), { table: false, columns: READONLY_USER_COLUMNS });
         });
     }
 });

@@ -21,7 +21,7 @@ const FIRST = [{ id: "ctl_acme", connectionLimit: 20 }];
 const BURST = Array.from({ length: 10 }, (_, i) => `ctl_new${i}`);
 const LIFECYCLE = "ctl_acme";
 const IDS = [...FIRST.map((t) => t.id), ...BURST, "ctl_outside", "ctl_late"];
-const MIGRATIONS = ["0001_baseline", "0002_reference_data", "0003_first_company"];
+const MIGRATIONS = ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"];
 const BUCKET = "tenant-ctl-acme";
 const seed = (name: string) => ({
     companyName: `${name} Ltd`,

@@ -80,7 +80,7 @@ describe("Real engine: adding and removing tenants by editing the stack config",
         );
         assert.deepEqual(
             report.tenants.map((t) => [t.tenantId, t.outcome, t.applied]),
-            [[ADDED.id, "ok", ["0001_baseline", "0002_reference_data", "0003_first_company"]]],
+            [[ADDED.id, "ok", ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"]]],
         );
 
         const names = tenantNames(ADDED.id);

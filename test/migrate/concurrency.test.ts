@@ -65,9 +65,9 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
     it("lets the second runner wait for the first, then find each tenant done; skip mode and a short wait say so", async () => {
         const fleet = targets.slice(0, 3);
         const databases = fleet.map((t) => t.database);
-        const catalog = loadCatalog(migrationsWith({ "0004_slow.sql": sleepy(3) }));
+        const catalog = loadCatalog(migrationsWith({ "0005_slow.sql": sleepy(3) }));
         const first = runFleet(fleet, { mode: "up", seed, catalog });
-        await until(sleepingIn(databases), "the first runner to reach 0004_slow");
+        await until(sleepingIn(databases), "the first runner to reach 0005_slow");
 
         const skipping = await runFleet(fleet, { mode: "up", seed, catalog, lock: { onBusy: "skip", timeoutMs: 0 } });
         const impatient = await runFleet(fleet, { mode: "up", seed, catalog, lock: { onBusy: "wait", timeoutMs: 100 } });
@@ -88,10 +88,16 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
         assert.deepEqual(second.counts, { ok: 0, "up-to-date": 3, pending: 0, drift: 0, skipped: 0, failed: 0 });
         for (const result of second.tenants) {
             assert.equal(result.message, "another runner migrated it meanwhile");
-            assert.equal(result.to, "0004_slow");
+            assert.equal(result.to, "0005_slow");
         }
         for (const database of databases)
-            assert.deepEqual(await migrationsOf(database), ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_slow"]);
+            assert.deepEqual(await migrationsOf(database), [
+                "0001_baseline",
+                "0002_reference_data",
+                "0003_first_company",
+                "0004_credentials_withheld",
+                "0005_slow",
+            ]);
     });
 
     it("leaves nothing half-applied when the runner process is killed, and a re-run finishes", async () => {
@@ -111,7 +117,7 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
                 ],
             }),
         );
-        const slowDir = migrationsWith({ "0004_slow.sql": sleepy(60) });
+        const slowDir = migrationsWith({ "0005_slow.sql": sleepy(60) });
         const child = spawn(
             process.execPath,
             ["--import", "tsx", "scripts/migrate.ts", "up", "--targets", targetsFile, "--migrations", slowDir],
@@ -122,7 +128,7 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
             },
         );
         const exited = new Promise((resolve) => child.on("exit", resolve));
-        await until(sleepingIn([target.database]), "the runner to reach 0004_slow");
+        await until(sleepingIn([target.database]), "the runner to reach 0005_slow");
         child.kill("SIGKILL");
         await exited;
         // The server notices the dead client (client_connection_check_interval), rolls back, frees the lock.
@@ -131,7 +137,12 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
             return rows[0].n === 0;
         }, "the killed runner's backend to end");
 
-        assert.deepEqual(await migrationsOf(target.database), ["0001_baseline", "0002_reference_data", "0003_first_company"]);
+        assert.deepEqual(await migrationsOf(target.database), [
+            "0001_baseline",
+            "0002_reference_data",
+            "0003_first_company",
+            "0004_credentials_withheld",
+        ]);
         const client = new Client({ ...adminServer(), database: target.database });
         await client.connect();
         const marker = await client.query("SELECT to_regclass('core.marker') AS t");
@@ -141,10 +152,10 @@ describe("fleet runner: two runners, and a runner killed mid-run", function () {
         const resumed = await runFleet([target], {
             mode: "up",
             seed,
-            catalog: loadCatalog(migrationsWith({ "0004_slow.sql": sleepy(0) })),
+            catalog: loadCatalog(migrationsWith({ "0005_slow.sql": sleepy(0) })),
         });
         assert.equal(resumed.tenants[0].outcome, "ok");
-        assert.equal(resumed.tenants[0].from, "0003_first_company");
-        assert.deepEqual(resumed.tenants[0].applied, ["0004_slow"]);
+        assert.equal(resumed.tenants[0].from, "0004_credentials_withheld");
+        assert.deepEqual(resumed.tenants[0].applied, ["0005_slow"]);
     });
 });

@@ -81,11 +81,11 @@ describe("runner errors", () => {
 
     it("explains the driver error umzug wrapped, with its SQLSTATE", () => {
         const driver = Object.assign(new Error("canceling statement due to statement timeout"), { code: "57014" });
-        const wrapped = new MigrationError({ direction: "up", name: "0005_notes", context: {} }, driver);
-        const error = new TenantMigrationError({ ...scope, step: "apply 0005_notes", statementTimeout: "200ms" }, wrapped);
+        const wrapped = new MigrationError({ direction: "up", name: "0006_notes", context: {} }, driver);
+        const error = new TenantMigrationError({ ...scope, step: "apply 0006_notes", statementTimeout: "200ms" }, wrapped);
         assert.equal(
             error.message,
-            'tenant acme (server pg-1), step "apply 0005_notes": ran longer than statement_timeout (200ms): canceling statement due to statement timeout. ' +
+            'tenant acme (server pg-1), step "apply 0006_notes": ran longer than statement_timeout (200ms): canceling statement due to statement timeout. ' +
                 "Fix: raise statement_timeout in the migration's header, or make the migration cheaper (e.g. batch a data change)",
         );
         assert.equal(error.code, "57014");

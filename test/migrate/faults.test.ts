@@ -8,7 +8,7 @@ import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
-const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company"];
+const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"];
 const ADD_COLUMN = `-- tenantdb: lock_timeout=300ms statement_timeout=10s
 -- migrate:up
 ALTER TABLE core.companies ADD COLUMN vat_number text;
@@ -56,7 +56,7 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
             targets.get("mig_fault_locked")!,
             targets.get("mig_fault_ok2")!,
         ];
-        const catalog = loadCatalog(migrationsWith({ "0004_vat_number.sql": ADD_COLUMN }));
+        const catalog = loadCatalog(migrationsWith({ "0005_vat_number.sql": ADD_COLUMN }));
         // Another session holds a lock on core.companies of one tenant for the whole run.
         const holder = new Client({ ...adminServer(), database: "erp_mig_fault_locked" });
         await holder.connect();
@@ -72,7 +72,7 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
         const results = byId(report.tenants);
         for (const id of ["mig_fault_ok1", "mig_fault_ok2"]) {
             assert.equal(results.get(id)!.outcome, "ok");
-            assert.deepEqual(results.get(id)!.applied, [...BASE, "0004_vat_number"]);
+            assert.deepEqual(results.get(id)!.applied, [...BASE, "0005_vat_number"]);
         }
         const port = fleet[0].port;
         assert.equal(
@@ -93,11 +93,11 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
         const locked = results.get("mig_fault_locked")!;
         assert.match(
             locked.error!,
-            /^tenant mig_fault_locked \(server local\), step "apply 0004_vat_number": waited longer than lock_timeout \(300ms\) for a lock: canceling statement due to lock timeout/,
+            /^tenant mig_fault_locked \(server local\), step "apply 0005_vat_number": waited longer than lock_timeout \(300ms\) for a lock: canceling statement due to lock timeout/,
         );
         assert.match(locked.error!, /Fix: another transaction holds a lock on a table this migration changes/);
-        assert.equal(locked.from, "0003_first_company");
-        assert.equal(locked.to, "0003_first_company");
+        assert.equal(locked.from, "0004_credentials_withheld");
+        assert.equal(locked.to, "0004_credentials_withheld");
         for (const result of report.tenants) assert.equal(result.error?.includes("not-the-password") ?? false, false);
         assert.equal(port > 0, true);
 
@@ -111,7 +111,7 @@ describe("fleet runner: faults are per tenant, the others proceed, a re-run fini
         );
         const again = byId(rerun.tenants);
         assert.equal(again.get("mig_fault_locked")!.outcome, "ok");
-        assert.deepEqual(again.get("mig_fault_locked")!.applied, ["0004_vat_number"]);
+        assert.deepEqual(again.get("mig_fault_locked")!.applied, ["0005_vat_number"]);
         assert.equal(again.get("mig_fault_badpw")!.outcome, "ok");
         assert.equal(again.get("mig_fault_ok1")!.outcome, "up-to-date");
         assert.equal(again.get("mig_fault_ok1")!.via, "fingerprint");
@@ -130,16 +130,16 @@ CREAT INDEX price_lists_name ON sales.price_lists (name);
         const bad = await runFleet([target], {
             mode: "up",
             seed,
-            catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken })),
+            catalog: loadCatalog(migrationsWith({ "0005_price_lists.sql": broken })),
         });
         const [result] = bad.tenants;
         assert.equal(result.outcome, "failed");
         assert.match(
             result.error!,
-            /step "apply 0004_price_lists": syntax error at or near "CREAT" \(.*0004_price_lists\.sql, line 7\)\. Fix: correct the migration file/,
+            /step "apply 0005_price_lists": syntax error at or near "CREAT" \(.*0005_price_lists\.sql, line 7\)\. Fix: correct the migration file/,
         );
         assert.deepEqual(result.applied, BASE);
-        assert.equal(result.to, "0003_first_company");
+        assert.equal(result.to, "0004_credentials_withheld");
         assert.deepEqual(await migrationsOf("erp_mig_fault_syntax"), BASE);
         const client = new Client({ ...adminServer(), database: "erp_mig_fault_syntax" });
         await client.connect();
@@ -150,10 +150,10 @@ CREAT INDEX price_lists_name ON sales.price_lists (name);
         const fixed = await runFleet([target], {
             mode: "up",
             seed,
-            catalog: loadCatalog(migrationsWith({ "0004_price_lists.sql": broken.replace("CREAT ", "CREATE ") })),
+            catalog: loadCatalog(migrationsWith({ "0005_price_lists.sql": broken.replace("CREAT ", "CREATE ") })),
         });
         assert.equal(fixed.tenants[0].outcome, "ok");
-        assert.deepEqual(fixed.tenants[0].applied, ["0004_price_lists"]);
+        assert.deepEqual(fixed.tenants[0].applied, ["0005_price_lists"]);
     });
 
     it("stops a migration that runs past its statement_timeout and rolls it back", async () => {
@@ -162,13 +162,13 @@ CREAT INDEX price_lists_name ON sales.price_lists (name);
         const report = await runFleet([target], {
             mode: "up",
             seed,
-            catalog: loadCatalog(migrationsWith({ "0004_vat_number.sql": ADD_COLUMN, "0005_notes.sql": slow })),
+            catalog: loadCatalog(migrationsWith({ "0005_vat_number.sql": ADD_COLUMN, "0006_notes.sql": slow })),
         });
         assert.equal(report.tenants[0].outcome, "failed");
         assert.match(
             report.tenants[0].error!,
-            /step "apply 0005_notes": ran longer than statement_timeout \(200ms\): canceling statement due to statement timeout/,
+            /step "apply 0006_notes": ran longer than statement_timeout \(200ms\): canceling statement due to statement timeout/,
         );
-        assert.deepEqual(await migrationsOf("erp_mig_fault_ok1"), [...BASE, "0004_vat_number"]);
+        assert.deepEqual(await migrationsOf("erp_mig_fault_ok1"), [...BASE, "0005_vat_number"]);
     });
 });

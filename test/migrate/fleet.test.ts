@@ -9,7 +9,7 @@ import { adminServer, createTenants, seedFor, targetOf } from "../support/migrat
 import { testServer } from "../support/server";
 import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
-const ALL = ["0001_baseline", "0002_reference_data", "0003_first_company"];
+const ALL = ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"];
 
 describe("fleet runner: fresh fleet of 20 tenants", function () {
     this.timeout(120_000);
@@ -37,7 +37,7 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
         for (const [i, result] of report.tenants.entries()) {
             assert.equal(result.tenantId, ids[i]);
             assert.equal(result.from, null);
-            assert.equal(result.to, "0003_first_company");
+            assert.equal(result.to, "0004_credentials_withheld");
             assert.deepEqual(result.applied, ALL);
             assert.deepEqual(result.pending, []);
         }
@@ -49,8 +49,8 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
             again.tenants.map((r) => r.via),
             new Array(20).fill("fingerprint"),
         );
-        assert.equal(again.tenants[7].from, "0003_first_company");
-        assert.equal(again.tenants[7].to, "0003_first_company");
+        assert.equal(again.tenants[7].from, "0004_credentials_withheld");
+        assert.equal(again.tenants[7].to, "0004_credentials_withheld");
     });
 
     it("records name, checksum and duration of each migration in tenantdb.migrations", async () => {
@@ -119,7 +119,7 @@ describe("fleet runner: fresh fleet of 20 tenants", function () {
             ],
         );
         const table = formatTable(report);
-        assert.match(table, /mig_fleet_01 .*up-to-date .*0003_first_company/);
+        assert.match(table, /mig_fleet_01 .*up-to-date .*0004_credentials_withheld/);
         for (const target of targets) {
             assert.equal(table.includes(target.password), false);
             assert.equal(formatJson(report).includes(target.password), false);

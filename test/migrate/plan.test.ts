@@ -160,6 +160,7 @@ describe("migration catalog", () => {
                 ["0001_baseline", true],
                 ["0002_reference_data", true],
                 ["0003_first_company", false],
+                ["0004_credentials_withheld", true],
             ],
         );
     });

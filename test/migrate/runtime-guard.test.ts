@@ -12,14 +12,14 @@ import { dropDeclaredTenant } from "../support/declared-tenants";
 import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 
-const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company"];
+const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"];
 const LOST_FIX =
-    "check by hand which changes of 0004_hidden are in the tenant's database and undo them (a re-run runs all of 0004_hidden again); " +
+    "check by hand which changes of 0005_hidden are in the tenant's database and undo them (a re-run runs all of 0005_hidden again); " +
     "remove what ended the transaction (a COMMIT or ROLLBACK, also one hidden from the parser by changing standard_conforming_strings), " +
     "since the runner commits each migration together with its bookkeeping row; then re-run";
 const LOST_STATE =
     "its changes may be partly applied outside that transaction, committed by the migration itself, " +
-    "and 0004_hidden has no row in tenantdb.migrations: the tenant needs attention";
+    "and 0005_hidden has no row in tenantdb.migrations: the tenant needs attention";
 
 /** Creates a table, then COMMITs through its client, then fails: the client must refuse the COMMIT. */
 const commits: CodeMigration = {
@@ -97,26 +97,26 @@ describe("migration runtime guard: a migration cannot end the runner's transacti
     };
 
     it("refuses a TypeScript migration's COMMIT before it reaches the server: failed, and nothing of the migration remains", async () => {
-        const { report, result } = await runWith(t.mig_rt_code, { "0004_commits.ts": "export {};\n" }, { "0004_commits": commits });
+        const { report, result } = await runWith(t.mig_rt_code, { "0005_commits.ts": "export {};\n" }, { "0005_commits": commits });
         assert.equal(fleetFailed(report), true);
-        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[2], to: BASE[2] });
+        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[3], to: BASE[3] });
         assert.equal(
             result.error,
-            'tenant mig_rt_code (server local), step "apply 0004_commits": 0004_commits sent "COMMIT" through its client: refused before ' +
+            'tenant mig_rt_code (server local), step "apply 0005_commits": 0005_commits sent "COMMIT" through its client: refused before ' +
                 "it reached the server, because the runner runs each migration in one transaction together with its bookkeeping row. " +
-                "Fix: remove the statement from 0004_commits; the runner commits or rolls back each migration as a whole, " +
+                "Fix: remove the statement from 0005_commits; the runner commits or rolls back each migration as a whole, " +
                 "and the tenant stays at its previous version",
         );
         assert.deepEqual(await stateOf(t.mig_rt_code.database), { applied: BASE, fingerprintCurrent: true, marker: null });
     });
 
     it("reports a migration that COMMITted past the client and then failed as half-applied, not as rolled back", async () => {
-        const { report, result } = await runWith(t.mig_rt_lost_fail, { "0004_hidden.ts": "export {};\n" }, { "0004_hidden": hidden(true) });
+        const { report, result } = await runWith(t.mig_rt_lost_fail, { "0005_hidden.ts": "export {};\n" }, { "0005_hidden": hidden(true) });
         assert.equal(fleetFailed(report), true);
-        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[2], to: BASE[2] });
+        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[3], to: BASE[3] });
         assert.equal(
             result.error,
-            'tenant mig_rt_lost_fail (server local), step "apply 0004_hidden": division by zero, after a COMMIT of its own had committed ' +
+            'tenant mig_rt_lost_fail (server local), step "apply 0005_hidden": division by zero, after a COMMIT of its own had committed ' +
                 `the runner's transaction; ${LOST_STATE}. Fix: ${LOST_FIX}`,
         );
         assert.doesNotMatch(result.error!, /stays at its previous version/);
@@ -125,12 +125,12 @@ describe("migration runtime guard: a migration cannot end the runner's transacti
     });
 
     it("refuses to record a migration that COMMITted past the client and then succeeded: no row, no fingerprint", async () => {
-        const { report, result } = await runWith(t.mig_rt_lost_ok, { "0004_hidden.ts": "export {};\n" }, { "0004_hidden": hidden(false) });
+        const { report, result } = await runWith(t.mig_rt_lost_ok, { "0005_hidden.ts": "export {};\n" }, { "0005_hidden": hidden(false) });
         assert.equal(fleetFailed(report), true);
-        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[2], to: BASE[2] });
+        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[3], to: BASE[3] });
         assert.equal(
             result.error,
-            'tenant mig_rt_lost_ok (server local), step "apply 0004_hidden": refusing to record 0004_hidden: a COMMIT of its own had ' +
+            'tenant mig_rt_lost_ok (server local), step "apply 0005_hidden": refusing to record 0005_hidden: a COMMIT of its own had ' +
                 `committed the runner's transaction before its bookkeeping row; ${LOST_STATE}. Fix: ${LOST_FIX}`,
         );
         // Neither the row nor the fingerprint were written outside the transaction: the comment is still the base's.
@@ -138,27 +138,27 @@ describe("migration runtime guard: a migration cannot end the runner's transacti
     });
 
     it("reports a migration that rolled back past the client and ran on outside any transaction as half-applied", async () => {
-        const { report, result } = await runWith(t.mig_rt_rollback, { "0004_hidden.ts": "export {};\n" }, { "0004_hidden": rollsBack });
+        const { report, result } = await runWith(t.mig_rt_rollback, { "0005_hidden.ts": "export {};\n" }, { "0005_hidden": rollsBack });
         assert.equal(fleetFailed(report), true);
-        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[2], to: BASE[2] });
+        assert.deepEqual({ outcome: result.outcome, from: result.from, to: result.to }, { outcome: "failed", from: BASE[3], to: BASE[3] });
         assert.equal(
             result.error,
-            'tenant mig_rt_rollback (server local), step "apply 0004_hidden": division by zero, after a ROLLBACK of its own had ended the ' +
+            'tenant mig_rt_rollback (server local), step "apply 0005_hidden": division by zero, after a ROLLBACK of its own had ended the ' +
                 `runner's transaction, so what it ran afterwards ran outside any transaction; ${LOST_STATE}. Fix: ${LOST_FIX}`,
         );
         assert.deepEqual(await stateOf(t.mig_rt_rollback.database), { applied: BASE, fingerprintCurrent: true, marker: "core.rt_marker" });
     });
 
     it("has the server read a SQL migration as the parser did, after one that turned standard_conforming_strings off", async () => {
-        const { report, result } = await runWith(t.mig_rt_scs, { "0004_scs_off.sql": SCS_OFF, "0005_scs_commit.sql": SCS_COMMIT });
+        const { report, result } = await runWith(t.mig_rt_scs, { "0005_scs_off.sql": SCS_OFF, "0006_scs_commit.sql": SCS_COMMIT });
         assert.equal(fleetFailed(report), false);
         assert.deepEqual(
             { outcome: result.outcome, applied: result.applied, to: result.to, error: result.error },
-            { outcome: "ok", applied: ["0004_scs_off", "0005_scs_commit"], to: "0005_scs_commit", error: undefined },
+            { outcome: "ok", applied: ["0005_scs_off", "0006_scs_commit"], to: "0006_scs_commit", error: undefined },
         );
         // 0005 ran as the one SELECT of a string it is: no COMMIT, no table.
         assert.deepEqual(await stateOf(t.mig_rt_scs.database), {
-            applied: [...BASE, "0004_scs_off", "0005_scs_commit"],
+            applied: [...BASE, "0005_scs_off", "0006_scs_commit"],
             fingerprintCurrent: true,
             marker: null,
         });

@@ -65,7 +65,7 @@ describe("sqlStatements: top-level statements as PostgreSQL's parser reads them"
         assert.throws(
             () =>
                 sqlStatements("\nCREATE TABLE t (a int);\nCREAT INDEX i ON t (a);\n", {
-                    source: "migration file 0004_x.sql",
+                    source: "migration file 0005_x.sql",
                     firstLine: 7,
                 }),
             (error: unknown) => {
@@ -74,7 +74,7 @@ describe("sqlStatements: top-level statements as PostgreSQL's parser reads them"
                 assert.equal(error.parserMessage, 'syntax error at or near "CREAT"');
                 assert.equal(
                     error.message,
-                    `migration file 0004_x.sql: line 9: syntax error at or near "CREAT" (PostgreSQL's parser). Fix: correct the SQL on that line`,
+                    `migration file 0005_x.sql: line 9: syntax error at or near "CREAT" (PostgreSQL's parser). Fix: correct the SQL on that line`,
                 );
                 return true;
             },

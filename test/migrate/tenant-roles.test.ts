@@ -38,6 +38,23 @@ describe("migrated tenant: roles, ledger balance, audit trail, idempotent seeds"
         for (const id of ids) await dropTenantDatabase(adminServer(), id);
     });
 
+    it("keeps password hashes out of reach of the readonly role, and not of the app", async () => {
+        const readonly = await connect(a, "readonly");
+        const app = await connect(a, "app");
+        try {
+            assert.equal(await sqlState(readonly, "SELECT password_hash FROM core.users"), "42501");
+            assert.equal(await sqlState(readonly, "SELECT * FROM core.users"), "42501");
+            assert.equal(await sqlState(readonly, "SELECT count(*) FROM core.users WHERE password_hash LIKE 'scrypt$%'"), "42501");
+            const { rows } = await readonly.query("SELECT email, display_name, role FROM core.users");
+            assert.deepEqual(rows, [{ email: "admin@mig-role-a.test", display_name: "Administrator", role: "admin" }]);
+            const hashes = await app.query("SELECT password_hash LIKE 'scrypt$%' AS hashed FROM core.users");
+            assert.deepEqual(hashes.rows, [{ hashed: true }]);
+        } finally {
+            await readonly.end();
+            await app.end();
+        }
+    });
+
     it("lets the app role read and write business data but not create, alter or drop, nor write the audit trail", async () => {
         const app = await connect(a, "app");
         try {

@@ -12,7 +12,7 @@ import { migrationsWith, removeMigrationDirs } from "../support/migration-dirs";
 import { adminServer, createTenants, seedFor, targetOf } from "../support/migration-targets";
 import { dropDeclaredTenant as dropTenantDatabase } from "../support/declared-tenants";
 
-const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company"];
+const BASE = ["0001_baseline", "0002_reference_data", "0003_first_company", "0004_credentials_withheld"];
 /** The `$$` in the strings paired up for the former hand-written lexer, which then saw no COMMIT. */
 const BYPASS_UP = "\nCREATE TABLE core.guard_marker (id int);\nSELECT '$$';\nCOMMIT;\nSELECT '$$';\nSELECT 1 / 0;\n";
 const BYPASS = `-- migrate:up${BYPASS_UP}`;
@@ -65,7 +65,7 @@ describe("migration transaction guard, on a real server", function () {
 
     it("refuses a COMMIT hidden behind '$$' strings before connecting: `migrate up` exits 1, the tenant is unchanged", async () => {
         const target = t.mig_guard_cli;
-        const dir = migrationsWith({ "0004_guard.sql": BYPASS });
+        const dir = migrationsWith({ "0005_guard.sql": BYPASS });
         const targetsFile = path.join(work, "targets.json");
         writeFileSync(
             targetsFile,
@@ -86,7 +86,7 @@ describe("migration transaction guard, on a real server", function () {
         assert.equal(failure.stdout, "");
         assert.equal(
             failure.stderr,
-            `migrate: migration file ${path.join(dir, "0004_guard.sql")}: line 4: must not contain "COMMIT": the runner wraps each migration ` +
+            `migrate: migration file ${path.join(dir, "0005_guard.sql")}: line 4: must not contain "COMMIT": the runner wraps each migration ` +
                 "in a transaction with its bookkeeping row. Fix: remove the statement; the migration commits or rolls back as a whole\n",
         );
         assert.deepEqual(await stateOf(target.database), { applied: BASE, objects: [null, null, null] });
@@ -94,14 +94,14 @@ describe("migration transaction guard, on a real server", function () {
 
     it("would leave that migration half-applied without the guard (a catalog built by hand)", async () => {
         // Why the refusal matters: the server runs the COMMIT, so the table outlives the failure after it.
-        const loaded = loadCatalog(migrationsWith({ "0004_guard.sql": "-- migrate:up\nSELECT 1;\n" }));
+        const loaded = loadCatalog(migrationsWith({ "0005_guard.sql": "-- migrate:up\nSELECT 1;\n" }));
         const unguarded: Catalog = {
             ...loaded,
-            migrations: loaded.migrations.map((m) => (m.name === "0004_guard" ? { ...m, upSql: BYPASS_UP } : m)),
+            migrations: loaded.migrations.map((m) => (m.name === "0005_guard" ? { ...m, upSql: BYPASS_UP } : m)),
         };
         const report = await runFleet([t.mig_guard_raw], { mode: "up", seed, catalog: unguarded });
         assert.equal(report.tenants[0].outcome, "failed");
-        assert.match(report.tenants[0].error!, /step "apply 0004_guard": division by zero/);
+        assert.match(report.tenants[0].error!, /step "apply 0005_guard": division by zero/);
         assert.deepEqual(await stateOf(t.mig_guard_raw.database), { applied: BASE, objects: ["core.guard_marker", null, null] });
     });
 
@@ -109,10 +109,10 @@ describe("migration transaction guard, on a real server", function () {
         const report = await runFleet([t.mig_guard_body], {
             mode: "up",
             seed,
-            catalog: loadCatalog(migrationsWith({ "0004_guard.sql": BODY })),
+            catalog: loadCatalog(migrationsWith({ "0005_guard.sql": BODY })),
         });
         assert.equal(report.tenants[0].outcome, "failed");
-        assert.match(report.tenants[0].error!, /step "apply 0004_guard": invalid transaction termination/);
+        assert.match(report.tenants[0].error!, /step "apply 0005_guard": invalid transaction termination/);
         assert.deepEqual(await stateOf(t.mig_guard_body.database), { applied: BASE, objects: [null, null, null] });
     });
 });

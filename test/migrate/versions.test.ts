@@ -41,26 +41,39 @@ describe("fleet runner: versions, drift, down and canaries", function () {
     });
 
     it("goes up --to a version, then on; down reverts the last, down --to stops at migrations without a down", async () => {
-        const catalog = loadCatalog(migrationsWith({ "0004_vat_number.sql": ADD_COLUMN }));
+        const catalog = loadCatalog(migrationsWith({ "0005_vat_number.sql": ADD_COLUMN }));
         const partial = await runFleet([t.mig_ver_a], { mode: "up", to: "0001_baseline", seed, catalog });
         assert.deepEqual(partial.tenants[0].applied, ["0001_baseline"]);
-        assert.deepEqual(partial.tenants[0].pending, ["0002_reference_data", "0003_first_company", "0004_vat_number"]);
+        assert.deepEqual(partial.tenants[0].pending, [
+            "0002_reference_data",
+            "0003_first_company",
+            "0004_credentials_withheld",
+            "0005_vat_number",
+        ]);
         assert.equal(partial.tenants[0].to, "0001_baseline");
 
         const dry = await runFleet([t.mig_ver_a], { mode: "up", dryRun: true, seed, catalog });
         assert.equal(dry.tenants[0].outcome, "pending");
-        assert.equal(dry.tenants[0].message, "would apply 0002_reference_data, 0003_first_company, 0004_vat_number");
-        assert.equal(dry.tenants[0].to, "0004_vat_number");
+        assert.equal(
+            dry.tenants[0].message,
+            "would apply 0002_reference_data, 0003_first_company, 0004_credentials_withheld, 0005_vat_number",
+        );
+        assert.equal(dry.tenants[0].to, "0005_vat_number");
 
         const rest = await runFleet([t.mig_ver_a], { mode: "up", seed, catalog });
-        assert.deepEqual(rest.tenants[0].applied, ["0002_reference_data", "0003_first_company", "0004_vat_number"]);
+        assert.deepEqual(rest.tenants[0].applied, [
+            "0002_reference_data",
+            "0003_first_company",
+            "0004_credentials_withheld",
+            "0005_vat_number",
+        ]);
         assert.deepEqual((await columnsOf("erp_mig_ver_a")).includes("vat_number"), true);
 
         const down = await runFleet([t.mig_ver_a], { mode: "down", catalog });
         assert.equal(down.tenants[0].outcome, "ok");
-        assert.deepEqual(down.tenants[0].reverted, ["0004_vat_number"]);
-        assert.equal(down.tenants[0].from, "0004_vat_number");
-        assert.equal(down.tenants[0].to, "0003_first_company");
+        assert.deepEqual(down.tenants[0].reverted, ["0005_vat_number"]);
+        assert.equal(down.tenants[0].from, "0005_vat_number");
+        assert.equal(down.tenants[0].to, "0004_credentials_withheld");
         assert.deepEqual(await columnsOf("erp_mig_ver_a"), ["id", "code", "name", "base_currency", "created_at"]);
 
         const tooFar = await runFleet([t.mig_ver_a], { mode: "down", to: "0001_baseline", catalog });

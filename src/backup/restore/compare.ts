@@ -31,7 +31,7 @@ export function compareWithManifest(
     for (const [name, expected] of recordedObjects) {
         const found = actualObjects.get(name);
         if (!found) {
-            (expected.kind === "default privileges" ? privileges : data).push(`${name} is missing`);
+            (privilegesOnly(expected.kind) ? privileges : data).push(`${name} is missing`);
             continue;
         }
         if (found.owner !== expected.owner) privileges.push(`${name} is owned by ${found.owner}, expected ${expected.owner}`);
@@ -39,7 +39,7 @@ export function compareWithManifest(
         if (diff) privileges.push(`${name} privileges ${diff}`);
     }
     for (const [name, found] of actualObjects) {
-        if (!recordedObjects.has(name)) (found.kind === "default privileges" ? privileges : data).push(`${name} is not in the backup`);
+        if (!recordedObjects.has(name)) (privilegesOnly(found.kind) ? privileges : data).push(`${name} is not in the backup`);
     }
     const expected = manifest.databaseSnapshot;
     const found = actual.database;
@@ -73,4 +73,9 @@ function aclDiff(expected: readonly string[], found: readonly string[]): string 
 export function summarize(problems: readonly string[]): string {
     const shown = problems.slice(0, 8).join("; ");
     return problems.length > 8 ? `${shown}; and ${problems.length - 8} more` : shown;
+}
+
+/** Entries that are only privileges (no data of their own): default privileges and column grants. */
+function privilegesOnly(kind: string): boolean {
+    return kind === "default privileges" || kind === "column";
 }
