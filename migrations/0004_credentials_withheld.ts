@@ -19,6 +19,12 @@ export const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
     "core.users": ["password_hash"],
 };
 
+/** `core.users` as a quoted SQL name. */
+function quotedTable(table: string): string {
+    const [schema, name] = table.split(".");
+    return `${ident(schema)}.${ident(name)}`;
+}
+
 /** The table's columns other than its credential columns, in table order. */
 async function readableColumns(client: ClientBase, table: string, withheld: readonly string[]): Promise<string> {
     const { rows } = await client.query<{ attname: string }>(
@@ -36,8 +42,7 @@ export const credentialsWithheld: CodeMigration = {
     async up({ client, tenantId }) {
         const readonly = ident(tenantNames(tenantId).readonlyRole);
         for (const [table, withheld] of Object.entries(CREDENTIAL_COLUMNS)) {
-            const [schema, name] = table.split(".");
-            const qualified = `${ident(schema)}.${ident(name)}`;
+            const qualified = quotedTable(table);
             const columns = await readableColumns(client, table, withheld);
             // Revoking the table privilege also revokes column privileges, so it comes first.
             await client.query(`REVOKE SELECT ON ${qualified} FROM ${readonly}`);
@@ -47,8 +52,7 @@ export const credentialsWithheld: CodeMigration = {
     async down({ client, tenantId }) {
         const readonly = ident(tenantNames(tenantId).readonlyRole);
         for (const table of Object.keys(CREDENTIAL_COLUMNS)) {
-            const [schema, name] = table.split(".");
-            const qualified = `${ident(schema)}.${ident(name)}`;
+            const qualified = quotedTable(table);
             await client.query(`REVOKE SELECT ON ${qualified} FROM ${readonly}`);
             await client.query(`GRANT SELECT ON ${qualified} TO ${readonly}`);
         }

@@ -217,8 +217,8 @@ export async function applyGrant(client: Client, context: Context, grant: declar
               ]
             : [];
     // Concurrent GRANT/REVOKEs on one pg_database row fail with "tuple concurrently updated" (two
-    // harness runs declaring one server's maintenance-database grants); the provider serializes
-    // with a transaction-level advisory lock, and so does the harness.
+    // harness runs declaring one server's maintenance-database grants), so the harness serializes
+    // them with a transaction-level advisory lock.
     const serialized =
         grant.objectType === "database"
             ? [`SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`tenantdb grant on database ${grant.database}`)}))`, ...statements]
