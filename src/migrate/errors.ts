@@ -51,6 +51,8 @@ export class TenantMigrationError extends Error {
 
 interface DriverError {
     code?: string;
+    /** The server function that raised it: tells apart errors that share a SQLSTATE, whatever lc_messages says. */
+    routine?: string;
     message?: string;
     position?: string;
     detail?: string;
@@ -108,11 +110,19 @@ function explain(scope: ErrorScope, cause: unknown): { reason: string; fix: stri
                 reason: message,
                 fix: `the migration needs a privilege the tenant's owner role lacks; check that ${scope.user} is a member of the owner role and the migration only touches the tenant's schemas`,
             };
+        // The migrator role's own limit never gets here: the runner waits for it like a lock (lock.ts).
         case "53300":
+            if (error.routine === "CheckMyDatabase" || /too many connections for database/.test(message)) {
+                return {
+                    code,
+                    reason: message,
+                    fix: `database ${scope.database} is at its CONNECTION LIMIT (the tenant's app and readonly sessions); re-run when some have ended, or raise the tenant's connectionLimit in the stack config`,
+                };
+            }
             return {
                 code,
                 reason: message,
-                fix: "a connection limit is reached; lower --concurrency, or raise maxConnections for this server in the targets",
+                fix: `server ${scope.server} is at max_connections; lower --concurrency or --per-server, or re-run when its load drops`,
             };
         case "55P03":
             return {

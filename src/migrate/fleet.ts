@@ -10,6 +10,7 @@ import { tenantNames } from "../naming";
 import { Catalog, loadCatalog } from "./catalog";
 import { TenantMigrationError } from "./errors";
 import { fingerprintOf, readFingerprints } from "./fingerprint";
+import { connectAsBusyLock } from "./lock";
 import type { TenantTarget } from "./targets";
 import { Mode, Outcome, RunCursor, runTenant, TenantResult } from "./tenant";
 import type { SeedInput } from "./types";
@@ -118,6 +119,11 @@ export function planWaves(tenantIds: readonly string[], canary?: CanaryOptions):
     return waves;
 }
 
+/** A tenant this run skipped before reading its state: its version is unknown. */
+function notStarted(message: string): Omit<TenantResult, "tenantId" | "server" | "database" | "durationMs"> {
+    return { outcome: "skipped", from: null, to: null, applied: [], reverted: [], pending: [], drift: [], message };
+}
+
 const emptyCounts = (): Record<Outcome, number> => ({ ok: 0, "up-to-date": 0, pending: 0, drift: 0, skipped: 0, failed: 0 });
 
 export async function runFleet(targets: readonly TenantTarget[], options: FleetOptions): Promise<FleetReport> {
@@ -196,24 +202,33 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
         const begun = Date.now();
         const cursor: RunCursor = { step: "connect" };
         const identity = { tenantId: target.tenantId, server: target.server, database: target.database };
+        const lock = options.lock ?? { onBusy: "wait", timeoutMs: 30_000 };
         try {
-            const partial = await manager.withClient(target.tenantId, (client) =>
-                runTenant(
-                    client,
-                    catalog,
-                    {
-                        mode: options.mode,
-                        to: options.to,
-                        dryRun: options.dryRun,
-                        seed: options.seed?.[target.tenantId],
-                        lock: options.lock ?? { onBusy: "wait", timeoutMs: 30_000 },
-                        storedFingerprint: stored.get(target.tenantId),
-                    },
-                    target.tenantId,
-                    cursor,
-                ),
+            const run = await connectAsBusyLock(
+                () =>
+                    manager.withClient(target.tenantId, (client) =>
+                        runTenant(
+                            client,
+                            catalog,
+                            {
+                                mode: options.mode,
+                                to: options.to,
+                                dryRun: options.dryRun,
+                                seed: options.seed?.[target.tenantId],
+                                lock,
+                                storedFingerprint: stored.get(target.tenantId),
+                            },
+                            target.tenantId,
+                            cursor,
+                        ),
+                    ),
+                target.user,
+                lock,
             );
-            return { ...identity, ...partial, durationMs: Date.now() - begun };
+            if ("skipped" in run) {
+                return { ...identity, ...notStarted(run.skipped), durationMs: Date.now() - begun };
+            }
+            return { ...identity, ...run.connected, durationMs: Date.now() - begun };
         } catch (cause) {
             const error = new TenantMigrationError(
                 {
@@ -268,15 +283,8 @@ export async function runFleet(targets: readonly TenantTarget[], options: FleetO
                         tenantId: id,
                         server: t.server,
                         database: t.database,
-                        outcome: "skipped",
-                        from: null,
-                        to: null,
-                        applied: [],
-                        reverted: [],
-                        pending: [],
-                        drift: [],
+                        ...notStarted(`not started: ${stopped}`),
                         durationMs: 0,
-                        message: `not started: ${stopped}`,
                     });
                 }
                 continue;

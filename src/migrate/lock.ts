@@ -5,8 +5,9 @@
  * the runner's connection dies.
  */
 import type { ClientBase } from "pg";
+import { setTimeout as sleep } from "node:timers/promises";
 import { quoteLiteral as literal } from "../shared/sql";
-import { MigrationLockedError } from "./runner-errors";
+import { CONNECTIONS_TAKEN, MigrationLockedError, MigratorConnectionsBusyError } from "./runner-errors";
 
 /**
  * Key of the per-database advisory lock. Advisory locks are scoped to the database, so one
@@ -58,5 +59,43 @@ export async function acquireLock(client: ClientBase, options: LockOptions): Pro
         throw error;
     } finally {
         await client.query("RESET lock_timeout");
+    }
+}
+
+/**
+ * True for a login refused because the role is at its CONNECTION LIMIT (53300 "too many
+ * connections for role"), told apart from a database's limit and the server's max_connections
+ * (also 53300) by the server function that raised it, which does not depend on lc_messages.
+ */
+export function isRoleConnectionLimit(error: unknown): boolean {
+    const { code, routine, message } = (error ?? {}) as { code?: string; routine?: string; message?: string };
+    return code === "53300" && (routine === "InitializeSessionUserId" || /too many connections for role/.test(message ?? ""));
+}
+
+/**
+ * Logs in with `connect`, treating a migrator role at its connection limit like a busy lock:
+ * other runners hold its connections (the limit is 2, capacity.ts), so this runner waits for
+ * one within `timeoutMs`, retrying with backoff, or skips at once. Returns the connection's
+ * result, or why it skipped; throws MigratorConnectionsBusyError when the wait ran out.
+ */
+export async function connectAsBusyLock<T>(
+    connect: () => Promise<T>,
+    role: string,
+    options: LockOptions,
+): Promise<{ connected: T } | { skipped: string }> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+        try {
+            return { connected: await connect() };
+        } catch (error) {
+            if (!isRoleConnectionLimit(error)) throw error;
+            if (options.onBusy === "skip")
+                return { skipped: `role ${role} is at its connection limit (${CONNECTIONS_TAKEN}); skipped it without waiting` };
+            const left = started + options.timeoutMs - Date.now();
+            if (left <= 0) throw new MigratorConnectionsBusyError(role, options.timeoutMs);
+            // 100 ms doubling to 2 s, with jitter so runners that wait together do not retry together.
+            const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+            await sleep(Math.min(left, backoff));
+        }
     }
 }

@@ -28,6 +28,22 @@ export class MigrationLockedError extends MigrationRunnerError {
     }
 }
 
+/** Who holds a migrator role's connections when it is at its limit. */
+export const CONNECTIONS_TAKEN = "other runners are migrating this tenant, or sessions of that role are open";
+
+/**
+ * The tenant's migrator role stayed at its CONNECTION LIMIT (53300 at login) for longer than this
+ * runner would wait: other runners hold its connections, as they would hold the lock.
+ */
+export class MigratorConnectionsBusyError extends MigrationRunnerError {
+    readonly code = "MIGRATOR_BUSY";
+    readonly fix = "re-run when the other runners have finished (they may finish the job themselves), or wait longer with --lock-wait <ms>";
+
+    constructor(role: string, waitedMs: number) {
+        super(`role ${role} stayed at its connection limit for more than ${waitedMs} ms (${CONNECTIONS_TAKEN})`);
+    }
+}
+
 /** Applied migrations that no longer match the local files: edited (checksums differ) or deleted. */
 export class MigrationDriftError extends MigrationRunnerError {
     readonly code = "DRIFT";

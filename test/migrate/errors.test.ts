@@ -1,11 +1,13 @@
 import * as assert from "node:assert/strict";
 import { MigrationError } from "umzug";
 import { ErrorScope, TenantMigrationError } from "../../src/migrate/errors";
+import { isRoleConnectionLimit } from "../../src/migrate/lock";
 import {
     ChecksumMismatchError,
     MigrationDriftError,
     MigrationLockedError,
     MigrationRunnerError,
+    MigratorConnectionsBusyError,
     NoDownMigrationError,
 } from "../../src/migrate/runner-errors";
 
@@ -30,6 +32,13 @@ describe("runner errors", () => {
             "MigrationLockedError",
             "LOCKED",
             "another runner (backend pid 7) held the migration lock for more than 100 ms",
+        ],
+        [
+            "a migrator role at its connection limit for too long",
+            new MigratorConnectionsBusyError("erp_acme_migrator", 1500),
+            "MigratorConnectionsBusyError",
+            "MIGRATOR_BUSY",
+            "role erp_acme_migrator stayed at its connection limit for more than 1500 ms (other runners are migrating this tenant, or sessions of that role are open)",
         ],
         [
             "an edited file",
@@ -89,5 +98,40 @@ describe("runner errors", () => {
                 "Fix: raise statement_timeout in the migration's header, or make the migration cheaper (e.g. batch a data change)",
         );
         assert.equal(error.code, "57014");
+    });
+
+    // 53300 at login, from the three limits PostgreSQL checks (the routine is what the server reports).
+    const limits: Array<[string, Record<string, string>, string]> = [
+        [
+            "the database's CONNECTION LIMIT",
+            { routine: "CheckMyDatabase", message: 'too many connections for database "erp_acme"' },
+            "Fix: database erp_acme is at its CONNECTION LIMIT (the tenant's app and readonly sessions); re-run when some have ended, or raise the tenant's connectionLimit in the stack config",
+        ],
+        [
+            "the server's max_connections",
+            { routine: "InitProcess", message: "sorry, too many clients already" },
+            "Fix: server pg-1 is at max_connections; lower --concurrency or --per-server, or re-run when its load drops",
+        ],
+    ];
+    for (const [title, fields, fix] of limits) {
+        it(`names a fix that works when a login meets ${title}`, () => {
+            const driver = Object.assign(new Error(fields.message), { code: "53300", routine: fields.routine });
+            const error = new TenantMigrationError({ ...scope, step: "connect" }, driver);
+            assert.equal(error.message, `tenant acme (server pg-1), step "connect": ${fields.message}. ${fix}`);
+        });
+    }
+
+    it("tells a migrator role at its connection limit from the other 53300s, by routine or by message", () => {
+        const role = (fields: object) => isRoleConnectionLimit(Object.assign(new Error("x"), { code: "53300" }, fields));
+        assert.deepEqual(
+            [
+                role({ routine: "InitializeSessionUserId" }),
+                role({ message: 'too many connections for role "erp_acme_migrator"' }),
+                role({ routine: "CheckMyDatabase", message: 'too many connections for database "erp_acme"' }),
+                role({ routine: "InitProcess" }),
+                isRoleConnectionLimit({ code: "28P01", routine: "InitializeSessionUserId" }),
+            ],
+            [true, true, false, false, false],
+        );
     });
 });
