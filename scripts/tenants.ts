@@ -5,6 +5,8 @@
  *
  *   add <id>          record a tenant and its server in Pulumi.<stack>.yaml (no deploy)
  *   status            the stack's tenants, their servers and lifecycle states
+ *   status --live     and every active tenant's login roles checked on the server: exits 8 when a
+ *                     password or a role setting drifted, 9 when a role could not be checked
  *   provision <id>    add, deploy (targeted), migrate and seed one tenant
  *   suspend <id>      verified final backup, then logins off and connection limit 0
  *   resume <id>       undo a suspension
@@ -19,7 +21,7 @@ import { Command, Option } from "commander";
 import Table from "cli-table3";
 import { loadInventory } from "../src/backup";
 import { ConfigError } from "../src/config/errors";
-import { ControlError, TenantdbClient, finalBackupFromInventory } from "../src/control";
+import { ControlError, TenantdbClient, TenantStatus, describeRoleCheck, finalBackupFromInventory, roleDriftExitCode } from "../src/control";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
 
@@ -96,13 +98,29 @@ program
 
 program
     .command("status")
-    .description("the stack's tenants, servers and states")
-    .action(() => {
-        print(client().status(stack()), (status) => {
+    .description(
+        "the stack's tenants, servers and states (from the stack file); --live also checks every active tenant's roles on its server",
+    )
+    .option(
+        "--live",
+        "log in as each tenant's login roles with the declared passwords and compare their own settings with the declared ones",
+        false,
+    )
+    .action(async (o: { live: boolean }) => {
+        const describeTenants = (tenants: TenantStatus[]) => {
             const table = new Table({ head: ["tenant", "plan", "server", "state", "since"] });
-            for (const t of status.tenants) table.push([t.id, t.plan, t.server, t.state, t.since ?? ""]);
+            for (const t of tenants) table.push([t.id, t.plan, t.server, t.state, t.since ?? ""]);
             return table.toString();
+        };
+        if (!o.live) return print(client().status(stack()), (status) => describeTenants(status.tenants));
+        const status = await client().liveStatus(stack());
+        print(status, (s) => {
+            const table = new Table({ head: ["tenant", "role", "status", "detail"] });
+            for (const check of s.roles.roles) table.push([check.tenantId, check.roleName, check.status, describeRoleCheck(check)]);
+            const { ok, drift, unreachable } = s.roles.counts;
+            return `${describeTenants(s.tenants)}\n${table.toString()}\nroles: ${ok} ok, ${drift} drifted, ${unreachable} unreachable`;
         });
+        process.exitCode = roleDriftExitCode(status.roles);
     });
 
 program

@@ -18,12 +18,13 @@ import { stackFilePath } from "../config/sources/stack-file";
 import { selectStack, update } from "./engine";
 import { ConflictError, InvalidRequestError, MigrationFailedError, asInvalidRequest } from "./errors";
 import { withStackLease } from "./lease";
-import { deployedTargets } from "./deployed";
+import { deployedOutputs, deployedTargets, roleCheckTargets } from "./deployed";
+import { checkRoleDrift, RoleCheckOptions } from "./role-drift";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
 import { StackFileEdit } from "./stack-file";
 import { Pending, ProvisionQueue } from "./provision-batch";
-import { tenantUrns } from "./targets";
-import type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, ProvisionResult, TenantStatus } from "./types";
+import { evaluateStackFile, tenantUrns } from "./targets";
+import type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, LiveStatus, ProvisionResult, TenantStatus } from "./types";
 import type * as automation from "@pulumi/pulumi/automation";
 
 const DEFAULT_WAIT_MS = 600_000;
@@ -46,6 +47,21 @@ export class TenantdbClient {
                 since: tenant.history.at(-1)?.at,
             })),
         };
+    }
+
+    /**
+     * status, plus a live check of every active tenant's login roles on its server: each logs in
+     * with the password the deployed stack declares, and its own settings are compared with what
+     * the stack file declares (role-drift.ts). Reads only; takes no lease. Needs the engine (the
+     * outputs' secrets) and a connection to each server; never an admin login.
+     */
+    async liveStatus(stackName: string, options: RoleCheckOptions = {}): Promise<LiveStatus> {
+        const status = this.status(stackName);
+        const edit = new StackFileEdit(this.stackFile(stackName));
+        const evaluation = await evaluateStackFile(edit.document.toString(), edit.file, stackName);
+        const stack = await selectStack(this.options, stackName);
+        const targets = roleCheckTargets(await deployedOutputs(stack), evaluation);
+        return { ...status, roles: await checkRoleDrift(targets, options) };
     }
 
     /**

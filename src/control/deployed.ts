@@ -1,16 +1,65 @@
-/** What the control API reads back from a deployed stack: its migration targets. */
+/** What the control API reads back from a deployed stack: its migration targets and its login roles. */
 import type * as automation from "@pulumi/pulumi/automation";
-import { targetsFromStackOutputs } from "../migrate/targets";
+import { declaredResources, DeclaredRole } from "../local/declared-resources";
+import { sslForMode, targetsFromStackOutputs, validateTenantId } from "../migrate/targets";
+import type { OfflineEvaluation } from "../program/offline";
 import type { DeployedOutputs } from "../program/outputs";
+import { declaredRoleSettings, LOGIN_ROLES, LoginRole, RoleCheckTarget } from "./role-drift";
 
-/** Migration targets of a deployed stack, with each server's connection budget. */
-export async function deployedTargets(stack: automation.Stack) {
+/** The stack's outputs, secrets included (read through the engine, which decrypts them). */
+export async function deployedOutputs(stack: automation.Stack): Promise<DeployedOutputs> {
     const values = await stack.outputs();
-    const outputs: DeployedOutputs = {
+    return {
         tenants: values.tenants?.value ?? {},
         tenantSecrets: values.tenantSecrets?.value ?? {},
         servers: values.servers?.value ?? {},
     };
+}
+
+/** Migration targets of a deployed stack, with each server's connection budget. */
+export async function deployedTargets(stack: automation.Stack) {
+    const outputs = await deployedOutputs(stack);
     const maxConnections = Object.fromEntries(Object.entries(outputs.servers ?? {}).map(([name, server]) => [name, server.maxConnections]));
     return targetsFromStackOutputs(outputs, { maxConnections });
+}
+
+/**
+ * The login roles of every active tenant of a deployed stack, to check for drift: where to
+ * reach them and their passwords from the outputs, their own settings from what the program
+ * declares (`evaluation`, the stack file evaluated offline: what the next `up` applies).
+ */
+export function roleCheckTargets(outputs: DeployedOutputs, evaluation: OfflineEvaluation): RoleCheckTarget[] {
+    const declaredOn = new Map<string, DeclaredRole[]>();
+    const declaredRole = (server: string, name: string, tenantId: string): DeclaredRole => {
+        if (!declaredOn.has(server)) declaredOn.set(server, declaredResources(evaluation, server).role);
+        const role = declaredOn.get(server)!.find((r) => r.name === name);
+        if (!role)
+            throw new Error(
+                `tenant ${tenantId} is deployed on server ${server}, but the stack file declares no role ${name} there; deploy the stack file first`,
+            );
+        return role;
+    };
+    const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
+    return active.map(([tenantId, tenant]) => {
+        validateTenantId(tenantId);
+        const secrets = outputs.tenantSecrets?.[tenantId] ?? {};
+        const role = (kind: LoginRole) => {
+            const password = secrets[`${kind}Password`];
+            if (!password)
+                throw new Error(
+                    `stack outputs: tenantSecrets has no ${kind}Password for tenant ${tenantId}; run pulumi up so the stack exports it`,
+                );
+            const name = tenant.roles[kind];
+            return { name, password, settings: declaredRoleSettings(declaredRole(tenant.server, name, tenantId)) };
+        };
+        return {
+            tenantId,
+            server: tenant.server,
+            host: tenant.host,
+            port: tenant.port,
+            database: tenant.database,
+            ssl: sslForMode(tenant.sslmode, tenant.host),
+            roles: Object.fromEntries(LOGIN_ROLES.map((kind) => [kind, role(kind)])) as Record<LoginRole, ReturnType<typeof role>>,
+        };
+    });
 }

@@ -8,7 +8,19 @@
 import { ResolvedTenant } from "../config/model";
 import { SECRET_PLACEHOLDER, parseStackFile } from "../config/sources/stack-file";
 import { serverComponentName, tenantIdFromLogicalName } from "../naming";
-import { evaluateProgramOffline } from "../program/offline";
+import { evaluateProgramOffline, OfflineEvaluation } from "../program/offline";
+
+/** The program evaluated offline for a stack file's text (server passwords stand in: nothing here connects). */
+export async function evaluateStackFile(stackFileText: string, file: string, stackName: string): Promise<OfflineEvaluation> {
+    const { config, secretKeys } = parseStackFile(stackFileText, file);
+    const serverPasswords = Object.fromEntries(
+        Object.keys(JSON.parse(config["tenantdb:servers"] ?? "{}") as object).map((server) => [server, SECRET_PLACEHOLDER]),
+    );
+    return evaluateProgramOffline(
+        { ...config, "tenantdb:serverPasswords": serverPasswords },
+        { stack: stackName, secretKeys: [...new Set([...secretKeys, "tenantdb:serverPasswords"])] },
+    );
+}
 
 export async function tenantUrns(
     stackFileText: string,
@@ -16,14 +28,7 @@ export async function tenantUrns(
     stackName: string,
     tenants: readonly ResolvedTenant[],
 ): Promise<string[]> {
-    const { config, secretKeys } = parseStackFile(stackFileText, file);
-    const serverPasswords = Object.fromEntries(
-        Object.keys(JSON.parse(config["tenantdb:servers"] ?? "{}") as object).map((server) => [server, SECRET_PLACEHOLDER]),
-    );
-    const evaluation = await evaluateProgramOffline(
-        { ...config, "tenantdb:serverPasswords": serverPasswords },
-        { stack: stackName, secretKeys: [...new Set([...secretKeys, "tenantdb:serverPasswords"])] },
-    );
+    const evaluation = await evaluateStackFile(stackFileText, file, stackName);
     const ids = new Set(tenants.map((tenant) => tenant.id));
     const servers = new Set(tenants.map((tenant) => serverComponentName(tenant.server)));
     const ofServer = (name: string) => [...servers].some((server) => name === server || name.startsWith(`${server}-`));

@@ -3,6 +3,7 @@ import type { TenantState } from "../config/schema";
 import type { FleetReport } from "../migrate/fleet";
 import type { EngineSettings } from "./engine";
 import type { FinalBackup } from "./final-backup";
+import type { RoleDriftReport } from "./role-drift";
 
 /** What happened, for a progress display or a log; never holds a secret. */
 export type ControlEvent =
@@ -52,4 +53,11 @@ export interface TenantStatus {
     readonly state: TenantState;
     /** When it entered its state, from its history (undefined for a tenant never transitioned). */
     readonly since?: string;
+}
+
+/** status with the live check of every active tenant's login roles (client.liveStatus). */
+export interface LiveStatus {
+    readonly stack: string;
+    readonly tenants: TenantStatus[];
+    readonly roles: RoleDriftReport;
 }
