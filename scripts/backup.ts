@@ -11,7 +11,7 @@
  * TENANTDB_BACKUP_CONFIG, else tenantdb.backup.yaml. Every command exits non-zero on any failure.
  */
 import { createInterface } from "node:readline/promises";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import Table from "cli-table3";
 import { backupTenants } from "../src/backup/backup";
 import { doctor } from "../src/backup/doctor";
@@ -21,6 +21,7 @@ import { BackupInventory, loadInventory, selectTenants } from "../src/backup/inv
 import { STALE_AFTER_HOURS, listBackups } from "../src/backup/list";
 import { dropPreviousDatabase, dropWarning, listPreviousDatabases, movedAsideSentence, restoreTenant } from "../src/backup/restore";
 import { tenantNames } from "../src/naming";
+import { wholeNumberOption } from "../src/shared/cli-numbers";
 
 const log = (line: string) => console.error(`[${new Date().toISOString()}] ${line}`);
 
@@ -29,12 +30,9 @@ function inventory(command: Command): BackupInventory {
     return loadInventory(file);
 }
 
-function positiveInt(value: string): number {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-        throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
-    return n;
-}
+/** Bounds of the whole-number options: beyond them a value is a typo, not a plan. */
+const MAX_PARALLEL = 64;
+const MAX_SAMPLE = 100_000;
 
 /** Exactly one tenant: restore and drop-previous act on one database, never on `all`. */
 function oneTenant(config: BackupInventory, id: string) {
@@ -57,7 +55,7 @@ program
     .command("run", { isDefault: true })
     .description("back up tenants: `all` or tenant ids")
     .argument("[tenants...]", "tenant ids, or all", [])
-    .option("--concurrency <n>", "tenants dumped at once", positiveInt, 4)
+    .option("--concurrency <n>", "tenants dumped at once", wholeNumberOption("--concurrency", 1, MAX_PARALLEL), 4)
     .option("--lock-wait-timeout <duration>", "give up when a table lock is not granted in time", "5min")
     .action(async (ids: string[], opts: { concurrency: number; lockWaitTimeout: string }, command: Command) => {
         const config = inventory(command);
@@ -136,7 +134,7 @@ program
     .option(
         "--jobs <n>",
         "parallel pg_restore jobs; above 1 the dump is verified in a private temp file first, 1 streams it (default: min(4, CPUs))",
-        positiveInt,
+        wholeNumberOption("--jobs", 1, MAX_PARALLEL),
     )
     .option("--temp-dir <dir>", "folder for the temporary copy of the dump (default: the OS temp folder)")
     .action(
@@ -164,8 +162,8 @@ program
         "restore the newest backup of each tenant into a scratch database, verify, drop; report missing, stale and corrupt backups",
     )
     .argument("[tenants...]", "tenant ids (default: all)", [])
-    .option("--sample <n>", "drill a random sample of n tenants", positiveInt)
-    .option("--concurrency <n>", "restores at once", positiveInt, 1)
+    .option("--sample <n>", "drill a random sample of n tenants", wholeNumberOption("--sample", 1, MAX_SAMPLE))
+    .option("--concurrency <n>", "restores at once", wholeNumberOption("--concurrency", 1, MAX_PARALLEL), 1)
     .action(async (ids: string[], opts: { sample?: number; concurrency: number }, command: Command) => {
         const config = inventory(command);
         const report = await drill(selectTenants(config, ids), {

@@ -7,8 +7,9 @@
  * are never printed.
  */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { loadCatalog } from "../src/migrate/catalog";
+import { wholeNumberOption } from "../src/shared/cli-numbers";
 import { fleetFailed, FleetOptions, runFleet } from "../src/migrate/fleet";
 import { createProgress } from "../src/migrate/progress";
 import { formatJson, formatTable } from "../src/migrate/report";
@@ -40,13 +41,10 @@ const list = (value: string) =>
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean);
-function whole(min: number) {
-    return (value: string) => {
-        const n = Number(value);
-        if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number of at least ${min}`);
-        return n;
-    };
-}
+/** Bounds of the whole-number options: beyond them a value is a typo, not a plan. */
+const MAX_TENANTS = 100_000;
+const MAX_CONCURRENCY = 256;
+const MAX_LOCK_WAIT_MS = 24 * 3600 * 1000;
 
 function loadInput(options: CliOptions): TargetsFile {
     if (Boolean(options.targets) === Boolean(options.stackOutputs))
@@ -115,12 +113,26 @@ function withFleetOptions(command: Command): Command {
         .option("--dry-run", "plan only: report what would change, change nothing")
         .option("--json", "print the report as JSON")
         .option("--canary <tenants>", "comma-separated canary tenants migrated first", list)
-        .option("--wave-size <n>", "tenants per wave after the canaries (default 10)", whole(1))
-        .option("--max-failures <n>", "stop once more tenants than this failed (default 0)", whole(0))
-        .option("--concurrency <n>", "tenants migrated at once, all servers (default 16)", whole(1))
-        .option("--per-server <n>", "tenants migrated at once per server (default 8, capped by maxConnections)", whole(1))
+        .option("--wave-size <n>", "tenants per wave after the canaries (default 10)", wholeNumberOption("--wave-size", 1, MAX_TENANTS))
+        .option(
+            "--max-failures <n>",
+            "stop once more tenants than this failed (default 0)",
+            wholeNumberOption("--max-failures", 0, MAX_TENANTS),
+        )
+        .option(
+            "--concurrency <n>",
+            "tenants migrated at once, all servers (default 16)",
+            wholeNumberOption("--concurrency", 1, MAX_CONCURRENCY),
+        )
+        .option(
+            "--per-server <n>",
+            "tenants migrated at once per server (default 8, capped by maxConnections)",
+            wholeNumberOption("--per-server", 1, MAX_CONCURRENCY),
+        )
         .addOption(
-            new Option("--lock-wait <ms>", "wait this long for a tenant another runner is migrating").default(30_000).argParser(whole(0)),
+            new Option("--lock-wait <ms>", "wait this long for a tenant another runner is migrating")
+                .default(30_000)
+                .argParser(wholeNumberOption("--lock-wait", 0, MAX_LOCK_WAIT_MS)),
         )
         .option("--skip-locked", "skip (do not wait for) tenants another runner is migrating")
         .option("--deep", "connect to every tenant, even those whose schema fingerprint shows them up to date")
