@@ -10,6 +10,7 @@
  */
 import * as path from "node:path";
 import { Command } from "commander";
+import { stackFilePath } from "../src/config/sources/stack-file";
 import { startSandbox, startServerOnly } from "../src/local/sandbox";
 import { assumptionsFromModel } from "../src/cost/assumptions";
 import { graphFromEvaluation } from "../src/cost/offline-graph";
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
         .parse()
         .opts<{ stack: string; once?: boolean; workDir: string; serverOnly?: boolean }>();
     const log = (line: string) => console.log(`[sandbox] ${line}`);
+    // Before anything starts: the name becomes Pulumi.<stack>.yaml, and must not leave the folder.
+    stackFilePath(options.stack, options.workDir);
     if (options.serverOnly) return serverOnly(path.resolve(options.workDir), options.stack, log);
     const started = Date.now();
     const sandbox = await startSandbox({ workDir: path.resolve(options.workDir), stack: options.stack }, log);

@@ -14,6 +14,10 @@ import { parse } from "yaml";
 import { parseYamlQuietly } from "../../shared/yaml";
 import { ConfigError } from "../errors";
 import { ConfigSource, configSource } from "../load";
+import { assertStackName } from "../stack-name";
+
+/** The top-level keys of a Pulumi stack file (Pulumi's ProjectStack). */
+const STACK_FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"];
 
 /** Stands in for secure config values during an offline evaluation. */
 export const SECRET_PLACEHOLDER = "tenantdb-cost-preview-placeholder";
@@ -28,8 +32,9 @@ export interface StackFile {
     readonly source: ConfigSource;
 }
 
-/** `Pulumi.<stack>.yaml` beside `Pulumi.yaml` in `workDir`. */
+/** `Pulumi.<stack>.yaml` beside `Pulumi.yaml` in `workDir`; throws StackNameError for a name that would leave it. */
 export function stackFilePath(stack: string, workDir = process.cwd()): string {
+    assertStackName(stack);
     return path.join(workDir, `Pulumi.${stack}.yaml`);
 }
 
@@ -91,7 +96,22 @@ export function parseStackFile(text: string, file: string, project = "tenantdb")
         // The quiet parser's message names lines, never their text: a line may hold a secret.
         throw fileProblem(file, (error as Error).message.replace(/^it /, ""));
     }
+    // An empty file is a stack without config. Anything else must be a map of the keys Pulumi
+    // reads: a key it does not know (a tenants list that lost its indentation under config:) would
+    // be ignored, and the preview would price part of the stack and exit 0.
+    if (document !== null && document !== undefined && (typeof document !== "object" || Array.isArray(document))) {
+        throw fileProblem(file, "must be a map with a config: key (a Pulumi stack file); it is a list or a single value");
+    }
     const root = (document ?? {}) as { config?: unknown };
+    const unknown = Object.keys(root).filter((key) => !STACK_FILE_KEYS.includes(key));
+    if (unknown.length > 0) {
+        throw fileProblem(
+            file,
+            `top-level ${unknown.length === 1 ? "key" : "keys"} ${unknown.map((key) => JSON.stringify(key)).join(", ")} ` +
+                `${unknown.length === 1 ? "is" : "are"} not part of a Pulumi stack file (${STACK_FILE_KEYS.join(", ")}); ` +
+                "indent stack config under config: (e.g. two spaces before tenantdb:tenants:)",
+        );
+    }
     if (root.config !== undefined && (root.config === null || typeof root.config !== "object" || Array.isArray(root.config))) {
         throw fileProblem(file, '"config" must be a map of keys to values');
     }
