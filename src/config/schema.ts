@@ -47,6 +47,26 @@ export const ALLOWED_EXTENSIONS = [
     "uuid-ossp",
 ] as const;
 
+/**
+ * A whole number from `min` to `max`. zod's own messages ("expected number, received string",
+ * "Too big") name neither the range nor the fix, and a value such as `4abc` or `1e12` must be
+ * refused with both.
+ */
+function wholeNumber(min: number, max: number, example: number, unit = "") {
+    const error = `must be a whole number from ${min} to ${max}${unit}; write a number in that range without quotes or units, e.g. ${example}`;
+    return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** A number above `min` (or at least, with `inclusive`) and at most `max`; the message names the range and the fix. */
+function boundedNumber(min: number, max: number, example: number, unit: string, inclusive = false) {
+    const error = `must be a number ${inclusive ? "from" : "above"} ${min} ${inclusive ? "to" : "and at most"} ${max}${unit}; write a number in that range without quotes or units, e.g. ${example}`;
+    const atLeast = inclusive ? z.number({ error }).min(min, { error }) : z.number({ error }).gt(min, { error });
+    return atLeast.max(max, { error });
+}
+
+/** Largest storage RDS allocates (gp3, io1, io2), in GB; also the bound of a tenant's expected size. */
+const MAX_STORAGE_GB = 65536;
+
 const locale = z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?$/, {
     error: "must be a locale name such as en_US.UTF-8 or C.UTF-8",
 });
@@ -56,7 +76,7 @@ export const DEFAULT_CAPACITY = 50;
 
 const common = {
     /** Most tenants this server may hold. */
-    capacity: z.number().int().min(1).max(1000).default(DEFAULT_CAPACITY),
+    capacity: wholeNumber(1, 1000, DEFAULT_CAPACITY, " tenants").default(DEFAULT_CAPACITY),
     /** Collation and ctype of tenant databases (the locale must exist on the server). */
     locale: locale.default("en_US.UTF-8"),
 };
@@ -65,21 +85,21 @@ const rdsServerSchema = z.strictObject({
     kind: z.literal("rds"),
     ...common,
     instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { error: "must be an RDS instance class such as db.t4g.medium" }),
-    allocatedStorageGb: z.number().int().min(20).max(65536).default(20),
-    maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
+    allocatedStorageGb: wholeNumber(20, MAX_STORAGE_GB, 100, " GB").default(20),
+    maxAllocatedStorageGb: wholeNumber(20, MAX_STORAGE_GB, 200, " GB").default(100),
     storageType: z.enum(["gp3", "gp2", "io1", "io2"]).default("gp3"),
     engineVersion: z
         .string()
         .regex(/^\d{2}(\.\d+)?$/, { error: "must be a PostgreSQL version such as 16 or 16.4" })
         .default("16"),
     multiAz: z.boolean().default(true),
-    backupRetentionDays: z.number().int().min(1).max(35).default(30),
+    backupRetentionDays: wholeNumber(1, 35, 30, " days (RDS's limit)").default(30),
     performanceInsights: z.boolean().default(true),
     subnetGroupName: z.string().min(1).optional(),
     securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { error: "must be a security group id such as sg-0123abcd" })).default([]),
     publiclyAccessible: z.boolean().default(false),
     /** Pin max_connections (written into the parameter group). Defaults to RDS's formula for the class. */
-    maxConnections: z.number().int().min(20).max(5000).optional(),
+    maxConnections: wholeNumber(20, 5000, 500).optional(),
     /** SNS topic that receives the CloudWatch alarms. */
     alarmTopicArn: z
         .string()
@@ -96,13 +116,13 @@ const externalServerSchema = z.strictObject({
     kind: z.literal("external"),
     ...common,
     host: z.string().min(1, { error: "is empty; give the server's host name or address" }),
-    port: z.number().int().min(1).max(65535).default(5432),
+    port: wholeNumber(1, 65535, 5432).default(5432),
     adminUser: z.string().min(1).default("postgres"),
     sslmode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("require"),
     /** Whether the admin user is a superuser (the provider then skips some membership dances). */
     superuser: z.boolean().default(false),
     /** The server's max_connections (SHOW max_connections). */
-    maxConnections: z.number().int().min(20).max(100000).default(100),
+    maxConnections: wholeNumber(20, 100_000, 100).default(100),
 });
 
 export const serverSchema = z.discriminatedUnion("kind", [rdsServerSchema, externalServerSchema], {
@@ -148,15 +168,15 @@ export const tenantSchema = z.strictObject({
     /** The server this tenant lives on. Required for standard tenants; see placement.ts. */
     server: serverNameSchema.optional(),
     /** Database CONNECTION LIMIT; split between roles by roleConnectionLimits(). */
-    connectionLimit: z.number().int().min(MIN_TENANT_CONNECTION_LIMIT).max(5000).default(50),
+    connectionLimit: wholeNumber(MIN_TENANT_CONNECTION_LIMIT, 5000, 50).default(50),
     /** Extra extensions beyond uuid-ossp and pg_trgm. */
     extensions: z.array(z.enum(ALLOWED_EXTENSIONS, { error: `extensions must be among: ${ALLOWED_EXTENSIONS.join(", ")}` })).default([]),
     /** Days a backup is kept in the tenant's bucket. Defaults to tenantdb:backup.retentionDays. */
-    backupRetentionDays: z.number().int().min(1).max(3650).optional(),
+    backupRetentionDays: wholeNumber(1, 3650, 30, " days").optional(),
     /** statement_timeout of the app role, in milliseconds. */
-    statementTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+    statementTimeoutMs: wholeNumber(1000, 3_600_000, 30_000, " ms").default(30_000),
     /** Expected database size, for the cost preview. Defaults to tenantdb:cost.databaseSizeGb. */
-    expectedSizeGb: z.number().positive().optional(),
+    expectedSizeGb: boundedNumber(0, MAX_STORAGE_GB, 5, " GB").optional(),
     /** Enterprise only: overrides for the dedicated server (defaults: tenantdb:dedicatedServer). */
     dedicated: dedicatedServerSchema.optional(),
     state: z.enum(TENANT_STATES, { error: `state must be one of ${TENANT_STATES.join(", ")}` }).default("active"),
@@ -167,9 +187,9 @@ export const tenantSchema = z.strictObject({
 export const backupSchema = z.strictObject({
     /** Declare a per-tenant S3 bucket and KMS key. Off for stacks without an AWS account. */
     buckets: z.boolean().default(true),
-    retentionDays: z.number().int().min(1).max(3650).default(30),
+    retentionDays: wholeNumber(1, 3650, 30, " days").default(30),
     /** Days a replaced or deleted backup version is kept. */
-    noncurrentVersionDays: z.number().int().min(1).max(365).default(7),
+    noncurrentVersionDays: wholeNumber(1, 365, 7, " days").default(7),
     /** IAM role of the backup job; each tenant's policy is attached to it when set. */
     roleName: z
         .string()
@@ -182,9 +202,9 @@ export const costSchema = z.strictObject({
         .string()
         .regex(/^[a-z]{2}(-[a-z]+)+-\d$/)
         .default("us-east-1"),
-    databaseSizeGb: z.number().positive().default(1),
-    dailyChangeRate: z.number().min(0).max(1).default(0.05),
-    transferGbPerTenant: z.number().min(0).default(10),
+    databaseSizeGb: boundedNumber(0, MAX_STORAGE_GB, 1, " GB").default(1),
+    dailyChangeRate: boundedNumber(0, 1, 0.05, " (a fraction of the database per day)", true).default(0.05),
+    transferGbPerTenant: boundedNumber(0, 1_000_000, 10, " GB per month", true).default(10),
     allocation: z.enum(["equal", "storage", "connections"]).default("equal"),
 });
 
@@ -194,7 +214,7 @@ export const costSchema = z.strictObject({
  * Checked when a tenant is added, so a deployed stack above it keeps working.
  */
 export const cellSchema = z.strictObject({
-    capacity: z.number().int().min(1).max(200).default(25),
+    capacity: wholeNumber(1, 200, 25, " tenants").default(25),
 });
 
 export const dedicatedDefaultsSchema = rdsServerSchema.omit({ kind: true }).partial();

@@ -21,6 +21,17 @@ export const DEFAULT_DEDICATED_INSTANCE_CLASS = "db.t4g.medium";
 const SECRET_LOOKING_KEYS = /^(admin)?pass(word)?$|secret|token/i;
 
 function zodProblems(error: z.ZodError, prefix: PropertyKey[] = []): ConfigProblem[] {
+    // A field that fails two checks with one message (-5.5: not whole, below the range) is reported once.
+    const seen = new Set<string>();
+    return zodIssueProblems(error, prefix).filter((problem) => {
+        const key = `${problem.path}\n${problem.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+    });
+}
+
+function zodIssueProblems(error: z.ZodError, prefix: PropertyKey[]): ConfigProblem[] {
     return error.issues.flatMap((issue): ConfigProblem[] => {
         if (issue.code === "unrecognized_keys") {
             return issue.keys.map((key) => ({

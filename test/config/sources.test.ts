@@ -92,7 +92,7 @@ describe("a new tenant request", () => {
             message: [
                 "tenantdb config has 3 problems:",
                 "  - request.id: must start with a lowercase letter and contain only a-z, 0-9 and _ (no upper case, spaces, quotes, dashes or unicode), e.g. acme_corp",
-                "  - request.connectionLimit: Too small: expected number to be >=10",
+                "  - request.connectionLimit: must be a whole number from 10 to 5000; write a number in that range without quotes or units, e.g. 50",
                 "  - request.color: is not a known field (id, plan, connectionLimit, server)",
             ].join("\n"),
         });

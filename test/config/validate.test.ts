@@ -137,7 +137,7 @@ describe("stack config validation", () => {
 
     it("refuses a connection limit below what the roles need", () => {
         assert.deepEqual(problems(withTenant({ id: "acme", connectionLimit: 9 })), [
-            "tenantdb:tenants[0].connectionLimit: Too small: expected number to be >=10",
+            "tenantdb:tenants[0].connectionLimit: must be a whole number from 10 to 5000; write a number in that range without quotes or units, e.g. 50",
         ]);
     });
 
