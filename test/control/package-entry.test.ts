@@ -19,8 +19,11 @@ describe("the package entry point", () => {
             "MigrationFailedError",
             "TenantdbClient",
             "cellsOf",
+            "checkRoleDrift",
+            "describeRoleCheck",
             "finalBackupFromInventory",
             "leasePath",
+            "roleDriftExitCode",
             "withStackLease",
         ]);
         assert.equal(require.resolve("tenantdb/program"), require.resolve("../../index.ts"));
