@@ -13,8 +13,7 @@ import { wholeNumberOption } from "../src/shared/cli-numbers";
 import { fleetFailed, FleetOptions, runFleet } from "../src/migrate/fleet";
 import { createProgress } from "../src/migrate/progress";
 import { formatJson, formatTable } from "../src/migrate/report";
-import type { DeployedOutputs } from "../src/program/outputs";
-import { loadSeedsFile, loadTargetsFile, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
+import { loadSeedsFile, loadTargetsFile, parseStackOutputs, targetsFromStackOutputs, TargetsFile } from "../src/migrate/targets";
 import type { Mode } from "../src/migrate/tenant";
 
 interface CliOptions {
@@ -50,7 +49,7 @@ function loadInput(options: CliOptions): TargetsFile {
     if (Boolean(options.targets) === Boolean(options.stackOutputs))
         throw new Error("give exactly one of --targets <file> and --stack-outputs <file>");
     if (options.targets) return loadTargetsFile(options.targets);
-    let outputs: DeployedOutputs;
+    let outputs: unknown;
     try {
         // `pulumi stack output --json --show-secrets > outputs.json`
         outputs = JSON.parse(readFileSync(options.stackOutputs!, "utf8"));
@@ -62,9 +61,11 @@ function loadInput(options: CliOptions): TargetsFile {
             `cannot read stack outputs ${options.stackOutputs}: ${code ?? "not valid JSON (export it with pulumi stack output --json --show-secrets)"}`,
         );
     }
-    if (!outputs?.tenants || !outputs?.tenantSecrets)
-        throw new Error(`stack outputs ${options.stackOutputs} have no tenants/tenantSecrets (export them with --show-secrets)`);
-    return { targets: targetsFromStackOutputs(outputs), seed: options.seeds ? loadSeedsFile(options.seeds) : {} };
+    const origin = `stack outputs ${options.stackOutputs}`;
+    return {
+        targets: targetsFromStackOutputs(parseStackOutputs(outputs, origin), { origin }),
+        seed: options.seeds ? loadSeedsFile(options.seeds) : {},
+    };
 }
 
 async function run(mode: Mode, options: CliOptions): Promise<void> {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { parseYamlQuietly } from "../shared/yaml";
 import { z } from "zod";
+import { TENANT_STATES } from "../config/schema";
 import { assertTenantId } from "../config/tenant-id";
 import type { TenantConnection } from "../connections/manager";
 import { tenantNames } from "../naming";
@@ -196,14 +197,82 @@ export function sslForMode(sslmode: string | undefined, host: string): boolean |
     }
 }
 
+const nonEmpty = z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" });
+const outputTenantSchema = z.looseObject(
+    {
+        database: nonEmpty,
+        server: nonEmpty,
+        host: nonEmpty,
+        port: z
+            .number({ error: "must be a port number from 1 to 65535" })
+            .int()
+            .min(1)
+            .max(65535, { error: "must be a port number from 1 to 65535" }),
+        sslmode: z
+            .enum(["disable", "require", "verify-ca", "verify-full"], { error: "must be disable, require, verify-ca or verify-full" })
+            .optional(),
+        plan: z.string().optional(),
+        state: z.enum(TENANT_STATES, { error: `must be one of ${TENANT_STATES.join(", ")}` }).optional(),
+        roles: z.looseObject(
+            { owner: nonEmpty, app: nonEmpty, readonly: nonEmpty, migrator: nonEmpty },
+            { error: "must be an object { owner, app, readonly, migrator }" },
+        ),
+    },
+    { error: "must be an object (the tenant's database, server, host, port and roles)" },
+);
+const stackOutputsSchema = z.looseObject(
+    {
+        tenants: z.record(z.string(), outputTenantSchema, { error: "must be an object keyed by tenant id" }),
+        tenantSecrets: z.record(
+            z.string(),
+            // A missing password is reported below with its own fix; its value never appears in a message.
+            z.looseObject({ migratorPassword: nonEmpty.optional() }, { error: "must be an object holding migratorPassword" }),
+            { error: "must be an object keyed by tenant id (export it with --show-secrets)" },
+        ),
+        servers: z
+            .record(
+                z.string(),
+                z.looseObject(
+                    {
+                        maxConnections: z
+                            .number({ error: "must be a whole number of at least 1" })
+                            .int()
+                            .min(1, { error: "must be a whole number of at least 1" }),
+                    },
+                    { error: "must be an object holding maxConnections" },
+                ),
+                { error: "must be an object keyed by server name" },
+            )
+            .optional(),
+    },
+    { error: "must be the JSON object of pulumi stack output --json --show-secrets" },
+);
+
 /**
- * Targets from stack outputs; `maxConnections` per server name is the runner's budget there.
- * Suspended and retired tenants are left out: their database takes no connections.
+ * Checks stack outputs have the shape this program exports: a null field, a null tenant or a
+ * missing roles object is refused naming `tenants.<id>.<field>` and how to export them again.
+ */
+export function parseStackOutputs(value: unknown, origin = "stack outputs"): DeployedOutputs {
+    const parsed = stackOutputsSchema.safeParse(value);
+    if (!parsed.success) {
+        const problems = parsed.error.issues.map((issue) => `${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`);
+        throw new Error(
+            `${origin} are not what the program exports: ${[...new Set(problems)].join("; ")}. ` +
+                "Export them again with: pulumi stack output --json --show-secrets > outputs.json (run pulumi up first if an older version of the program deployed the stack)",
+        );
+    }
+    return parsed.data as DeployedOutputs;
+}
+
+/**
+ * Targets from stack outputs (checked by parseStackOutputs); `maxConnections` per server name is
+ * the runner's budget there. Suspended and retired tenants are left out: their database takes no connections.
  */
 export function targetsFromStackOutputs(
-    outputs: DeployedOutputs,
-    options: { maxConnections?: Record<string, number>; ssl?: boolean | object } = {},
+    unchecked: DeployedOutputs,
+    options: { maxConnections?: Record<string, number>; ssl?: boolean | object; origin?: string } = {},
 ): TenantTarget[] {
+    const outputs = parseStackOutputs(unchecked, options.origin);
     const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
     return active.map(([tenantId, tenant]) => {
         validateTenantId(tenantId);
