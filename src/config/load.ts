@@ -13,6 +13,11 @@ export interface ConfigSource {
     readonly raw: RawStackConfig;
     /** Keys of the secret `tenantdb:serverPasswords` object; the passwords themselves are not read. */
     readonly serverPasswordNames: readonly string[];
+    /**
+     * Server passwords the source holds in plain text (`pulumi config set` without `--secret`):
+     * server names, or `*` when the whole `tenantdb:serverPasswords` value is plain. Refused.
+     */
+    readonly plainServerPasswordNames?: readonly string[];
 }
 
 /** Builds a ConfigSource from a reader of `tenantdb:<key>` values (already parsed from JSON/YAML). */
@@ -26,7 +31,10 @@ export function configSource(origin: string, read: (key: string) => unknown): Co
 
 /** Validates a source into the stack model; throws ConfigError listing every problem. */
 export function loadStackModel(source: ConfigSource): StackModel {
-    return validateStackConfig(source.raw, { serverPasswordNames: source.serverPasswordNames });
+    return validateStackConfig(source.raw, {
+        serverPasswordNames: source.serverPasswordNames,
+        plainServerPasswordNames: source.plainServerPasswordNames,
+    });
 }
 
 /**

@@ -13,6 +13,8 @@ import { ParsedStackConfig, RdsServerConfig, TenantConfig, serverSchema, stackCo
 export interface ValidationContext {
     /** Names present in the secret `tenantdb:serverPasswords` object (values are never read here). */
     readonly serverPasswordNames: readonly string[];
+    /** Server passwords held in plain config (`*`: the whole object); each is refused. */
+    readonly plainServerPasswordNames?: readonly string[];
 }
 
 /** Instance class of an enterprise tenant's server when neither tenantdb:dedicatedServer nor the tenant sets one. */
@@ -54,6 +56,17 @@ export function validateStackConfig(raw: RawStackConfig, context: ValidationCont
     if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
     const config: ParsedStackConfig = parsed.data;
     const problems: ConfigProblem[] = [];
+
+    // A password set without --secret sits in the stack file in clear: refuse it, naming the fix.
+    for (const name of context.plainServerPasswordNames ?? []) {
+        const whole = name === "*";
+        problems.push({
+            path: configPath(whole ? ["serverPasswords"] : ["serverPasswords", name]),
+            message:
+                "is plain text, but a password must be a secret: remove it from the stack file and run " +
+                `pulumi config set --secret --path 'serverPasswords.${whole ? "<server>" : name}' (it prompts for the value, or reads it from stdin)`,
+        });
+    }
 
     // Servers: reserved names and the secret each external server needs.
     for (const [name, server] of Object.entries(config.servers)) {

@@ -16,5 +16,8 @@ function parseValue(config: ConfigMap, key: string): unknown {
 }
 
 export function sourceFromAutomationConfig(config: ConfigMap, origin: string): ConfigSource {
-    return configSource(origin, (key) => parseValue(config, `tenantdb:${key}`));
+    const source = configSource(origin, (key) => parseValue(config, `tenantdb:${key}`));
+    const passwords = config["tenantdb:serverPasswords"];
+    // Set with --path and --secret, the whole object is a secret; without --secret, it is plain text.
+    return passwords !== undefined && !passwords.secret ? { ...source, plainServerPasswordNames: ["*"] } : source;
 }

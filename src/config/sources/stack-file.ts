@@ -68,6 +68,15 @@ function stripSecrets(value: unknown, onSecret: () => void): unknown {
     return value;
 }
 
+/** Server names whose password in `tenantdb:serverPasswords` is not a `secure:` value (`*`: the whole value is plain). */
+function plainPasswordNames(passwords: unknown): string[] {
+    if (passwords === undefined || passwords === null || isSecure(passwords)) return [];
+    if (typeof passwords !== "object" || Array.isArray(passwords)) return ["*"];
+    return Object.entries(passwords)
+        .filter(([, value]) => !isSecure(value))
+        .map(([name]) => name);
+}
+
 function fileProblem(file: string, message: string): ConfigError {
     return new ConfigError([{ path: file, message }]);
 }
@@ -124,7 +133,9 @@ export function parseStackFile(text: string, file: string, project = "tenantdb")
         if (secret) secretKeys.push(key);
         config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    return { file, config, secretKeys, source: configSource(file, (key) => structuredValue(config, key, file)) };
+    const source = configSource(file, (key) => structuredValue(config, key, file));
+    const passwords = (root.config as Record<string, unknown> | undefined)?.["tenantdb:serverPasswords"];
+    return { file, config, secretKeys, source: { ...source, plainServerPasswordNames: plainPasswordNames(passwords) } };
 }
 
 /** Reads a stack config file; the error names the file and how to point at another one. */
