@@ -61,8 +61,8 @@ const serverSchema = z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(5432),
     user: z.string().min(1),
-    /** Local development only; prefer passwordEnv. */
-    password: z.string().min(1).optional(),
+    /** Refused with its fix (passwordEnv): accepted by the schema only to say so. */
+    password: z.unknown().optional(),
     /** Name of the environment variable holding the password. */
     passwordEnv: z
         .string()
@@ -123,13 +123,23 @@ export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.en
     const problems: string[] = [];
     const servers = new Map<string, BackupServer>();
     for (const [name, server] of Object.entries(parsed.data.servers)) {
-        let password = server.password;
+        let password: string | undefined;
         if (server.passwordEnv) {
             password = env[server.passwordEnv];
             if (!password) problems.push(`servers.${name}.passwordEnv: environment variable ${server.passwordEnv} is not set`);
         }
-        if (server.password && server.passwordEnv) problems.push(`servers.${name}: give password or passwordEnv, not both`);
-        if (!server.password && !server.passwordEnv) problems.push(`servers.${name}: passwordEnv is required`);
+        const example = `TENANTDB_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_PASSWORD`;
+        // An admin password in the file sits in clear in a file that is copied and committed: refused.
+        if (server.password !== undefined) {
+            problems.push(
+                `servers.${name}.password: is plain text in the inventory, but it must be a secret: remove it, put the password in an ` +
+                    `environment variable and name that variable in passwordEnv (e.g. passwordEnv: ${example})`,
+            );
+        } else if (!server.passwordEnv) {
+            problems.push(
+                `servers.${name}: passwordEnv is required (the name of the environment variable holding the admin password, e.g. ${example})`,
+            );
+        }
         const local = server.host === "127.0.0.1" || server.host === "localhost" || server.host === "::1";
         servers.set(name, {
             name,

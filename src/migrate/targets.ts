@@ -4,7 +4,6 @@
  */
 import type { DeployedOutputs } from "../program/outputs";
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { parseYamlQuietly } from "../shared/yaml";
 import { z } from "zod";
 import { TENANT_STATES } from "../config/schema";
@@ -75,7 +74,7 @@ function fromEnvironment(what: string, name: string, env: NodeJS.ProcessEnv): st
  * tenants:
  *   - id: acme
  *     server: pg-eu-1
- *     passwordEnv: ACME_MIGRATOR_PASSWORD     # or password: ...
+ *     passwordEnv: ACME_MIGRATOR_PASSWORD     # never password: (refused: a file is no place for it)
  *     seed: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN_PASSWORD }
  * ```
  * database and user default to the naming contract (`erp_<id>`, `erp_<id>_migrator`).
@@ -103,8 +102,9 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
         const server = parsed.data.servers[tenant.server];
         const host = tenant.host ?? server?.host;
         if (!host) throw new Error(`${where}: server "${tenant.server}" is not in servers and the tenant has no host`);
-        if (tenant.password && tenant.passwordEnv) throw new Error(`${where}: give password or passwordEnv, not both`);
-        const password = tenant.password ?? (tenant.passwordEnv ? fromEnvironment(where, tenant.passwordEnv, env) : undefined);
+        if (tenant.password !== undefined)
+            throw new Error(plainPassword(where, "password", "passwordEnv", `${tenant.id.toUpperCase()}_MIGRATOR_PASSWORD`));
+        const password = tenant.passwordEnv ? fromEnvironment(where, tenant.passwordEnv, env) : undefined;
         if (!password) throw new Error(`${where}: no migrator password (set passwordEnv to the name of an environment variable)`);
         const names = tenantNames(tenant.id);
         targets.push({
@@ -118,15 +118,26 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
             ssl: server?.ssl,
             maxConnections: server?.maxConnections,
         });
-        if (tenant.seed) seed[tenant.id] = resolveSeed(where, tenant.seed, env);
+        if (tenant.seed) seed[tenant.id] = resolveSeed(where, tenant.id, tenant.seed, env);
     }
     return { targets, seed };
 }
 
-function resolveSeed(where: string, input: z.output<typeof seedSchema>, env: NodeJS.ProcessEnv): SeedInput {
+/**
+ * A password written into a targets or seeds file sits in clear in a file that gets copied,
+ * attached and committed: refused, naming the field that reads it from the environment.
+ */
+function plainPassword(where: string, field: string, envField: string, example: string): string {
+    return `${where}: ${field} is plain text in the file, but it must be a secret: remove it, put the password in an environment variable and name that variable in ${envField} (e.g. ${envField}: ${example})`;
+}
+
+function resolveSeed(where: string, tenantId: string, input: z.output<typeof seedSchema>, env: NodeJS.ProcessEnv): SeedInput {
     const { adminPasswordEnv, adminPassword, ...rest } = input;
-    const admin = adminPassword ?? (adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined);
-    if (!admin) throw new Error(`${where}: seed needs adminPasswordEnv (or adminPassword)`);
+    if (adminPassword !== undefined)
+        throw new Error(plainPassword(`${where}, seed`, "adminPassword", "adminPasswordEnv", `${tenantId.toUpperCase()}_ADMIN_PASSWORD`));
+    const admin = adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined;
+    if (!admin)
+        throw new Error(`${where}: seed needs adminPasswordEnv (the name of an environment variable holding the ERP admin's password)`);
     return { ...rest, adminPassword: admin };
 }
 
@@ -136,14 +147,15 @@ function resolveSeed(where: string, input: z.output<typeof seedSchema>, env: Nod
  * (the first-company migration runs once per tenant).
  */
 export function loadSeedsFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, SeedInput> {
-    let raw: unknown;
+    let text: string;
     try {
-        raw = parseYaml(readFileSync(file, "utf8"));
+        text = readFileSync(file, "utf8");
     } catch (error) {
-        // Not the parser's error, as message or cause: it quotes the file, which may hold passwords.
         // eslint-disable-next-line preserve-caught-error
-        throw new Error(`cannot read seeds file ${file}: ${(error as NodeJS.ErrnoException).code ?? "not valid YAML/JSON"}`);
+        throw new Error(`cannot read seeds file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
+    // Lines and columns, never the line's text: it may hold a password.
+    const raw = parseYamlQuietly(text, `seeds file ${file}`);
     const parsed = z.record(z.string(), seedSchema.strict()).safeParse(raw);
     if (!parsed.success) {
         throw new Error(
@@ -153,7 +165,7 @@ export function loadSeedsFile(file: string, env: NodeJS.ProcessEnv = process.env
     const seeds: Record<string, SeedInput> = {};
     for (const [tenantId, input] of Object.entries(parsed.data)) {
         validateTenantId(tenantId);
-        seeds[tenantId] = resolveSeed(`seeds file ${file}, tenant ${tenantId}`, input, env);
+        seeds[tenantId] = resolveSeed(`seeds file ${file}, tenant ${tenantId}`, tenantId, input, env);
     }
     return seeds;
 }

@@ -204,10 +204,14 @@ tenants:
   - id: globex
     server: pg-eu-1
     host: db2.internal
-    password: inline-secret
+    passwordEnv: GLOBEX_PW
 `;
     it("reads servers, tenants, secrets from the environment and seeds", () => {
-        const { targets, seed } = parseTargets(file, "t.yaml", { ACME_PW: "pw-from-env", ACME_ADMIN: "admin-pw-from-env" });
+        const { targets, seed } = parseTargets(file, "t.yaml", {
+            ACME_PW: "pw-from-env",
+            ACME_ADMIN: "admin-pw-from-env",
+            GLOBEX_PW: "globex-pw-from-env",
+        });
         assert.deepEqual(targets, [
             {
                 tenantId: "acme",
@@ -227,7 +231,7 @@ tenants:
                 port: 6432,
                 database: "erp_globex",
                 user: "erp_globex_migrator",
-                password: "inline-secret",
+                password: "globex-pw-from-env",
                 ssl: true,
                 maxConnections: 12,
             },
@@ -244,19 +248,19 @@ tenants:
         ],
         [
             "an unknown field",
-            "tenants:\n  - { id: acme, server: s, host: h, password: p, pasword: q }\n",
+            "tenants:\n  - { id: acme, server: s, host: h, passwordEnv: P, pasword: q }\n",
             {},
             /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/,
         ],
         [
             "an unsafe tenant id",
-            "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, password: p }\n",
+            "tenants:\n  - { id: 'acme\"; drop', server: s, host: h, passwordEnv: P }\n",
             {},
             /Invalid tenant id "acme\\"; drop": it must start with a lowercase letter and contain only a-z, 0-9 and _ \(no upper case, spaces, quotes, dashes or unicode\), e\.g\. acme_corp/,
         ],
         [
             "an unknown server",
-            "tenants:\n  - { id: acme, server: s, password: p }\n",
+            "tenants:\n  - { id: acme, server: s, passwordEnv: P }\n",
             {},
             /server "s" is not in servers and the tenant has no host/,
         ],
