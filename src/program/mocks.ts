@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { READ_STACK_OUTPUTS, READ_STACK_RESOURCE_OUTPUTS } from "./deployed-placement";
 
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";
@@ -72,8 +73,14 @@ const OUTPUTS: Record<string, Outputs> = {
     "aws:cloudwatch/dashboard:Dashboard": (name) => ({ id: name, state: {} }),
 };
 
-/** Invokes the program makes: reading the RDS-managed admin secret. */
+/**
+ * Invokes the program makes: reading the RDS-managed admin secret, and the engine's built-ins the
+ * server-move guard reads (src/program/deployed-placement.ts): under the mock runtime no stack
+ * has been deployed.
+ */
 const CALLS: Record<string, (inputs: Record<string, any>) => Record<string, unknown>> = {
+    [READ_STACK_OUTPUTS]: (inputs) => ({ name: inputs.name, outputs: {}, secretOutputNames: [] }),
+    [READ_STACK_RESOURCE_OUTPUTS]: (inputs) => ({ name: inputs.stackName, outputs: {} }),
     "aws:secretsmanager/getSecretVersion:getSecretVersion": (inputs) => ({
         arn: inputs.secretId,
         secretString: JSON.stringify({ username: "tenantdb_admin", password: randomAlphanumeric(32) }),

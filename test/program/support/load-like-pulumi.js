@@ -11,10 +11,15 @@ const pulumi = require("@pulumi/pulumi");
 const { RecordingMocks } = require("../../../src/program/mocks");
 
 const mocks = new RecordingMocks();
-pulumi.runtime.setMocks(mocks, "tenantdb", "dev", false);
+// The engine always names an organization (`organization` on a file:// backend); the mocks need one given.
+pulumi.runtime.setMocks(mocks, "tenantdb", "dev", false, "organization");
 pulumi.runtime.setAllConfig(JSON.parse(process.env.TEST_STACK_CONFIG), ["tenantdb:serverPasswords"]);
 pulumi.runtime
-    .runInPulumiStack(async () => require("../../../index.ts"))
+    // As the language host does: a program that exports a function is called, and its result awaited.
+    .runInPulumiStack(async () => {
+        const program = require("../../../index.ts");
+        return typeof program === "function" ? program() : program;
+    })
     .then(async (outputs) => {
         await pulumi.runtime.waitForRPCs?.();
         console.log(JSON.stringify({ outputs: Object.keys(outputs ?? {}).sort(), resources: mocks.resources.length }));
