@@ -92,6 +92,7 @@ function structuredValue(config: Record<string, string>, key: string, file: stri
         return JSON.parse(value);
     } catch {
         if (value === SECRET_PLACEHOLDER) return undefined; // a whole-object secret: its keys are unknown here
+        if (key === "serverPasswords") return undefined; // a password in plain text: refused with its fix (plainPasswordNames)
         throw fileProblem(file, `tenantdb:${key} is a string that is not JSON; write it as YAML`);
     }
 }
