@@ -2,6 +2,7 @@
  * What a tenant needs, computed from its migrations table and the local catalog alone:
  * the pure core of the runner, so the no-op path is one query and a comparison.
  */
+import { NoDownMigrationError } from "./runner-errors";
 import type { AppliedMigration } from "./types";
 
 export interface PlannedMigration {
@@ -74,6 +75,9 @@ export function planTenant(local: readonly PlannedMigration[], applied: readonly
         }
         const toRevert =
             request.to === undefined ? appliedInOrder.slice(-1) : appliedInOrder.filter((name) => withinTarget(request, name)).reverse();
+        // In the plan, not only in the run: a dry run must refuse what the real run refuses.
+        const irreversible = toRevert.find((name) => localByName.get(name)?.hasDown === false);
+        if (irreversible) throw new NoDownMigrationError(irreversible);
         const kept = appliedInOrder.filter((name) => !toRevert.includes(name));
         return { version, pending, drift, toApply: [], toRevert, target: kept.at(-1) ?? null };
     }
