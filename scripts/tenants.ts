@@ -10,6 +10,7 @@
  *   provision <id>    add, deploy (targeted), migrate and seed one tenant
  *   suspend <id>      verified final backup, then logins off and connection limit 0
  *   resume <id>       undo a suspension
+ *   move <id> --to <server>  a suspended tenant to another server (README, Moving a tenant)
  *   retire <id>       after the retention: delete the database and roles, schedule the key's deletion
  *   deploy            pulumi up of the whole stack, then every tenant's migrations
  *   migrate           every active tenant's migrations, from the deployed stack's outputs
@@ -46,7 +47,7 @@ interface GlobalOptions {
 }
 
 const program = new Command("tenants")
-    .description("tenant lifecycle: add, status, provision, suspend, resume, retire, deploy, preview")
+    .description("tenant lifecycle: add, status, provision, suspend, resume, move, retire, deploy, preview")
     .option("--stack <name>", "stack name", "dev")
     .option("--json", "print one JSON object instead of text", false)
     .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
@@ -157,6 +158,21 @@ for (const [name, description] of [
             print(result, (r) => `${r.tenantId} is ${r.state}${r.backup ? ` (final backup ${r.backup})` : ""}`);
         });
 }
+
+program
+    .command("move <id>")
+    .description("a suspended tenant to another server: released from the state (its old database stays), created there empty")
+    .requiredOption("--to <server>", "the shared server to move it to")
+    .action(async (id: string, o: { to: string }) => {
+        const result = await client().move(stack(), id, { to: o.to });
+        print(
+            result,
+            (r) =>
+                `${r.tenantId} is on ${r.to}, suspended and empty (${r.released} resources released from the state; its database on ${r.from} is untouched).\n` +
+                `Next: restore its final backup there (backup inventory: server ${r.to}; npm run backup -- restore ${r.tenantId} --backup <key>), ` +
+                `then npm run tenants -- resume ${r.tenantId}. Drop the copy on ${r.from} once the tenant works.`,
+        );
+    });
 
 program
     .command("retire <id>")

@@ -22,9 +22,20 @@ import { deployedOutputs, deployedTargets, roleCheckTargets } from "./deployed";
 import { checkRoleDrift, RoleCheckOptions } from "./role-drift";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
 import { StackFileEdit } from "./stack-file";
+import { releaseTenantResources, TENANT_COMPONENT_TYPE } from "./release";
+import { placementFromOutputs } from "../program/deployed-placement";
 import { Pending, ProvisionQueue } from "./provision-batch";
 import { evaluateStackFile, tenantUrns } from "./targets";
-import type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, LiveStatus, ProvisionResult, TenantStatus } from "./types";
+import type {
+    CallOptions,
+    ClientOptions,
+    ControlEvent,
+    LifecycleResult,
+    LiveStatus,
+    MoveResult,
+    ProvisionResult,
+    TenantStatus,
+} from "./types";
 import type * as automation from "@pulumi/pulumi/automation";
 
 const DEFAULT_WAIT_MS = 600_000;
@@ -180,6 +191,56 @@ export class TenantdbClient {
         const retired = await this.transition(stackName, tenantId, "retire", options);
         if (retired.state === "erased") return retired;
         return this.transition(stackName, tenantId, "retire", options);
+    }
+
+    /**
+     * Moves a suspended tenant to another server (README, "Moving a tenant to another server").
+     * The stack file records the new server; the tenant's resources are released from the state,
+     * so its database, roles and data stay on the old server untouched; a targeted update creates
+     * the tenant on the new one, suspended and empty, for its final backup to be restored into.
+     * In that order, so that a call interrupted at any point leaves a stack the program refuses
+     * to deploy (the config names a server the tenant is not on) until the same call is made again.
+     */
+    async move(stackName: string, tenantId: string, options: CallOptions & { to: string }): Promise<MoveResult> {
+        return this.leased(stackName, `move ${tenantId}`, options, async (signal) => {
+            const edit = new StackFileEdit(this.stackFile(stackName));
+            const tenant = this.tenantOf(edit.model(), tenantId, stackName);
+            if (tenant.state !== "suspended") {
+                throw new InvalidRequestError(
+                    "state",
+                    `tenant ${tenantId} is ${tenant.state}; suspend it first (tenants suspend ${tenantId}: a verified final backup, then logins off), so that nothing is written after the backup you will restore on the new server`,
+                );
+            }
+            if (tenant.plan === "enterprise") {
+                throw new InvalidRequestError(
+                    "plan",
+                    `tenant ${tenantId} has a dedicated server; move enterprise tenants by hand (README, Moving a tenant)`,
+                );
+            }
+            const stack = await selectStack(this.options, stackName);
+            const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([key, output]) => [key, output.value]));
+            const deployedOn = placementFromOutputs(outputs).get(tenantId);
+            if (tenant.server !== options.to) {
+                edit.setServer(tenantId, options.to);
+                asInvalidRequest(() => edit.commit());
+                this.emit({ kind: "config-written", stack: stackName, tenantId });
+            }
+            let released = 0;
+            if (deployedOn !== undefined && deployedOn !== options.to) {
+                const exported = await stack.exportStack();
+                const inState = (exported.deployment.resources ?? []).some((resource: { urn: string }) =>
+                    resource.urn.endsWith(`::${TENANT_COMPONENT_TYPE}::${tenant.componentName}`),
+                );
+                // Not in the state: an earlier call released it and stopped before its update.
+                if (inState) {
+                    const result = releaseTenantResources(exported.deployment, tenant.componentName);
+                    await stack.importStack({ ...exported, deployment: result.deployment });
+                    released = result.released.length;
+                }
+            }
+            await this.updateTenants(stackName, edit, [this.tenantOf(edit.model(), tenantId, stackName)], signal);
+            return { tenantId, from: deployedOn ?? tenant.server, to: options.to, released };
+        });
     }
 
     /** `pulumi up` of the whole stack, then the migrations on every active tenant: CI's deploy. */

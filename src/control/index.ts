@@ -5,7 +5,16 @@
 export { TenantdbClient } from "./client";
 export { FleetClient, cellsOf } from "./fleet";
 export type { CellCommand, CellResult, FleetOptions } from "./fleet";
-export type { CallOptions, ClientOptions, ControlEvent, LifecycleResult, LiveStatus, ProvisionResult, TenantStatus } from "./types";
+export type {
+    CallOptions,
+    ClientOptions,
+    ControlEvent,
+    LifecycleResult,
+    LiveStatus,
+    MoveResult,
+    ProvisionResult,
+    TenantStatus,
+} from "./types";
 export { checkRoleDrift, describeRoleCheck, roleDriftExitCode } from "./role-drift";
 export type { LoginResult, RoleCheck, RoleCheckOptions, RoleCheckTarget, RoleDriftReport, SettingDrift } from "./role-drift";
 export {

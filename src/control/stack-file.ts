@@ -57,6 +57,11 @@ export class StackFileEdit {
         else entry.set("history", this.document.createNode([record]));
     }
 
+    /** Records another server for a tenant (a move: TenantdbClient.move releases it from the state first). */
+    setServer(tenantId: string, server: string): void {
+        this.tenantNode(tenantId).set("server", server);
+    }
+
     /**
      * The config the edited file describes. Server passwords are in the Pulumi secrets store
      * (or, for local backends, encrypted in this file): every declared server counts as having

@@ -39,6 +39,14 @@ export interface ProvisionResult {
     readonly migrations: FleetReport;
 }
 
+export interface MoveResult {
+    readonly tenantId: string;
+    readonly from: string;
+    readonly to: string;
+    /** URNs released from the state (the tenant's resources on `from`, all still on that server). */
+    readonly released: number;
+}
+
 export interface LifecycleResult {
     readonly tenantId: string;
     readonly state: TenantState;

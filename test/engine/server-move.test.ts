@@ -9,9 +9,14 @@ import * as automation from "@pulumi/pulumi/automation";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { restoreTenant } from "../../src/backup/restore";
+import { finalBackupFromInventory, InvalidRequestError, TenantdbClient } from "../../src/control";
 import { releaseTenantResources } from "../../src/control/release";
+import { runFleet } from "../../src/migrate/fleet";
+import { targetsFromStackOutputs } from "../../src/migrate/targets";
 import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
 import { tenantNames } from "../../src/naming";
+import { startS3, s3Target, storeFor, testSigningKey } from "../backup/helpers";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, SERVER } from "../support/declared-tenants";
 import { EngineProject, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
@@ -24,6 +29,9 @@ const IDS = [MOVED, STAYING];
 const OTHER = "other";
 /** Per server: its provider, its ExternalServer component and the component's two maintenance grants. */
 const PER_SERVER = STACK_RESOURCES - 1;
+
+const BUCKET = "tenant-mv-globex";
+const SEED = { companyName: "Globex", adminEmail: "admin@globex.test", adminPassword: "correct horse battery staple" };
 
 const databases = (admin: { host: string; port: number; user: string; password: string }) =>
     withClient(admin, "postgres", async (client) =>
@@ -126,5 +134,85 @@ describe("Real engine: a tenant's server is not changed by a config edit", funct
         assert.deepEqual(await databases(other), [names.database]);
         // The old copy stays where it was until someone drops it on purpose.
         assert.deepEqual(await databases(testServer()), [names.database, tenantNames(STAYING).database]);
+    });
+
+    it("moves a tenant with its data: suspend with a final backup, move, restore there, resume; the old copy stays", async () => {
+        const s3 = await startS3();
+        try {
+            await s3.createBucket(BUCKET);
+            const names = tenantNames(STAYING);
+            const deployed = await stack.outputs();
+            const migrated = await runFleet(
+                targetsFromStackOutputs({ tenants: deployed.tenants.value, tenantSecrets: deployed.tenantSecrets.value }),
+                { mode: "up", only: [STAYING], seed: { [STAYING]: SEED } },
+            );
+            assert.deepEqual(
+                migrated.tenants.map((t) => [t.tenantId, t.outcome]),
+                [[STAYING, "ok"]],
+            );
+            const asApp = (host: string, port: number, password: string) => ({ host, port, user: names.appRole, password });
+            await withClient(
+                asApp(testServer().host, testServer().port, deployed.tenantSecrets.value[STAYING].appPassword),
+                names.database,
+                (c) => c.query("INSERT INTO masters.units (code, name, kind) VALUES ('moved', 'Moved with its tenant', 'count')"),
+            );
+            const client = new TenantdbClient({
+                workDir: project.dir,
+                actor: "ci",
+                env: project.env,
+                pulumiBinDir: project.engine.binDir,
+                finalBackup: finalBackupFromInventory(
+                    { s3: {}, tenants: [s3Target(STAYING, BUCKET)] },
+                    { storeFor: storeFor(s3), signingKey: testSigningKey },
+                ),
+            });
+
+            await assert.rejects(
+                client.move("dev", STAYING, { to: OTHER }),
+                new InvalidRequestError(
+                    "state",
+                    `tenant ${STAYING} is active; suspend it first (tenants suspend ${STAYING}: a verified final backup, then logins off), so that nothing is written after the backup you will restore on the new server`,
+                ),
+            );
+            const suspended = await client.suspend("dev", STAYING);
+            const moved = await client.move("dev", STAYING, { to: OTHER });
+            assert.deepEqual(moved, { tenantId: STAYING, from: SERVER, to: OTHER, released: RESOURCES_PER_TENANT });
+            // Called again (as after an interruption): nothing left to release, nothing to change.
+            assert.deepEqual(await client.move("dev", STAYING, { to: OTHER }), { tenantId: STAYING, from: OTHER, to: OTHER, released: 0 });
+
+            const target = {
+                ...s3Target(STAYING, BUCKET),
+                server: {
+                    name: OTHER,
+                    host: other.host,
+                    port: other.port,
+                    user: other.user,
+                    password: other.password,
+                    ssl: "disable" as const,
+                },
+            };
+            const restored = await restoreTenant(target, { storeFor: storeFor(s3), signingKey: testSigningKey, backup: suspended.backup });
+            assert.equal(restored.database, names.database);
+            await client.resume("dev", STAYING);
+
+            const after = await stack.outputs();
+            assert.deepEqual([after.tenants.value[STAYING].server, after.tenants.value[STAYING].port], [OTHER, other.port]);
+            const units = (config: ReturnType<typeof asApp>) =>
+                withClient(config, names.database, async (c) =>
+                    (await c.query("SELECT name FROM masters.units WHERE code = 'moved'")).rows.map((row) => row.name),
+                );
+            assert.deepEqual(await units(asApp(other.host, other.port, after.tenantSecrets.value[STAYING].appPassword)), [
+                "Moved with its tenant",
+            ]);
+            // The old copy is still on the old server, with the data, until someone drops it.
+            assert.deepEqual(
+                await withClient(testServer(), names.database, async (c) =>
+                    (await c.query("SELECT name FROM masters.units WHERE code = 'moved'")).rows.map((row) => row.name),
+                ),
+                ["Moved with its tenant"],
+            );
+        } finally {
+            await s3.stop();
+        }
     });
 });

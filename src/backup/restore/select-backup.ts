@@ -21,8 +21,13 @@ export async function chooseBackup(run: RestoreRun): Promise<ChosenBackup> {
     return chosen;
 }
 
-/** The object key a `backup` option names. */
+/**
+ * The object key a `backup` option names: a key, a timestamp, or the full location a backup or a
+ * suspension reported (`s3://<bucket>/<key>`, `file:///<root>/<key>`) in this tenant's store.
+ */
 function requestedKey(store: BackupStore, tenantId: string, backup: string): string {
+    const root = store.location.slice(0, store.location.length - store.prefix.length);
+    if (backup.startsWith(root)) return backup.slice(root.length);
     if (backup.includes("/")) return backup;
     return `${tenantBackupPrefix(store.prefix, tenantId)}${backup.replace(/\.dump$/, "")}.dump`;
 }
