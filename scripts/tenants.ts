@@ -25,6 +25,7 @@ import { ConfigError } from "../src/config/errors";
 import { ControlError, TenantdbClient, TenantStatus, describeRoleCheck, finalBackupFromInventory, roleDriftExitCode } from "../src/control";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
+import { wholeNumberOption } from "../src/shared/cli-numbers";
 
 /** Exit codes by error `code`, so a CI step or a script can branch without parsing text. */
 export const EXIT_CODES: Record<string, number> = {
@@ -53,7 +54,11 @@ const program = new Command("tenants")
     .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
     .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
     .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", path.resolve(__dirname, ".."))
-    .addOption(new Option("--wait-seconds <n>", "how long to wait for a busy stack").default(600).argParser(Number));
+    .addOption(
+        new Option("--wait-seconds <n>", "how long to wait for a busy stack")
+            .default(600)
+            .argParser(wholeNumberOption("--wait-seconds", 0, 86_400)),
+    );
 
 function client(): TenantdbClient {
     const options = program.opts<GlobalOptions>();
@@ -87,7 +92,7 @@ program
     .description("record a new tenant and its server in Pulumi.<stack>.yaml")
     .option("--plan <plan>", "standard or enterprise")
     .option("--server <name>", "the shared server (default: the least-loaded with room)")
-    .option("--connection-limit <n>", "database connection limit", Number)
+    .option("--connection-limit <n>", "database connection limit", wholeNumberOption("--connection-limit", 1, 5000))
     .action(async (id: string, o: { plan?: string; server?: string; connectionLimit?: number }) => {
         const result = await client().add(stack(), { id, plan: o.plan, server: o.server, connectionLimit: o.connectionLimit });
         print(

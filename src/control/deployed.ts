@@ -1,19 +1,23 @@
 /** What the control API reads back from a deployed stack: its migration targets and its login roles. */
 import type * as automation from "@pulumi/pulumi/automation";
 import { declaredResources, DeclaredRole } from "../local/declared-resources";
-import { sslForMode, targetsFromStackOutputs, validateTenantId } from "../migrate/targets";
+import { parseStackOutputs, sslForMode, targetsFromStackOutputs, validateTenantId } from "../migrate/targets";
 import type { OfflineEvaluation } from "../program/offline";
 import type { DeployedOutputs } from "../program/outputs";
 import { declaredRoleSettings, LOGIN_ROLES, LoginRole, RoleCheckTarget } from "./role-drift";
 
-/** The stack's outputs, secrets included (read through the engine, which decrypts them). */
+/**
+ * The stack's outputs, secrets included (read through the engine, which decrypts them). A stack
+ * never deployed has none; outputs that are there but null or malformed are refused, naming the
+ * field, rather than read as "no tenants".
+ */
 export async function deployedOutputs(stack: automation.Stack): Promise<DeployedOutputs> {
     const values = await stack.outputs();
-    return {
-        tenants: values.tenants?.value ?? {},
-        tenantSecrets: values.tenantSecrets?.value ?? {},
-        servers: values.servers?.value ?? {},
-    };
+    if (!("tenants" in values) && !("tenantSecrets" in values)) return { tenants: {}, tenantSecrets: {}, servers: {} };
+    return parseStackOutputs(
+        { tenants: values.tenants?.value, tenantSecrets: values.tenantSecrets?.value, servers: values.servers?.value ?? {} },
+        `stack ${stack.name} outputs`,
+    );
 }
 
 /** Migration targets of a deployed stack, with each server's connection budget. */

@@ -238,6 +238,22 @@ describe("input edge cases (issue 14, item 10)", function () {
             assert.equal(run.stderr, `tenants: stack "../x" ${RULE}\n`);
             assert.equal(run.status, 2);
         });
+
+        it("the tenants CLI refuses --wait-seconds 1e12 and --connection-limit 0x10 before reading any file", () => {
+            const wait = script("tenants", ["--wait-seconds", "1e12", "--work-dir", dir, "status"]);
+            assert.equal(wait.status, 1);
+            assert.equal(wait.stdout, "");
+            assert.equal(
+                firstLine(wait),
+                "error: option '--wait-seconds <n>' argument '1e12' is invalid. --wait-seconds must be a whole number from 0 to 86400 (decimal digits only), got \"1e12\"",
+            );
+            const limit = script("tenants", ["--work-dir", dir, "add", "acme", "--connection-limit", "0x10"]);
+            assert.equal(limit.status, 1);
+            assert.equal(
+                firstLine(limit),
+                "error: option '--connection-limit <n>' argument '0x10' is invalid. --connection-limit must be a whole number from 1 to 5000 (decimal digits only), got \"0x10\"",
+            );
+        });
     });
 
     describe("broken YAML that exited 0 with a partial table", () => {
