@@ -7,7 +7,7 @@ import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "tools/", ".tenantdb/", "test/program/support/*.js", "bench/support/*.cjs"] },
+    { ignores: ["node_modules/", "tools/", ".tenantdb/", "test/program/support/*.js", "bench/support/*.cjs", "bin/*.cjs"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

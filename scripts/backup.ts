@@ -46,7 +46,7 @@ const table = (head: string[]) => new Table({ head, ...(process.stdout.isTTY ? {
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-const program = new Command("backup")
+export const program = new Command("backup")
     .description("Per-tenant backups to each tenant's bucket, verified restores and restore drills.")
     .addOption(new Option("-c, --config <file>", "backup inventory (YAML or JSON)"))
     .showHelpAfterError();
@@ -274,9 +274,16 @@ program
         for (const problem of report.problems) console.error(problem.message);
     });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-    // One top-level catch: the message names the tenant, step and fix; no stack for known errors.
-    console.error(error instanceof TenantBackupError || error instanceof Error ? error.message : String(error));
-    if (process.env.TENANTDB_DEBUG && error instanceof Error) console.error(error.stack);
-    process.exitCode = 1;
-});
+/** Runs `tenantdb backup <args>`; failures set the exit code, never throw. */
+export async function main(args: readonly string[]): Promise<void> {
+    try {
+        await program.parseAsync(args, { from: "user" });
+    } catch (error) {
+        // One top-level catch: the message names the tenant, step and fix; no stack for known errors.
+        console.error(error instanceof TenantBackupError || error instanceof Error ? error.message : String(error));
+        if (process.env.TENANTDB_DEBUG && error instanceof Error) console.error(error.stack);
+        process.exitCode = 1;
+    }
+}
+
+if (require.main === module) void main(process.argv.slice(2));

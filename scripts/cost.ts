@@ -180,14 +180,17 @@ export function buildProgram(): Command {
     return program;
 }
 
-async function main(argv: string[]): Promise<void> {
-    await buildProgram().parseAsync(argv);
-}
+export const program = buildProgram();
 
-if (require.main === module) {
-    main(process.argv).catch((error: unknown) => {
+/** Runs `tenantdb cost <args>`; failures print one message and set the exit code, never throw. */
+export async function main(args: readonly string[]): Promise<void> {
+    try {
+        await program.parseAsync(args, { from: "user" });
+    } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         process.stderr.write(`cost: ${message}\n`);
         process.exitCode = 1;
-    });
+    }
 }
+
+if (require.main === module) void main(process.argv.slice(2));

@@ -140,7 +140,7 @@ function withFleetOptions(command: Command): Command {
         .addOption(new Option("--migrations <dir>", "migrations folder (default: the project's migrations/)").hideHelp());
 }
 
-const program = new Command("migrate").description("Migrate every tenant database to the same schema version").showHelpAfterError();
+export const program = new Command("migrate").description("Migrate every tenant database to the same schema version").showHelpAfterError();
 const modes: Array<[Mode, string]> = [
     ["up", "apply pending migrations (up to --to)"],
     ["down", "revert migrations that have a down section, to --to (default: the last one)"],
@@ -151,8 +151,15 @@ for (const [mode, description] of modes) {
     withFleetOptions(program.command(mode).description(description)).action((options: CliOptions) => run(mode, options));
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-    // The one place errors are printed: a message, never a stack with connection details.
-    console.error(`migrate: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-});
+/** Runs `tenantdb migrate <args>`; a failure prints one message and exits 1. */
+export async function main(args: readonly string[]): Promise<void> {
+    try {
+        await program.parseAsync(args, { from: "user" });
+    } catch (error) {
+        // The one place errors are printed: a message, never a stack with connection details.
+        console.error(`migrate: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+    }
+}
+
+if (require.main === module) void main(process.argv.slice(2));

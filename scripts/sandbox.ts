@@ -20,19 +20,18 @@ import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
 import { fleetFailed } from "../src/migrate/fleet";
 import { formatTable } from "../src/migrate/report";
 
-const root = path.resolve(__dirname, "..");
+export const program = new Command("sandbox")
+    .description("the local sandbox: an embedded PostgreSQL with a stack's tenants, migrated, priced and ready to connect to")
+    .option("--stack <name>", "stack file to run (Pulumi.<stack>.yaml)", "dev")
+    .option("--once", "stop after setting up instead of waiting for Ctrl-C")
+    .option("--work-dir <dir>", "folder holding Pulumi.<stack>.yaml", ".")
+    .option("--server-only", "start only the stack's PostgreSQL (empty), for pulumi up with the real provider");
 
-async function main(): Promise<void> {
-    const options = new Command("sandbox")
-        .option("--stack <name>", "stack file to run (Pulumi.<stack>.yaml)", "dev")
-        .option("--once", "stop after setting up instead of waiting for Ctrl-C")
-        .option("--work-dir <dir>", "folder holding Pulumi.<stack>.yaml", root)
-        .option("--server-only", "start only the stack's PostgreSQL (empty), for pulumi up with the real provider")
-        .parse()
-        .opts<{ stack: string; once?: boolean; workDir: string; serverOnly?: boolean }>();
+async function run(args: readonly string[]): Promise<void> {
+    const options = program.parse(args, { from: "user" }).opts<{ stack: string; once?: boolean; workDir: string; serverOnly?: boolean }>();
     const log = (line: string) => console.log(`[sandbox] ${line}`);
     // Before anything starts: the name becomes Pulumi.<stack>.yaml, and must not leave the folder.
-    stackFilePath(options.stack, options.workDir);
+    stackFilePath(options.stack, path.resolve(options.workDir));
     if (options.serverOnly) return serverOnly(path.resolve(options.workDir), options.stack, log);
     const started = Date.now();
     const sandbox = await startSandbox({ workDir: path.resolve(options.workDir), stack: options.stack }, log);
@@ -96,7 +95,14 @@ async function serverOnly(workDir: string, stack: string, log: (line: string) =>
     await runUntilStopped(() => server.stop(), log);
 }
 
-main().catch((error: Error) => {
-    console.error(`sandbox: ${error.message}`);
-    process.exit(1);
-});
+/** Runs `tenantdb sandbox <args>`; a failure prints one message and exits 1. */
+export async function main(args: readonly string[]): Promise<void> {
+    try {
+        await run(args);
+    } catch (error) {
+        console.error(`sandbox: ${(error as Error).message}`);
+        process.exit(1);
+    }
+}
+
+if (require.main === module) void main(process.argv.slice(2));

@@ -47,13 +47,13 @@ interface GlobalOptions {
     waitSeconds: number;
 }
 
-const program = new Command("tenants")
+export const program = new Command("tenants")
     .description("tenant lifecycle: add, status, provision, suspend, resume, move, retire, deploy, preview")
     .option("--stack <name>", "stack name", "dev")
     .option("--json", "print one JSON object instead of text", false)
     .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
     .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
-    .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", path.resolve(__dirname, ".."))
+    .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", ".")
     .addOption(
         new Option("--wait-seconds <n>", "how long to wait for a busy stack")
             .default(600)
@@ -65,7 +65,7 @@ function client(): TenantdbClient {
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
     return new TenantdbClient({
-        workDir: options.workDir,
+        workDir: path.resolve(options.workDir),
         actor: options.actor,
         pulumiBinDir: process.env.TENANTDB_ENGINE_BIN,
         lease: { waitMs: options.waitSeconds * 1000 },
@@ -220,9 +220,17 @@ program
         );
     });
 
-program.parseAsync().catch((error: Error) => {
-    const code = error instanceof ControlError ? error.code : error instanceof ConfigError ? "invalid_request" : "error";
-    if (program.opts<GlobalOptions>().json) console.log(JSON.stringify({ error: { code, message: error.message } }, null, 2));
-    else console.error(`tenants: ${error.message}`);
-    process.exit(EXIT_CODES[code] ?? 1);
-});
+/** Runs `tenantdb tenants <args>`; a failure prints one message (or JSON) and exits with its code. */
+export async function main(args: readonly string[]): Promise<void> {
+    try {
+        await program.parseAsync(args, { from: "user" });
+    } catch (caught) {
+        const error = caught as Error;
+        const code = error instanceof ControlError ? error.code : error instanceof ConfigError ? "invalid_request" : "error";
+        if (program.opts<GlobalOptions>().json) console.log(JSON.stringify({ error: { code, message: error.message } }, null, 2));
+        else console.error(`tenants: ${error.message}`);
+        process.exit(EXIT_CODES[code] ?? 1);
+    }
+}
+
+if (require.main === module) void main(process.argv.slice(2));
