@@ -24,7 +24,10 @@ export interface BackupServer {
     readonly port: number;
     readonly user: string;
     readonly password: string;
-    /** libpq sslmode. Defaults to `require` for non-local hosts, `disable` for 127.0.0.1/localhost. */
+    /**
+     * libpq sslmode, from the inventory's `sslmode`. Defaults to `require` for non-local hosts,
+     * `disable` for 127.0.0.1/localhost. (The property keeps its name for the callers in src/control.)
+     */
     readonly ssl?: SslMode;
     /** CA bundle for `verify-ca`/`verify-full`, e.g. the RDS global bundle. */
     readonly sslRootCert?: string;
@@ -57,45 +60,81 @@ export interface BackupInventory {
     readonly signingKey?: ManifestSigningKey;
 }
 
-const serverSchema = z.strictObject({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(5432),
-    user: z.string().min(1),
+/** The sslmode values, the same vocabulary as stack config's `sslmode` (libpq's names). */
+export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = (field: string, example: string) =>
+    z
+        .string({ error: `must be the name of an environment variable, e.g. ${field}: ${example}` })
+        .regex(ENV_NAME, { error: `must be the name of an environment variable (letters, digits and _), e.g. ${field}: ${example}` });
+const text = (field: string, example: string) =>
+    z.string({ error: `must be a non-empty string, e.g. ${field}: ${example}` }).min(1, { error: `is empty; e.g. ${field}: ${example}` });
+
+/** Fields of each part of the file, named in the error for an unknown one. */
+const SERVER_FIELDS = ["host", "port", "user", "passwordEnv", "sslmode", "sslRootCert"];
+/** Server fields refused with a message of their own (password: use passwordEnv; ssl: renamed sslmode). */
+const REFUSED_SERVER_FIELDS = ["password", "ssl"];
+const TENANT_FIELDS = ["id", "server", "bucket", "kmsKeyId", "destination"];
+const S3_FIELDS = ["region", "endpoint", "forcePathStyle"];
+const TOP_FIELDS = ["s3", "servers", "tenants", "signingKeyEnv"];
+
+const serverSchema = z.object({
+    host: text("host", "db1.internal"),
+    port: z
+        .number({ error: "must be a port number from 1 to 65535, without quotes, e.g. port: 5432" })
+        .int({ error: "must be a port number from 1 to 65535, without quotes, e.g. port: 5432" })
+        .min(1, { error: "must be a port number from 1 to 65535, e.g. port: 5432" })
+        .max(65535, { error: "must be a port number from 1 to 65535, e.g. port: 5432" })
+        .default(5432),
+    user: text("user", "tenantdb_admin"),
     /** Refused with its fix (passwordEnv): accepted by the schema only to say so. */
     password: z.unknown().optional(),
     /** Name of the environment variable holding the password. */
-    passwordEnv: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-        .optional(),
-    ssl: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
-    sslRootCert: z.string().min(1).optional(),
+    passwordEnv: envName("passwordEnv", "TENANTDB_EU_1_PASSWORD").optional(),
+    sslmode: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(", ")}, e.g. sslmode: verify-full` }).optional(),
+    sslRootCert: text("sslRootCert", "/etc/ssl/certs/rds-global-bundle.pem").optional(),
 });
 
-const tenantSchema = z.strictObject({
-    id: z.string().min(1),
-    server: z.string().min(1),
-    bucket: z.string().min(3).optional(),
-    kmsKeyId: z.string().min(1).optional(),
-    destination: z.string().min(1).optional(),
+const tenantSchema = z.object({
+    id: text("id", "acme"),
+    server: text("server", "eu-1"),
+    bucket: z
+        .string({ error: "must be the bucket's name, e.g. bucket: tdb-prod-acme" })
+        .min(3, { error: "must be the bucket's name (3 characters or more), e.g. bucket: tdb-prod-acme" })
+        .optional(),
+    kmsKeyId: text("kmsKeyId", "arn:aws:kms:eu-central-1:111122223333:key/...").optional(),
+    destination: text("destination", "s3://tdb-prod-acme/ or file:///var/backups/tenantdb").optional(),
 });
 
-const inventorySchema = z.strictObject({
-    s3: z
-        .strictObject({
-            region: z.string().min(1).optional(),
-            endpoint: z.url().optional(),
-            forcePathStyle: z.boolean().optional(),
-        })
-        .optional(),
-    servers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), serverSchema),
-    tenants: z.array(tenantSchema),
-    /** Environment variable holding the manifest signing key (hex, 32 bytes or more). */
-    signingKeyEnv: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-        .optional(),
+const s3Schema = z.object({
+    region: text("region", "eu-central-1").optional(),
+    endpoint: z.url({ error: "must be a URL, e.g. endpoint: http://127.0.0.1:9000" }).optional(),
+    forcePathStyle: z.boolean({ error: "must be true or false, without quotes" }).optional(),
 });
+
+type Problems = string[];
+
+/** The fields of `raw` that `known` does not list, as problems naming the known ones. */
+function unknownFields(raw: unknown, known: readonly string[], at: string, problems: Problems, refused: readonly string[] = []): void {
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return;
+    for (const field of Object.keys(raw)) {
+        if (known.includes(field) || refused.includes(field)) continue;
+        problems.push(`${at}${field}: is not a known field; the fields here are ${known.join(", ")}`);
+    }
+}
+
+/** Parses `raw` with `schema`, each issue as `<path>: <message>`; undefined when it does not parse. */
+function parsePart<T extends z.ZodType>(schema: T, raw: unknown, at: string, what: string, problems: Problems): z.infer<T> | undefined {
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+        problems.push(`${at.replace(/\.$/, "") || "(root)"}: must be a mapping (${what})`);
+        return undefined;
+    }
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) problems.push(`${at}${issue.path.join(".")}: ${issue.message}`);
+    return undefined;
+}
 
 /** Reads and validates an inventory file (`.yaml`, `.yml` or `.json`). */
 export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): BackupInventory {
@@ -115,14 +154,43 @@ export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env
 
 /** Validates an already-parsed inventory; every problem is reported at once, with its path. */
 export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = "inventory"): BackupInventory {
-    const parsed = inventorySchema.safeParse(raw);
-    if (!parsed.success) {
-        const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-        throw new Error(`Invalid backup inventory ${source}:\n  ${problems.join("\n  ")}`);
+    const problems: Problems = [];
+    const fail = () => new Error(`Invalid backup inventory ${source}:\n  ${problems.join("\n  ")}`);
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+        problems.push("(root): must be a mapping with servers and tenants; see src/backup/inventory.example.yaml");
+        throw fail();
     }
-    const problems: string[] = [];
+    const top = raw as Record<string, unknown>;
+    unknownFields(top, TOP_FIELDS, "", problems);
+    const s3 = top.s3 === undefined ? {} : parsePart(s3Schema, top.s3, "s3.", "region, endpoint, forcePathStyle", problems);
+    unknownFields(top.s3, S3_FIELDS, "s3.", problems);
+
     const servers = new Map<string, BackupServer>();
-    for (const [name, server] of Object.entries(parsed.data.servers)) {
+    /** Declared but invalid (reported already): a tenant on one is not also told the server is unknown. */
+    const declaredServers = new Set<string>();
+    const rawServers = top.servers;
+    if (rawServers === undefined || rawServers === null || typeof rawServers !== "object" || Array.isArray(rawServers)) {
+        problems.push("servers: is required: a mapping of server name to host, port, user and passwordEnv");
+    }
+    for (const [name, rawServer] of Object.entries((rawServers as Record<string, unknown> | undefined) ?? {})) {
+        const at = `servers.${name}.`;
+        if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+            problems.push(`servers.${JSON.stringify(name)}: a server name has only letters, digits, _, . and -, e.g. eu-1`);
+        }
+        const server = parsePart(serverSchema, rawServer, at, "host, port, user, passwordEnv, sslmode", problems);
+        unknownFields(rawServer, SERVER_FIELDS, at, problems, REFUSED_SERVER_FIELDS);
+        const oldSsl = (rawServer as { ssl?: unknown } | null)?.ssl;
+        if (oldSsl !== undefined) {
+            const value = SSL_MODES.includes(oldSsl as never) ? String(oldSsl) : "require";
+            problems.push(
+                `servers.${name}.ssl: is the old name of sslmode (the one TLS setting of stack config and the inventory); ` +
+                    `rename it: sslmode: ${value} (one of ${SSL_MODES.join(", ")})`,
+            );
+        }
+        if (!server) {
+            declaredServers.add(name);
+            continue;
+        }
         let password: string | undefined;
         if (server.passwordEnv) {
             password = env[server.passwordEnv];
@@ -147,13 +215,17 @@ export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.en
             port: server.port,
             user: server.user,
             password: password ?? "",
-            ssl: server.ssl ?? (local ? "disable" : "require"),
+            ssl: server.sslmode ?? (local ? "disable" : "require"),
             sslRootCert: server.sslRootCert,
         });
     }
     const seen = new Set<string>();
     const tenants: TenantBackupTarget[] = [];
-    parsed.data.tenants.forEach((tenant, index) => {
+    if (!Array.isArray(top.tenants)) problems.push("tenants: is required: a list of { id, server, bucket and kmsKeyId, or destination }");
+    ((Array.isArray(top.tenants) ? top.tenants : []) as unknown[]).forEach((rawTenant, index) => {
+        const tenant = parsePart(tenantSchema, rawTenant, `tenants.${index}.`, "id, server, bucket, kmsKeyId, destination", problems);
+        unknownFields(rawTenant, TENANT_FIELDS, `tenants.${index}.`, problems);
+        if (!tenant) return;
         const at = `tenants.${index} (${tenant.id})`;
         try {
             assertTenantId(tenant.id);
@@ -163,7 +235,8 @@ export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.en
         if (seen.has(tenant.id)) problems.push(`${at}: duplicate tenant id`);
         seen.add(tenant.id);
         const server = servers.get(tenant.server);
-        if (!server) problems.push(`${at}: unknown server ${JSON.stringify(tenant.server)}; declare it under servers`);
+        if (!server && !declaredServers.has(tenant.server))
+            problems.push(`${at}: unknown server ${JSON.stringify(tenant.server)}; declare it under servers`);
         const destination = tenant.destination ?? (tenant.bucket ? `s3://${tenant.bucket}/` : undefined);
         if (!destination) {
             problems.push(`${at}: give bucket or destination`);
@@ -175,9 +248,15 @@ export function parseInventory(raw: unknown, env: NodeJS.ProcessEnv = process.en
             tenants.push({ tenantId: tenant.id, server, bucket: tenant.bucket, kmsKeyId: tenant.kmsKeyId, destination });
         }
     });
-    const signingKey = readSigningKey(parsed.data.signingKeyEnv, env, problems);
-    if (problems.length > 0) throw new Error(`Invalid backup inventory ${source}:\n  ${problems.join("\n  ")}`);
-    return { s3: parsed.data.s3 ?? {}, tenants, signingKey };
+    let signingKeyEnv: string | undefined;
+    if (top.signingKeyEnv !== undefined) {
+        const parsed = envName("signingKeyEnv", DEFAULT_SIGNING_KEY_ENV).safeParse(top.signingKeyEnv);
+        if (parsed.success) signingKeyEnv = parsed.data;
+        else problems.push(`signingKeyEnv: ${parsed.error.issues[0].message}`);
+    }
+    const signingKey = readSigningKey(signingKeyEnv, env, problems);
+    if (problems.length > 0) throw fail();
+    return { s3: s3 ?? {}, tenants, signingKey };
 }
 
 /**

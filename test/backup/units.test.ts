@@ -186,6 +186,63 @@ describe("backup tool: pure logic", () => {
         );
     });
 
+    it("refuses unknown fields everywhere, the old ssl key naming sslmode, and bad values with the fix, all at once (issue 13)", () => {
+        const raw = {
+            typo: 1,
+            s3: { region: "eu-central-1", endpoint: "not a url", forcePath: true },
+            servers: {
+                "eu-1": { host: "db", user: "admin", passwordEnv: "PW", ssl: "verify-full", sslRootCert: "/ca.pem", colour: "red" },
+                "eu-2": { host: "db2", user: "admin", passwordEnv: "PW", port: "5432x", sslmode: "prefer" },
+            },
+            tenants: [{ id: "acme", server: "eu-1", destination: "file:///b", bucket_name: "x" }, "globex", { id: 7, server: "eu-2" }],
+            signingKeyEnv: "1-not-a-name",
+        };
+        const message = (() => {
+            try {
+                parseInventory(raw, { PW: "x" }, "inv.yaml");
+                return "parsed";
+            } catch (error) {
+                return (error as Error).message;
+            }
+        })();
+        assert.equal(
+            message,
+            [
+                "Invalid backup inventory inv.yaml:",
+                "  typo: is not a known field; the fields here are s3, servers, tenants, signingKeyEnv",
+                "  s3.endpoint: must be a URL, e.g. endpoint: http://127.0.0.1:9000",
+                "  s3.forcePath: is not a known field; the fields here are region, endpoint, forcePathStyle",
+                "  servers.eu-1.colour: is not a known field; the fields here are host, port, user, passwordEnv, sslmode, sslRootCert",
+                "  servers.eu-1.ssl: is the old name of sslmode (the one TLS setting of stack config and the inventory); rename it: sslmode: verify-full (one of disable, require, verify-ca, verify-full)",
+                "  servers.eu-2.port: must be a port number from 1 to 65535, without quotes, e.g. port: 5432",
+                "  servers.eu-2.sslmode: must be one of disable, require, verify-ca, verify-full, e.g. sslmode: verify-full",
+                "  tenants.0.bucket_name: is not a known field; the fields here are id, server, bucket, kmsKeyId, destination",
+                "  tenants.1: must be a mapping (id, server, bucket, kmsKeyId, destination)",
+                "  tenants.2.id: must be a non-empty string, e.g. id: acme",
+                "  signingKeyEnv: must be the name of an environment variable (letters, digits and _), e.g. signingKeyEnv: TENANTDB_BACKUP_SIGNING_KEY",
+            ].join("\n"),
+        );
+        assert.doesNotMatch(message, /Invalid input|received|NaN|expected/);
+        // sslmode is read into the server's TLS mode; a local host defaults to disable, another to require.
+        const parsed = parseInventory(
+            {
+                servers: {
+                    a: { host: "db", user: "u", passwordEnv: "PW", sslmode: "verify-ca" },
+                    b: { host: "localhost", user: "u", passwordEnv: "PW" },
+                },
+                tenants: [
+                    { id: "t1", server: "a", destination: "file:///x" },
+                    { id: "t2", server: "b", destination: "file:///x" },
+                ],
+            },
+            { PW: "x" },
+        );
+        assert.deepEqual(
+            parsed.tenants.map((t) => t.server.ssl),
+            ["verify-ca", "disable"],
+        );
+    });
+
     it("samples tenants without repeats and redacts secrets", () => {
         fc.assert(
             fc.property(fc.uniqueArray(fc.string(), { maxLength: 20 }), fc.nat(25), (items, n) => {
