@@ -14,7 +14,8 @@ export const DEFAULT_MIGRATIONS_DIR = path.resolve(__dirname, "../../migrations"
 export const DEFAULT_LOCK_TIMEOUT = "5s";
 export const DEFAULT_STATEMENT_TIMEOUT = "5min";
 
-const NAME = /^\d{4}_[a-z0-9_]+$/;
+/** A migration's name: four digits, an underscore, lower_snake_case. */
+export const MIGRATION_NAME = /^\d{4}_[a-z0-9_]+$/;
 const TIMEOUT = /^\d+\s*(ms|s|min|h)?$/;
 const SETTINGS_LINE = /^--\s*tenantdb:\s*(.*)$/m;
 /** How a transaction statement starts (any form: COMMIT WORK, ABORT, PREPARE TRANSACTION...), for text the grammar refuses. */
@@ -128,7 +129,17 @@ function refuseTransactionControl(file: string, section: string, firstLine: numb
     );
 }
 
-function parseSqlMigration(name: string, file: string, text: string): LocalMigration {
+/** A SQL migration file cut into its header and `-- migrate:up` / `-- migrate:down` sections, with the file line each starts on. */
+export interface SqlSections {
+    readonly header: string;
+    readonly upSql: string;
+    readonly upLine: number;
+    readonly downSql?: string;
+    readonly downLine?: number;
+}
+
+/** Cuts a SQL migration into its sections, as the runner reads them (also used by `migrate lint`). */
+export function sqlSections(file: string, text: string): SqlSections {
     const normalised = text.replace(/\r\n/g, "\n");
     const upMarker = /^--\s*migrate:up\s*$/m.exec(normalised);
     if (!upMarker) throw new CatalogError(file, 'has no "-- migrate:up" line');
@@ -136,10 +147,17 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
     if (downMarker && downMarker.index < upMarker.index) throw new CatalogError(file, '"-- migrate:down" comes before "-- migrate:up"');
     const upStart = upMarker.index + upMarker[0].length;
     const downStart = downMarker ? downMarker.index + downMarker[0].length : undefined;
-    const upSql = normalised.slice(upStart, downMarker?.index);
-    const downSql = downStart === undefined ? undefined : normalised.slice(downStart);
-    const upLine = lineOf(normalised, upStart);
-    const downLine = downStart === undefined ? undefined : lineOf(normalised, downStart);
+    return {
+        header: normalised.slice(0, upMarker.index),
+        upSql: normalised.slice(upStart, downMarker?.index),
+        upLine: lineOf(normalised, upStart),
+        downSql: downStart === undefined ? undefined : normalised.slice(downStart),
+        downLine: downStart === undefined ? undefined : lineOf(normalised, downStart),
+    };
+}
+
+function parseSqlMigration(name: string, file: string, text: string): LocalMigration {
+    const { header, upSql, upLine, downSql, downLine } = sqlSections(file, text);
     refuseTransactionControl(file, upSql, upLine);
     if (downSql !== undefined && downLine !== undefined) refuseTransactionControl(file, downSql, downLine);
     if (upSql.trim() === "") throw new CatalogError(file, "has an empty up section");
@@ -147,7 +165,7 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
         name,
         file,
         checksum: checksumOf(text),
-        ...parseSettings(file, normalised.slice(0, upMarker.index)),
+        ...parseSettings(file, header),
         upSql,
         downSql: downSql?.trim() ? downSql : undefined,
         upLine,
@@ -168,7 +186,7 @@ export function loadCatalog(directory = DEFAULT_MIGRATIONS_DIR, code: Readonly<R
         const name = path.basename(entry, extension);
         if (extension === ".ts" && name === "index") continue;
         if (extension !== ".sql" && extension !== ".ts") continue;
-        if (!NAME.test(name)) throw new CatalogError(file, "name must look like 0001_lower_snake_case");
+        if (!MIGRATION_NAME.test(name)) throw new CatalogError(file, "name must look like 0001_lower_snake_case");
         const text = readFileSync(file, "utf8");
         if (extension === ".sql") {
             migrations.push(parseSqlMigration(name, file, text));

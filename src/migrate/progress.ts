@@ -1,6 +1,7 @@
 /**
  * Progress of a fleet run: a live bar on a terminal (cli-progress), one plain line per
- * tenant elsewhere (CI logs). Written to stderr so stdout stays the report.
+ * tenant elsewhere (CI logs). Written to stderr so stdout stays the report. A failure's error is
+ * printed once, in the report, not again in its progress line.
  */
 import { SingleBar } from "cli-progress";
 import type { ProgressEvent } from "./fleet";
@@ -40,7 +41,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
                 const r = event.result;
                 const versions = r.from === r.to ? `${r.to ?? "(empty)"}` : `${r.from ?? "(empty)"} -> ${r.to ?? "(empty)"}`;
                 line(
-                    `[${event.done}/${event.total}] ${r.tenantId} ${r.outcome} ${versions} ${r.durationMs} ms${r.error ? `: ${r.error}` : r.message ? `: ${r.message}` : ""}`,
+                    `[${event.done}/${event.total}] ${r.tenantId} ${r.outcome} ${versions} ${r.durationMs} ms${r.error ? " (the error is in the report)" : r.message ? `: ${r.message}` : ""}`,
                 );
             }
         },

@@ -39,6 +39,7 @@ export function summary(report: FleetReport): string {
     return `${mode}: ${report.tenants.length} tenant(s) in ${(report.durationMs / 1000).toFixed(1)} s: ${counts || "nothing selected"}${stopped}`;
 }
 
-export function formatJson(report: FleetReport): string {
+/** The report as one JSON document; `sql` holds --print-sql's planned SQL. */
+export function formatJson(report: FleetReport & { readonly sql?: unknown }): string {
     return JSON.stringify(report, null, 2);
 }

@@ -26,33 +26,119 @@ export interface TenantTarget extends TenantConnection {
 /** Tenant ids become identifiers (`erp_<id>_owner`...): the stack config's rules, from one place. */
 export const validateTenantId = assertTenantId;
 
-const secret = z.object({ password: z.string().min(1).optional(), passwordEnv: z.string().min(1).optional() });
-const serverSchema = z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(5432),
-    ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
-    maxConnections: z.number().int().min(1).optional(),
-});
-const seedSchema = z.object({
-    companyName: z.string(),
-    adminEmail: z.string(),
-    adminPassword: z.string().optional(),
-    adminPasswordEnv: z.string().optional(),
-    baseCurrency: z.string().optional(),
-});
-const tenantSchema = z
-    .object({
-        id: z.string(),
-        server: z.string().min(1),
-        host: z.string().min(1).optional(),
-        port: z.number().int().min(1).max(65535).optional(),
-        database: z.string().optional(),
-        user: z.string().optional(),
-        seed: seedSchema.optional(),
-    })
-    .extend(secret.shape)
+const SSLMODES = ["disable", "require", "verify-ca", "verify-full"] as const;
+const text = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+const port = z
+    .number({ error: "must be a port number from 1 to 65535" })
+    .int({ error: "must be a port number from 1 to 65535" })
+    .min(1, { error: "must be a port number from 1 to 65535" })
+    .max(65535, { error: "must be a port number from 1 to 65535" });
+const sslmode = z.enum(SSLMODES, { error: `must be one of ${SSLMODES.join(", ")} (as in stack config)` });
+const serverSchema = z
+    .object(
+        {
+            host: text("a host name or address"),
+            port: port.default(5432),
+            sslmode: sslmode.optional(),
+            /** The old TLS field: read only to refuse it, naming sslmode. */
+            ssl: z.unknown().optional(),
+            maxConnections: z
+                .number({ error: "must be a whole number of at least 1" })
+                .int({ error: "must be a whole number of at least 1" })
+                .min(1, { error: "must be a whole number of at least 1" })
+                .optional(),
+        },
+        { error: "must be an object { host, port, sslmode, maxConnections }" },
+    )
     .strict();
-const fileSchema = z.object({ servers: z.record(z.string(), serverSchema).default({}), tenants: z.array(tenantSchema).min(1) }).strict();
+const seedSchema = z.object(
+    {
+        companyName: text("a non-empty string (the tenant's first company)"),
+        adminEmail: text("a non-empty string (the ERP admin's email)"),
+        adminPassword: z.unknown().optional(),
+        adminPasswordEnv: text("the name of an environment variable").optional(),
+        baseCurrency: text("an ISO 4217 code such as EUR").optional(),
+    },
+    { error: "must be an object { companyName, adminEmail, adminPasswordEnv }" },
+);
+const tenantSchema = z
+    .object(
+        {
+            id: text("a tenant id such as acme_corp"),
+            server: text("the name of a server under servers"),
+            host: text("a host name or address").optional(),
+            port: port.optional(),
+            database: text("a database name").optional(),
+            user: text("a role name").optional(),
+            password: z.unknown().optional(),
+            passwordEnv: text("the name of an environment variable").optional(),
+            seed: seedSchema.strict().optional(),
+        },
+        { error: "must be an object { id, server, passwordEnv }" },
+    )
+    .strict();
+const fileSchema = z
+    .object(
+        {
+            servers: z.record(z.string(), serverSchema, { error: "must be a map of server name to { host, port, sslmode }" }).default({}),
+            tenants: z
+                .array(tenantSchema, { error: "must be a list of tenants ({ id, server, passwordEnv })" })
+                .min(1, { error: "must list at least one tenant" }),
+        },
+        { error: "must be an object with servers and tenants" },
+    )
+    .strict();
+
+const KNOWN_FIELDS: Record<string, string> = {
+    servers: "host, port, sslmode, maxConnections",
+    tenants: "id, server, host, port, database, user, passwordEnv, seed",
+    seed: "companyName, adminEmail, adminPasswordEnv, baseCurrency",
+    root: "servers, tenants",
+};
+
+/** A problem in a targets file: where (e.g. `tenants[0].passwordEnv`) and what to do. */
+export interface TargetsProblem {
+    readonly path: string;
+    readonly message: string;
+}
+
+const pathOf = (parts: readonly PropertyKey[]) =>
+    parts.reduce<string>(
+        (out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)),
+        "",
+    ) || "(root)";
+
+function schemaProblems(error: z.ZodError): TargetsProblem[] {
+    return error.issues.flatMap((issue): TargetsProblem[] => {
+        if (issue.code === "unrecognized_keys") {
+            const kind = issue.path.includes("seed")
+                ? "seed"
+                : issue.path[0] === "tenants"
+                  ? "tenants"
+                  : issue.path[0] === "servers"
+                    ? "servers"
+                    : "root";
+            return issue.keys.map((key) => ({
+                path: pathOf([...issue.path, key]),
+                message: `is not a known field (known: ${KNOWN_FIELDS[kind]}); check its spelling against the targets file in README.md`,
+            }));
+        }
+        return [{ path: pathOf(issue.path), message: issue.message }];
+    });
+}
+
+/** Thrown with every problem of a targets file at once. */
+export class TargetsFileError extends Error {
+    constructor(
+        origin: string,
+        readonly problems: readonly TargetsProblem[],
+    ) {
+        super(
+            `targets file ${origin} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}`,
+        );
+        this.name = "TargetsFileError";
+    }
+}
 
 /** A loaded targets file: the tenants, and provisioning input for those that have it. */
 export interface TargetsFile {
@@ -70,14 +156,16 @@ function fromEnvironment(what: string, name: string, env: NodeJS.ProcessEnv): st
  * Parses a targets file's content (YAML or JSON):
  * ```yaml
  * servers:
- *   pg-eu-1: { host: db1.internal, port: 5432, maxConnections: 20, ssl: true }
+ *   pg-eu-1: { host: db1.internal, port: 5432, maxConnections: 20, sslmode: verify-full }
  * tenants:
  *   - id: acme
  *     server: pg-eu-1
  *     passwordEnv: ACME_MIGRATOR_PASSWORD     # never password: (refused: a file is no place for it)
  *     seed: { companyName: Acme Ltd, adminEmail: admin@acme.test, adminPasswordEnv: ACME_ADMIN_PASSWORD }
  * ```
- * database and user default to the naming contract (`erp_<id>`, `erp_<id>_migrator`).
+ * database and user default to the naming contract (`erp_<id>`, `erp_<id>_migrator`). sslmode is
+ * stack config's: without it, TLS is required except on the loopback interface. Every problem is
+ * reported at once (TargetsFileError), each with its path and the fix.
  */
 export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEnv = process.env): TargetsFile {
     let raw: unknown;
@@ -87,25 +175,69 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
         throw new Error((error as Error).message, { cause: error });
     }
     const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success) {
-        const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
-        throw new Error(`targets file ${origin} is invalid: ${problems}`);
+    if (!parsed.success) throw new TargetsFileError(origin, schemaProblems(parsed.error));
+    const problems: TargetsProblem[] = [];
+    for (const [name, server] of Object.entries(parsed.data.servers)) {
+        if (server.ssl !== undefined)
+            problems.push({
+                path: `servers.${name}.ssl`,
+                message:
+                    "is replaced by sslmode, the stack config's TLS setting: write sslmode: require (TLS), verify-full (TLS, checking the certificate against PGSSLROOTCERT) or disable, and remove ssl",
+            });
     }
     const targets: TenantTarget[] = [];
     const seed: Record<string, SeedInput> = {};
     const seen = new Set<string>();
-    for (const tenant of parsed.data.tenants) {
-        const where = `targets file ${origin}, tenant ${tenant.id}`;
-        validateTenantId(tenant.id);
-        if (seen.has(tenant.id)) throw new Error(`${where}: listed twice`);
+    for (const [index, tenant] of parsed.data.tenants.entries()) {
+        const at = (field?: string) => `tenants[${index}]${field ? `.${field}` : ""}`;
+        const problem = (field: string | undefined, message: string) =>
+            problems.push({ path: at(field), message: `tenant ${tenant.id}: ${message}` });
+        try {
+            validateTenantId(tenant.id);
+        } catch (error) {
+            problems.push({ path: at("id"), message: (error as Error).message });
+            continue;
+        }
+        if (seen.has(tenant.id)) problem("id", "is listed twice; remove one of them");
         seen.add(tenant.id);
         const server = parsed.data.servers[tenant.server];
         const host = tenant.host ?? server?.host;
-        if (!host) throw new Error(`${where}: server "${tenant.server}" is not in servers and the tenant has no host`);
+        if (!host)
+            problem(
+                "server",
+                `server "${tenant.server}" is not in servers and the tenant has no host; add it under servers (known: ${Object.keys(parsed.data.servers).join(", ") || "none"})`,
+            );
+        let password: string | undefined;
         if (tenant.password !== undefined)
-            throw new Error(plainPassword(where, "password", "passwordEnv", `${tenant.id.toUpperCase()}_MIGRATOR_PASSWORD`));
-        const password = tenant.passwordEnv ? fromEnvironment(where, tenant.passwordEnv, env) : undefined;
-        if (!password) throw new Error(`${where}: no migrator password (set passwordEnv to the name of an environment variable)`);
+            problem("password", plainPassword("password", "passwordEnv", `${tenant.id.toUpperCase()}_MIGRATOR_PASSWORD`));
+        else if (!tenant.passwordEnv)
+            problem("passwordEnv", "no migrator password: set passwordEnv to the name of an environment variable holding it");
+        else {
+            password = env[tenant.passwordEnv];
+            if (!password)
+                problem(
+                    "passwordEnv",
+                    `environment variable ${tenant.passwordEnv} is not set; export it with the migrator role's password`,
+                );
+        }
+        let tenantSeed: SeedInput | undefined;
+        if (tenant.seed) {
+            const { adminPasswordEnv, adminPassword, ...rest } = tenant.seed;
+            if (adminPassword !== undefined)
+                problem(
+                    "seed.adminPassword",
+                    plainPassword("adminPassword", "adminPasswordEnv", `${tenant.id.toUpperCase()}_ADMIN_PASSWORD`),
+                );
+            else if (!adminPasswordEnv)
+                problem("seed.adminPasswordEnv", "is missing: name an environment variable holding the ERP admin's password");
+            else if (!env[adminPasswordEnv])
+                problem(
+                    "seed.adminPasswordEnv",
+                    `environment variable ${adminPasswordEnv} is not set; export it with the ERP admin's password`,
+                );
+            else tenantSeed = { ...rest, adminPassword: env[adminPasswordEnv]! };
+        }
+        if (!host || !password) continue;
         const names = tenantNames(tenant.id);
         targets.push({
             tenantId: tenant.id,
@@ -115,11 +247,12 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
             database: tenant.database ?? names.database,
             user: tenant.user ?? names.migratorRole,
             password,
-            ssl: server?.ssl,
+            ssl: sslForMode(server?.sslmode, host),
             maxConnections: server?.maxConnections,
         });
-        if (tenant.seed) seed[tenant.id] = resolveSeed(where, tenant.id, tenant.seed, env);
+        if (tenantSeed) seed[tenant.id] = tenantSeed;
     }
+    if (problems.length) throw new TargetsFileError(origin, problems);
     return { targets, seed };
 }
 
@@ -127,14 +260,16 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
  * A password written into a targets or seeds file sits in clear in a file that gets copied,
  * attached and committed: refused, naming the field that reads it from the environment.
  */
-function plainPassword(where: string, field: string, envField: string, example: string): string {
-    return `${where}: ${field} is plain text in the file, but it must be a secret: remove it, put the password in an environment variable and name that variable in ${envField} (e.g. ${envField}: ${example})`;
+function plainPassword(field: string, envField: string, example: string): string {
+    return `${field} is plain text in the file, but it must be a secret: remove it, put the password in an environment variable and name that variable in ${envField} (e.g. ${envField}: ${example})`;
 }
 
 function resolveSeed(where: string, tenantId: string, input: z.output<typeof seedSchema>, env: NodeJS.ProcessEnv): SeedInput {
     const { adminPasswordEnv, adminPassword, ...rest } = input;
     if (adminPassword !== undefined)
-        throw new Error(plainPassword(`${where}, seed`, "adminPassword", "adminPasswordEnv", `${tenantId.toUpperCase()}_ADMIN_PASSWORD`));
+        throw new Error(
+            `${where}, seed: ${plainPassword("adminPassword", "adminPasswordEnv", `${tenantId.toUpperCase()}_ADMIN_PASSWORD`)}`,
+        );
     const admin = adminPasswordEnv ? fromEnvironment(`${where}, seed`, adminPasswordEnv, env) : undefined;
     if (!admin)
         throw new Error(`${where}: seed needs adminPasswordEnv (the name of an environment variable holding the ERP admin's password)`);

@@ -36,6 +36,8 @@ export interface TenantResult {
     readonly message?: string;
     /** Why it failed: names the tenant, server, step and the fix. */
     readonly error?: string;
+    /** Dry runs: the migrations this run would apply (up) or revert (down, newest first), in order. */
+    readonly planned?: readonly string[];
     /** "fingerprint": found up to date from the server's catalog, without connecting to the tenant. */
     readonly via?: "fingerprint";
 }
@@ -126,7 +128,7 @@ export async function runTenant(
         }
         if (options.dryRun) {
             const verb = options.mode === "down" ? "would revert" : "would apply";
-            return { ...base, outcome: "pending", to: before.target, message: `${verb} ${work.join(", ")}` };
+            return { ...base, outcome: "pending", to: before.target, message: `${verb} ${work.join(", ")}`, planned: [...work] };
         }
     }
 
