@@ -44,7 +44,7 @@ import {
     inMembershipOrder,
     Outcome,
 } from "./apply-resources";
-import { DECLARED_KINDS, DeclaredKind, declaredResources, declaredServers } from "./declared-resources";
+import { DECLARED_KINDS, DeclaredKind, DeclaredResources, declaredResources, declaredServers } from "./declared-resources";
 
 /** Admin connection to the server (the provider's username and password). */
 export interface AdminConnection {
@@ -69,11 +69,44 @@ export interface ApplyCounts {
     unchanged: number;
 }
 
+/** One resource the apply created or altered. */
+export interface AppliedChange {
+    readonly kind: DeclaredKind;
+    readonly outcome: "created" | "updated";
+    /** The Pulumi resource name, e.g. `tenant-acme-app`. */
+    readonly resourceName: string;
+    /** What it is on the server, e.g. `role erp_acme_app`, `schema core in erp_acme`. */
+    readonly object: string;
+    /** The database it is in (extensions, schemas, grants, default privileges). */
+    readonly database?: string;
+}
+
 export interface ApplySummary {
     readonly server: string;
     readonly counts: Record<DeclaredKind, ApplyCounts>;
     /** Resources created or updated; 0 when the server already matched the program. */
     readonly changed: number;
+    /** The resources created or updated, in the order they were applied. */
+    readonly changes: readonly AppliedChange[];
+}
+
+/** What a declared resource is on the server, in words: `role erp_acme_app`, `grant on schema core in erp_acme to erp_acme_app`. */
+export function describeDeclared(kind: DeclaredKind, resource: DeclaredResources[DeclaredKind][number]): string {
+    const r = resource as unknown as Record<string, string | undefined>;
+    switch (kind) {
+        case "role":
+        case "database":
+            return `${kind} ${r.name}`;
+        case "grantRole":
+            return `membership of ${r.role} in ${r.grantRole}`;
+        case "extension":
+        case "schema":
+            return `${kind} ${r.name} in ${r.database}`;
+        case "grant":
+            return `grant on ${r.objectType}${r.schema ? ` ${r.schema}` : ""} in ${r.database} to ${r.role}`;
+        case "defaultPrivileges":
+            return `default privileges on ${r.objectType}s in ${r.database}.${r.schema} for ${r.role}`;
+    }
 }
 
 /** A failed resource: names the server, the resource and the step; never holds a password. */
@@ -154,6 +187,7 @@ export async function applyDeclaredResources(
         ApplyCounts
     >;
     const secrets = [admin.password, ...declared.role.map((role) => role.password ?? "")];
+    const changes: AppliedChange[] = [];
 
     const step = async <T extends { resourceName: string }>(
         kind: DeclaredKind,
@@ -163,7 +197,16 @@ export async function applyDeclaredResources(
         apply: (c: Client, x: Context, r: T) => Promise<Outcome>,
     ) => {
         try {
-            counts[kind][await apply(client, context, resource)]++;
+            const outcome = await apply(client, context, resource);
+            counts[kind][outcome]++;
+            if (outcome !== "unchanged")
+                changes.push({
+                    kind,
+                    outcome,
+                    resourceName: resource.resourceName,
+                    object: describeDeclared(kind, resource as unknown as DeclaredResources[DeclaredKind][number]),
+                    ...("database" in resource && typeof resource.database === "string" ? { database: resource.database } : {}),
+                });
         } catch (error) {
             throw new ApplyDeclaredError(
                 server,
@@ -211,5 +254,5 @@ export async function applyDeclaredResources(
     );
 
     const changed = DECLARED_KINDS.reduce((sum, kind) => sum + counts[kind].created + counts[kind].updated, 0);
-    return { server, counts, changed };
+    return { server, counts, changed, changes };
 }
