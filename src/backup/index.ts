@@ -8,3 +8,4 @@ export * from "./manifest";
 export { type PgTool, type PgTools, locatePgTools, toolsProblem } from "./pg-tools";
 export * from "./restore";
 export * from "./store";
+export * from "./verify-backup";

@@ -26,13 +26,14 @@ export interface CliRun {
 }
 
 /**
- * `npm run backup -- <args>` as a subprocess from the repository root: its exit code and both
- * streams, whether it succeeds or fails. `timeoutMs` is a safety net against a spinning process only.
+ * `tenantdb backup <args>` as a subprocess from the repository root, through the real bin
+ * (bin/tenantdb.cjs): its exit code and both streams, whether it succeeds or fails. Its stdin is
+ * not a terminal. `timeoutMs` is a safety net against a spinning process only.
  */
 export async function runBackupCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<CliRun> {
     const root = path.join(__dirname, "../..");
     try {
-        const { stdout, stderr } = await promisify(execFile)(path.join(root, "node_modules/.bin/tsx"), ["scripts/backup.ts", ...args], {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(root, "bin/tenantdb.cjs"), "backup", ...args], {
             cwd: root,
             env,
             timeout: timeoutMs,

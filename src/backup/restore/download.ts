@@ -42,7 +42,7 @@ export async function openDump(session: ServerSession): Promise<OpenedDump> {
     return jobs > 1 ? { ...dump, localCopy: await copyLocally(dump, tempDir) } : dump;
 }
 
-async function readHeader(
+export async function readHeader(
     chunks: AsyncIterator<Buffer>,
     key: string,
     fail: Fail,

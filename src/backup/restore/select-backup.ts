@@ -32,7 +32,7 @@ function requestedKey(store: BackupStore, tenantId: string, backup: string): str
     return `${tenantBackupPrefix(store.prefix, tenantId)}${backup.replace(/\.dump$/, "")}.dump`;
 }
 
-async function newestCompleteKey({ store, tenantId, fail }: RestoreRun): Promise<string> {
+async function newestCompleteKey({ store, tenantId, fail }: Pick<RestoreRun, "store" | "tenantId" | "fail">): Promise<string> {
     let backups;
     try {
         backups = await findBackups(store, tenantId);
@@ -55,12 +55,44 @@ async function newestCompleteKey({ store, tenantId, fail }: RestoreRun): Promise
  * Reads and checks the manifest of `key`: it must exist, parse, be signed for this tenant
  * under `signingKey`, and describe this tenant's `key`.
  */
-export async function loadManifest(
+export function loadManifest(
     store: BackupStore,
     key: string,
     tenantId: string,
     fail: Fail,
     signingKey: ManifestSigningKey,
+): Promise<BackupManifest> {
+    return readManifest(store, key, tenantId, fail, signingKey);
+}
+
+/**
+ * The cheap checks of a backup, with no download of the dump: its manifest (signed for this
+ * tenant when `signingKey` is given, as `backup list` may run without one), and the dump object's
+ * presence, tenant tag and size against the manifest. Throws the TenantBackupError a restore would.
+ */
+export async function inspectBackup(
+    store: BackupStore,
+    key: string,
+    tenantId: string,
+    fail: Fail,
+    signingKey: ManifestSigningKey | undefined,
+): Promise<BackupManifest> {
+    const manifest = await readManifest(store, key, tenantId, fail, signingKey);
+    await checkDumpObject({ store, key, manifest, tenantId, fail });
+    return manifest;
+}
+
+/** The key a `backup` option names, or the newest complete backup's key when it names none. */
+export async function resolveBackupKey(store: BackupStore, tenantId: string, backup: string | undefined, fail: Fail): Promise<string> {
+    return backup ? requestedKey(store, tenantId, backup) : newestCompleteKey({ store, tenantId, fail });
+}
+
+async function readManifest(
+    store: BackupStore,
+    key: string,
+    tenantId: string,
+    fail: Fail,
+    signingKey: ManifestSigningKey | undefined,
 ): Promise<BackupManifest> {
     const names = tenantNames(tenantId);
     let text: string;
@@ -105,8 +137,8 @@ export async function loadManifest(
     }
     // Before anything else in it is believed: its checksum, its counts, its objects. A foreign
     // tenant id is refused above unauthenticated: refusing is always safe.
-    const forged = manifestAuthenticityProblem(manifest, tenantId, signingKey);
-    if (forged) {
+    const forged = signingKey && manifestAuthenticityProblem(manifest, tenantId, signingKey);
+    if (signingKey && forged) {
         throw fail(
             "corrupt",
             "authenticate manifest",
@@ -149,7 +181,13 @@ function storeUnreachable(fail: Fail, step: string, store: BackupStore, access: 
 }
 
 /** The dump object itself: there, tagged for this tenant (when tagged at all), and of the size the manifest records. */
-async function checkDumpObject({ store, key, manifest, tenantId, fail }: ChosenBackup): Promise<void> {
+async function checkDumpObject({
+    store,
+    key,
+    manifest,
+    tenantId,
+    fail,
+}: Pick<ChosenBackup, "store" | "key" | "manifest" | "tenantId" | "fail">): Promise<void> {
     let head;
     try {
         head = await store.head(key);

@@ -19,7 +19,11 @@ import { Digest } from "./feed";
  * Throws unless `read` is the dump the manifest records. A pg_restore that failed on a dump
  * that does not match failed because of it, so its exit is only mentioned.
  */
-export function verifyDigest({ key, manifest, fail }: ChosenBackup, read: Digest, pgRestoreExit?: ChildExit): void {
+export function verifyDigest(
+    { key, manifest, fail }: Pick<ChosenBackup, "key" | "manifest" | "fail">,
+    read: Digest,
+    pgRestoreExit?: ChildExit,
+): void {
     if (read.bytes === manifest.sizeBytes && read.sha256 === manifest.sha256) return;
     const alsoFailed = pgRestoreExit && pgRestoreExit.code !== 0 ? ` (and ${exitSummary("pg_restore", pgRestoreExit)})` : "";
     throw fail(
