@@ -89,23 +89,23 @@ describe("Real engine: a tenant's server is not changed by a config edit", funct
     ];
     const diagnostics = (message: string) => message.split("\n").map((line) => line.trim());
 
-    it("refuses the edit at preview, naming the procedure, with nothing changed on either server or in the state", async () => {
+    it("refuses the edit at preview and at up, naming the procedure, with nothing changed on either server or in the state", async () => {
         const before = await catalogSnapshot(testServer(), IDS, { passwords: "verifier" });
         const stateBefore = JSON.stringify((await stack.exportStack()).deployment.resources);
         project.writeConfig("dev", configWith({ [MOVED]: OTHER, [STAYING]: SERVER }).plain);
 
-        // `up` runs the same program, which refuses before it declares anything: preview alone is run
-        // here (a refused run takes about 20 s on the engine).
-        await assert.rejects(stack.preview(), (error: Error) => {
-            const lines = diagnostics(error.message);
-            // The diagnostics section, after the progress lines: `error: ` and the problem list.
-            const at = lines.findLastIndex((line) => line === `error: ${REFUSAL[0]}`);
-            assert.deepEqual(lines.slice(at, at + 2), [`error: ${REFUSAL[0]}`, REFUSAL[1]]);
-            assert.doesNotMatch(error.message, /at module\.exports|index\.ts:\d+/);
-            // The engine's own message for a protected replace tells the user to remove protection: it never comes.
-            assert.doesNotMatch(error.message, /marked for protection/);
-            return true;
-        });
+        for (const run of [() => stack.preview(), () => stack.up()]) {
+            await assert.rejects(run(), (error: Error) => {
+                const lines = diagnostics(error.message);
+                // The diagnostics section, after the progress lines: `error: ` and the problem list.
+                const at = lines.findLastIndex((line) => line === `error: ${REFUSAL[0]}`);
+                assert.deepEqual(lines.slice(at, at + 2), [`error: ${REFUSAL[0]}`, REFUSAL[1]]);
+                assert.doesNotMatch(error.message, /at module\.exports|index\.ts:\d+/);
+                // The engine's own message for a protected replace tells the user to remove protection: it never comes.
+                assert.doesNotMatch(error.message, /marked for protection/);
+                return true;
+            });
+        }
 
         assert.deepEqual(await catalogSnapshot(testServer(), IDS, { passwords: "verifier" }), before);
         assert.deepEqual(await databases(other), []);
