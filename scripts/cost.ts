@@ -2,7 +2,7 @@
  * `npm run cost -- <command>`: the cost preview CLI.
  *
  *   preview         price the stack's planned resources, per tenant and in total
- *   diff            compare two configurations (before and after a change)
+ *   diff            compare two configurations (before and after a change); --fail-above exits 3
  *   refresh-prices  rewrite a prices file from the AWS Price List API (needs credentials)
  *
  * One top-level catch: any error is printed as one message and the process exits non-zero.
@@ -14,7 +14,9 @@ import { estimateCost } from "../src/cost/allocate";
 import { assumptionsFromModel, resolveAssumptions } from "../src/cost/assumptions";
 import { diffReports } from "../src/cost/diff";
 import { CostError } from "../src/cost/errors";
-import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport } from "../src/cost/format";
+import { OUTPUT_FORMATS, OutputFormat, renderDiff, renderReport, renderTenantDiff, renderTenantReport } from "../src/cost/format";
+import { tenantDiff, tenantReport } from "../src/cost/tenant";
+import { THRESHOLD_EXIT_CODE, parseThreshold, thresholdBreach } from "../src/cost/threshold";
 import { offlineGraph } from "../src/cost/offline-graph";
 import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
@@ -28,6 +30,61 @@ type GraphSource = "offline" | "preview";
 const PRICES_CONFIG_KEY = "tenantdb:costPrices";
 
 const formatOption = () => new Option("--format <format>", "output format").choices(OUTPUT_FORMATS as string[]).default("table");
+const jsonOption = () => new Option("--json", "one JSON document on stdout (same as --format json)").conflicts("format");
+const tenantOption = () => new Option("--tenant <id>", "one tenant's line items instead of the whole stack");
+
+/** The format asked for: --json, else --format. */
+function outputFormat(opts: { format: OutputFormat; json?: boolean }): OutputFormat {
+    return opts.json ? "json" : opts.format;
+}
+
+/** A path as the user would type it: relative to the working directory when under it. */
+function displayPath(file: string): string {
+    const relative = path.relative(process.cwd(), file);
+    return relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
+}
+
+const PREVIEW_HELP = `
+Examples:
+  $ tenantdb cost preview                                  # the dev stack (Pulumi.dev.yaml), evaluated offline
+  $ tenantdb cost preview --stack prod --format markdown   # for a pull request comment
+  $ tenantdb cost preview --stack prod --tenant acme       # one tenant's line items
+  $ tenantdb cost preview --stack prod --json | jq .totalMonthlyUsd
+
+An external server (kind: external) is unpriced unless tenantdb:cost.servers.<name>.monthlyUsd
+gives its price; no data transfer is billed for its tenants.
+
+Environment:
+  TENANTDB_ENGINE_BIN          folder with the pulumi CLI, for --source preview; else pulumi on PATH
+  PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, for --source preview
+  TENANTDB_DEBUG               print stack traces of unexpected errors`;
+
+const DIFF_HELP = `
+Examples:
+  $ tenantdb cost diff --before Pulumi.prod.yaml --after Pulumi.prod.next.yaml
+  $ tenantdb cost diff --before Pulumi.prod.yaml --after Pulumi.prod.next.yaml --fail-above 50
+  $ tenantdb cost diff --before Pulumi.prod.yaml --after Pulumi.prod.next.yaml --fail-above-percent 10 --json
+  $ tenantdb cost diff --before Pulumi.prod.yaml --after Pulumi.prod.next.yaml --tenant acme
+
+Exit codes: 0 the diff is printed (and within any threshold); ${THRESHOLD_EXIT_CODE} the monthly increase is above
+--fail-above or --fail-above-percent (the diff is still printed); 1 an error.`;
+
+const COST_HELP = `
+Examples:
+  $ tenantdb cost preview --stack prod                     # per tenant and in total
+  $ tenantdb cost preview --stack prod --tenant acme --json
+  $ tenantdb cost diff --before Pulumi.prod.yaml --after Pulumi.prod.next.yaml --fail-above 50
+  $ tenantdb cost refresh-prices --region eu-west-1        # needs AWS credentials
+
+Exit codes: 0 success; 1 an error; ${THRESHOLD_EXIT_CODE} cost diff's increase is above --fail-above or --fail-above-percent.
+
+Environment:
+  TENANTDB_ENGINE_BIN          folder with the pulumi CLI, for preview --source preview; else pulumi on PATH
+  PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, for --source preview
+  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   credentials for refresh-prices only
+  TENANTDB_DEBUG               print stack traces of unexpected errors
+
+Results go to stdout (with --json, one JSON document); notes go to stderr.`;
 
 interface Loaded {
     readonly graph: PlannedResource[];
@@ -57,10 +114,11 @@ async function loadConfiguration(opts: { config?: string; stack?: string; graph?
     return { graph, assumptions, ...(stack ? { stack } : {}) };
 }
 
-function pricesFor(explicit: string | undefined, loaded: Loaded) {
-    if (explicit) return loadPriceBook(explicit);
+/** The prices file to use: --prices, else the stack's tenantdb:costPrices, else the region's shipped file. */
+function pricesFileFor(explicit: string | undefined, loaded: Loaded): string {
+    if (explicit) return explicit;
     const fromConfig = loaded.stack?.config[PRICES_CONFIG_KEY];
-    if (fromConfig) return loadPriceBook(path.resolve(path.dirname(loaded.stack!.file), fromConfig));
+    if (fromConfig) return path.resolve(path.dirname(loaded.stack!.file), fromConfig);
     const file = defaultPricesPath(loaded.assumptions.region);
     if (!existsSync(file)) {
         throw new CostError(
@@ -68,11 +126,12 @@ function pricesFor(explicit: string | undefined, loaded: Loaded) {
                 `Create one with \`npm run cost -- refresh-prices --region ${loaded.assumptions.region}\`, or pass --prices <file>.`,
         );
     }
-    return loadPriceBook(file);
+    return file;
 }
 
 function price(loaded: Loaded, pricesFile: string | undefined): CostReport {
-    return estimateCost(loaded.graph, pricesFor(pricesFile, loaded), loaded.assumptions);
+    const file = pricesFileFor(pricesFile, loaded);
+    return estimateCost(loaded.graph, loadPriceBook(file), loaded.assumptions, displayPath(file));
 }
 
 function noteSecrets(stack: StackFile | undefined): void {
@@ -86,6 +145,7 @@ function noteSecrets(stack: StackFile | undefined): void {
 export function buildProgram(): Command {
     const program = new Command("cost")
         .description("Cost preview for tenantdb: what the fleet and each tenant cost per month")
+        .addHelpText("after", COST_HELP)
         .showHelpAfterError();
 
     program
@@ -97,7 +157,10 @@ export function buildProgram(): Command {
         .option("--graph <file>", "price a saved planned graph (JSON) instead of evaluating the program")
         .option("--save-graph <file>", "also write the planned graph to this file (mode 0600; may hold secrets, do not commit)")
         .option("--prices <file>", `prices file (default: ${PRICES_CONFIG_KEY} from the stack config, else prices/aws-<region>.json)`)
+        .addOption(tenantOption())
         .addOption(formatOption())
+        .addOption(jsonOption())
+        .addHelpText("after", PREVIEW_HELP)
         .action(
             async (opts: {
                 stack?: string;
@@ -106,13 +169,18 @@ export function buildProgram(): Command {
                 graph?: string;
                 saveGraph?: string;
                 prices?: string;
+                tenant?: string;
                 format: OutputFormat;
+                json?: boolean;
             }) => {
                 const stack = opts.stack ?? (opts.config || opts.graph ? undefined : "dev");
                 const loaded = await loadConfiguration({ ...opts, stack });
                 noteSecrets(loaded.stack);
                 if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
-                process.stdout.write(renderReport(price(loaded, opts.prices), opts.format) + "\n");
+                const report = price(loaded, opts.prices);
+                const format = outputFormat(opts);
+                const text = opts.tenant !== undefined ? renderTenantReport(tenantReport(report, opts.tenant), format) : renderReport(report, format);
+                process.stdout.write(text + "\n");
             },
         );
 
@@ -124,7 +192,21 @@ export function buildProgram(): Command {
         .option("--before-graph <file>", "saved planned graph before the change (assumptions from --before, else defaults)")
         .option("--after-graph <file>", "saved planned graph after the change (assumptions from --after, else defaults)")
         .option("--prices <file>", "prices file for both sides")
+        .addOption(tenantOption())
+        .addOption(
+            new Option("--fail-above <usd>", `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this (USD)`).argParser((v) =>
+                parseThreshold("--fail-above", v),
+            ),
+        )
+        .addOption(
+            new Option(
+                "--fail-above-percent <pct>",
+                `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this percentage`,
+            ).argParser((v) => parseThreshold("--fail-above-percent", v)),
+        )
         .addOption(formatOption())
+        .addOption(jsonOption())
+        .addHelpText("after", DIFF_HELP)
         .action(
             async (opts: {
                 before?: string;
@@ -132,7 +214,11 @@ export function buildProgram(): Command {
                 beforeGraph?: string;
                 afterGraph?: string;
                 prices?: string;
+                tenant?: string;
+                failAbove?: number;
+                failAbovePercent?: number;
                 format: OutputFormat;
+                json?: boolean;
             }) => {
                 if (!opts.before && !opts.beforeGraph)
                     throw new CostError("diff needs --before <Pulumi.<stack>.yaml> (or --before-graph <file.json>)");
@@ -142,8 +228,23 @@ export function buildProgram(): Command {
                 const after = await loadConfiguration({ config: opts.after, graph: opts.afterGraph });
                 noteSecrets(before.stack);
                 noteSecrets(after.stack);
-                const diff = diffReports(price(before, opts.prices), price(after, opts.prices));
-                process.stdout.write(renderDiff(diff, opts.format) + "\n");
+                const [beforeReport, afterReport] = [price(before, opts.prices), price(after, opts.prices)];
+                const format = outputFormat(opts);
+                const threshold = { aboveUsd: opts.failAbove, abovePercent: opts.failAbovePercent };
+                let breach: string | undefined;
+                if (opts.tenant !== undefined) {
+                    const diff = tenantDiff(beforeReport, afterReport, opts.tenant);
+                    process.stdout.write(renderTenantDiff(diff, format) + "\n");
+                    breach = thresholdBreach(diff.beforeUsd, diff.afterUsd, threshold, `tenant ${opts.tenant}'s monthly cost`);
+                } else {
+                    const diff = diffReports(beforeReport, afterReport);
+                    process.stdout.write(renderDiff(diff, format) + "\n");
+                    breach = thresholdBreach(diff.beforeTotalUsd, diff.afterTotalUsd, threshold);
+                }
+                if (breach) {
+                    process.stderr.write(`cost: ${breach}\n`);
+                    process.exitCode = THRESHOLD_EXIT_CODE;
+                }
             },
         );
 

@@ -206,6 +206,10 @@ export const costSchema = z.strictObject({
     dailyChangeRate: boundedNumber(0, 1, 0.05, " (a fraction of the database per day)", true).default(0.05),
     transferGbPerTenant: boundedNumber(0, 1_000_000, 10, " GB per month", true).default(10),
     allocation: z.enum(["equal", "storage", "connections"]).default("equal"),
+    /** What an external server costs per month (tenantdb cannot know); without it, the server is unpriced. */
+    servers: z
+        .record(serverNameSchema, z.strictObject({ monthlyUsd: boundedNumber(0, 1_000_000, 120, " USD per month", true) }))
+        .default({}),
 });
 
 /**

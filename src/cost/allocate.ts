@@ -16,19 +16,34 @@
  */
 import { tenantSizeGb } from "./assumptions";
 import { CostError } from "./errors";
-import { PriceBook } from "./prices";
+import { PriceBook, summarizePrices } from "./prices";
 import { priceGraph } from "./pricing";
-import { CostAssumptions, CostReport, LineItem, PlannedResource, PricedGraph, ServerCost, ServerInfo, TenantCost } from "./types";
+import {
+    CostAssumptions,
+    CostReport,
+    LineItem,
+    PlannedResource,
+    PricedGraph,
+    PricesSummary,
+    ServerCost,
+    ServerInfo,
+    TenantCost,
+} from "./types";
 
 /** Prices a graph and allocates it: the whole cost preview of one configuration. */
-export function estimateCost(graph: readonly PlannedResource[], prices: PriceBook, assumptions: CostAssumptions): CostReport {
+export function estimateCost(
+    graph: readonly PlannedResource[],
+    prices: PriceBook,
+    assumptions: CostAssumptions,
+    pricesFile?: string,
+): CostReport {
     if (prices.region !== assumptions.region) {
         throw new CostError(
             `The prices file covers region "${prices.region}" but tenantdb:cost.region is "${assumptions.region}". ` +
                 `Pass a prices file for ${assumptions.region} with --prices (create one with \`npm run cost -- refresh-prices --region ${assumptions.region}\`), or set tenantdb:cost.region to "${prices.region}".`,
         );
     }
-    return allocate(priceGraph(graph, prices, assumptions), assumptions);
+    return allocate(priceGraph(graph, prices, assumptions), assumptions, summarizePrices(prices, pricesFile));
 }
 
 /** Shares of a shared server's cost, by tenant, under the assumptions' rule. Sums to 1. */
@@ -72,7 +87,7 @@ export function serverShares(
 }
 
 /** Allocates priced line items to tenants. */
-export function allocate(priced: PricedGraph, assumptions: CostAssumptions): CostReport {
+export function allocate(priced: PricedGraph, assumptions: CostAssumptions, prices: PricesSummary): CostReport {
     const serverTotals = new Map<string, { monthly: number; worst: number }>();
     const own = new Map<string, { monthly: number; worst: number }>();
     const unallocatedItems: LineItem[] = [];
@@ -101,6 +116,7 @@ export function allocate(priced: PricedGraph, assumptions: CostAssumptions): Cos
     }
 
     const shareOf = new Map<string, { share: number; monthly: number; worst: number }>();
+    const unpricedServers = new Set<string>();
     const servers: ServerCost[] = [];
     const serverNames = new Set([...priced.servers.keys(), ...serverTotals.keys()]);
     let unallocatedMonthly = unallocatedItems.reduce((s, i) => s + i.monthlyUsd, 0);
@@ -109,8 +125,13 @@ export function allocate(priced: PricedGraph, assumptions: CostAssumptions): Cos
         const info: ServerInfo = priced.servers.get(name) ?? { server: name, resourceName: name, multiAz: false };
         const tenantIds = info.dedicatedTo ? [info.dedicatedTo] : (tenantsByServer.get(name) ?? []);
         const cost = serverTotals.get(name) ?? { monthly: 0, worst: 0 };
+        const kind = info.kind ?? "rds";
+        const isPriced = kind === "rds" || serverTotals.has(name);
+        if (!isPriced) unpricedServers.add(name);
         servers.push({
             server: name,
+            kind,
+            priced: isPriced,
             ...(info.instanceClass ? { instanceClass: info.instanceClass } : {}),
             multiAz: info.multiAz,
             ...(info.dedicatedTo ? { dedicatedTo: info.dedicatedTo } : {}),
@@ -146,6 +167,7 @@ export function allocate(priced: PricedGraph, assumptions: CostAssumptions): Cos
                 sizeGb: tenantSizeGb(assumptions, info.tenant),
                 serverShare: server.share,
                 serverShareUsd: server.monthly,
+                serverPriced: info.server === undefined || !unpricedServers.has(info.server),
                 ownUsd: mine.monthly,
                 monthlyUsd: server.monthly + mine.monthly,
                 worstCaseMonthlyUsd: server.worst + mine.worst,
@@ -154,6 +176,7 @@ export function allocate(priced: PricedGraph, assumptions: CostAssumptions): Cos
 
     return {
         region: assumptions.region,
+        prices,
         allocation: assumptions.allocation,
         assumptions,
         totalMonthlyUsd: total,

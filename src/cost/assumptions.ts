@@ -7,7 +7,7 @@
  */
 import type { StackModel } from "../config/model";
 import { CostError } from "./errors";
-import { AllocationRule, CostAssumptions, CostAssumptionsInput } from "./types";
+import { AllocationRule, CostAssumptions, CostAssumptionsInput, CostPlacement, PlacedServer } from "./types";
 
 export const ALLOCATION_RULES: readonly AllocationRule[] = ["equal", "storage", "connections"];
 
@@ -33,6 +33,7 @@ export function resolveAssumptions(input: CostAssumptionsInput = {}): CostAssump
         tenantSizesGb: { ...(input.tenantSizesGb ?? {}) },
         dumpCompressionRatio: input.dumpCompressionRatio ?? DEFAULT_ASSUMPTIONS.dumpCompressionRatio,
         kmsRequestsPerKeyMonth: input.kmsRequestsPerKeyMonth ?? DEFAULT_ASSUMPTIONS.kmsRequestsPerKeyMonth,
+        ...(input.placement ? { placement: input.placement } : {}),
     };
     const problems: string[] = [];
     const nonNegative = (field: string, value: number) => {
@@ -82,5 +83,40 @@ export function tenantSizeGb(assumptions: CostAssumptions, tenantId: string): nu
 export function assumptionsFromModel(model: StackModel): CostAssumptions {
     const tenantSizesGb: Record<string, number> = {};
     for (const tenant of model.tenants) if (tenant.expectedSizeGb !== undefined) tenantSizesGb[tenant.id] = tenant.expectedSizeGb;
-    return resolveAssumptions({ ...model.cost, tenantSizesGb });
+    const { servers: serverPrices, ...cost } = model.cost;
+    return resolveAssumptions({ ...cost, tenantSizesGb, placement: placementFromModel(model, serverPrices) });
+}
+
+/**
+ * Placement from the stack model: each tenant's server and plan, each server's kind. Monthly prices
+ * of external servers come from `tenantdb:cost.servers.<name>.monthlyUsd`; a name there that is not
+ * an external server of the stack is refused, naming the ones that are.
+ */
+export function placementFromModel(model: StackModel, serverPrices: Readonly<Record<string, { monthlyUsd: number }>> = {}): CostPlacement {
+    const external = [...model.servers.values()].filter((s) => s.kind === "external").map((s) => s.name);
+    const problems: string[] = [];
+    for (const name of Object.keys(serverPrices)) {
+        const server = model.servers.get(name);
+        if (server?.kind === "external") continue;
+        problems.push(
+            `tenantdb:cost.servers.${name}: ` +
+                (server
+                    ? `${name} is an RDS server, priced from the prices file; remove it from tenantdb:cost.servers`
+                    : `no server ${name} in tenantdb:servers`) +
+                ` (external servers: ${external.length > 0 ? external.join(", ") : "none"})`,
+        );
+    }
+    if (problems.length > 0) throw new CostError(`Invalid cost assumptions:\n  - ${problems.join("\n  - ")}`);
+    const servers: Record<string, PlacedServer> = {};
+    for (const server of model.servers.values()) {
+        const monthlyUsd = serverPrices[server.name]?.monthlyUsd;
+        servers[server.name] = {
+            kind: server.kind,
+            ...(server.dedicatedTo ? { dedicatedTo: server.dedicatedTo } : {}),
+            ...(monthlyUsd !== undefined ? { monthlyUsd } : {}),
+        };
+    }
+    const tenants: Record<string, { server: string; plan: string }> = {};
+    for (const tenant of model.tenants) tenants[tenant.id] = { server: tenant.server, plan: tenant.plan };
+    return { servers, tenants };
 }

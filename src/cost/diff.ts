@@ -38,10 +38,14 @@ export function diffReports(before: CostReport, after: CostReport): CostDiff {
     const beforeServers = new Map(before.servers.map((s) => [s.server, s]));
     const afterServers = new Map(after.servers.map((s) => [s.server, s]));
     const servers = [...new Set([...beforeServers.keys(), ...afterServers.keys()])].sort().map((name): ServerDelta => {
-        const beforeUsd = beforeServers.get(name)?.monthlyUsd ?? 0;
-        const afterUsd = afterServers.get(name)?.monthlyUsd ?? 0;
+        const was = beforeServers.get(name);
+        const now = afterServers.get(name);
+        const beforeUsd = was?.monthlyUsd ?? 0;
+        const afterUsd = now?.monthlyUsd ?? 0;
         return {
             server: name,
+            kind: (now ?? was)!.kind,
+            priced: (was?.priced ?? true) && (now?.priced ?? true),
             status: status(beforeServers.has(name), afterServers.has(name), afterUsd - beforeUsd),
             beforeUsd,
             afterUsd,
@@ -55,6 +59,7 @@ export function diffReports(before: CostReport, after: CostReport): CostDiff {
             `allocation rule changed from ${before.allocation} to ${after.allocation}: tenant shares move even where nothing else changed`,
         );
     return {
+        prices: after.prices,
         beforeTotalUsd: before.totalMonthlyUsd,
         afterTotalUsd: after.totalMonthlyUsd,
         deltaUsd: after.totalMonthlyUsd - before.totalMonthlyUsd,

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { CostError } from "./errors";
+import type { PricesSummary } from "./types";
 
 const dateText = z.string().regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "must be a date: YYYY, YYYY-MM or YYYY-MM-DD");
 
@@ -116,4 +117,37 @@ export function* figures(book: PriceBook): Generator<[string, PriceFigure]> {
     yield ["cloudwatch.dashboardMonth", book.cloudwatch.dashboardMonth];
     yield ["cloudwatch.freeDashboards", book.cloudwatch.freeDashboards];
     yield ["dataTransfer.outToInternetGb", book.dataTransfer.outToInternetGb];
+}
+
+/** Figure dates compare as text once padded: "2025" is before "2025-03", before "2025-03-05". */
+function dateKey(date: string): string {
+    return date.padEnd(10, "-");
+}
+
+/**
+ * What a prices file says about itself for the report: its region and currency, the oldest and
+ * newest figure dates, and the hosts its figures' sources cite (most cited first).
+ */
+export function summarizePrices(book: PriceBook, file?: string): PricesSummary {
+    const dated: { date: string; source: string }[] = [...figures(book)].map(([, f]) => f);
+    dated.push(book.rds.vcpus, book.rds.gp3BaselineIops);
+    const dates = dated.map((f) => f.date).sort((a, b) => (dateKey(a) < dateKey(b) ? -1 : dateKey(a) > dateKey(b) ? 1 : 0));
+    const hosts = new Map<string, number>();
+    for (const { source } of dated) {
+        const cited = new Set([...source.matchAll(/https?:\/\/([^/\s),;]+)/g)].map((m) => m[1].replace(/^www\./, "")));
+        if (cited.size === 0) cited.add(/^ESTIMATE\b/.test(source) ? "estimate" : "uncited");
+        for (const host of cited) hosts.set(host, (hosts.get(host) ?? 0) + 1);
+    }
+    const sources = [...hosts]
+        .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1))
+        .map(([source, count]) => ({ source, figures: count }));
+    return {
+        ...(file ? { file } : {}),
+        region: book.region,
+        currency: book.currency,
+        oldestDate: dates[0],
+        newestDate: dates[dates.length - 1],
+        figures: dated.length,
+        sources,
+    };
 }

@@ -18,7 +18,11 @@
  *   change rate does not apply: every dump is a full copy.
  * - KMS key: key-month + kmsRequestsPerKeyMonth requests. Secrets: secret-month. Alarms: alarm-month
  *   (high resolution when `period` < 60). Dashboards: dashboard-month after the free ones, in name order.
- * - Data transfer out: transferGbPerTenant x price per GB, per tenant.
+ * - Data transfer out: transferGbPerTenant x price per GB, per tenant on a server in AWS.
+ * - External server: `tenantdb:cost.servers.<name>.monthlyUsd` when set, else unpriced.
+ *
+ * Placement (each tenant's server and plan, each server's kind) comes from the stack config
+ * when the assumptions carry it, else from the tags on AWS resources.
  */
 import { tenantIdFromDatabase } from "../naming";
 import { TYPES, booleanInput, isFreeType, numberInput, readTags, stringInput } from "./graph";
@@ -28,6 +32,7 @@ import { priceRdsInstance } from "./pricing-rds";
 import { priceBuckets } from "./pricing-s3";
 import {
     CostAssumptions,
+    CostPlacement,
     LineItem,
     Owner,
     PlannedResource,
@@ -63,7 +68,7 @@ function instanceServer(instance: PlannedResource, owner: Owner, tags: TenantdbT
 }
 
 /** Pass 1: servers, tenants and their placement (from tags), and the resources priced in pass 2. */
-function takeInventory(graph: readonly PlannedResource[], { ownerOf, warnings }: PricingContext): Inventory {
+function takeInventory(graph: readonly PlannedResource[], { ownerOf, warnings, assumptions }: PricingContext): Inventory {
     const inventory: Inventory = {
         servers: new Map(),
         tenants: new Map(),
@@ -132,7 +137,57 @@ function takeInventory(graph: readonly PlannedResource[], { ownerOf, warnings }:
                 break;
         }
     }
+    if (assumptions.placement) applyPlacement(inventory, assumptions.placement);
     return inventory;
+}
+
+/**
+ * Placement from the stack config over what the tags say: each tenant in the graph gets its
+ * configured server and plan, and every external server is listed, as one outside AWS.
+ */
+function applyPlacement(inventory: Inventory, placement: CostPlacement): void {
+    for (const info of inventory.tenants.values()) {
+        const placed = placement.tenants[info.tenant];
+        if (!placed) continue;
+        info.server = placed.server;
+        info.plan = placed.plan;
+    }
+    for (const [name, server] of Object.entries(placement.servers)) {
+        if (server.kind === "external" && !inventory.servers.has(name))
+            inventory.servers.set(name, { server: name, resourceName: name, kind: "external", multiAz: false });
+    }
+}
+
+/** An external server's cost: its configured monthly price, else unpriced (tenantdb cannot know it). */
+function priceExternalServer(server: ServerInfo, { assumptions, lineItems, unpriced }: PricingContext): void {
+    const monthlyUsd = assumptions.placement?.servers[server.server]?.monthlyUsd;
+    if (monthlyUsd === undefined) {
+        unpriced.push({ type: EXTERNAL_SERVER, name: server.server, reason: externalServerReason(server.server) });
+        return;
+    }
+    lineItems.push({
+        resourceType: EXTERNAL_SERVER,
+        resourceName: server.server,
+        owner: { kind: "server", server: server.server },
+        item: "server (monthly price from config)",
+        quantity: 1,
+        unit: "server-months",
+        unitPriceUsd: monthlyUsd,
+        monthlyUsd,
+        worstCaseMonthlyUsd: monthlyUsd,
+        note: `tenantdb:cost.servers.${server.server}.monthlyUsd`,
+    });
+}
+
+/** Type of the unpriced entry (or line item) an external server gets; not a Pulumi type. */
+export const EXTERNAL_SERVER = "(external server)";
+
+/** Why an external server has no price, and how to give it one. */
+export function externalServerReason(server: string): string {
+    return (
+        `an existing PostgreSQL server, whose cost tenantdb does not know: counted in no total; ` +
+        `set tenantdb:cost.servers.${server}.monthlyUsd to count it`
+    );
 }
 
 /** Dashboards after the free ones per account, in name order. */
@@ -158,10 +213,15 @@ function priceDashboards(dashboards: readonly PlannedResource[], { prices, owner
         });
 }
 
-/** The assumed data transfer out of every tenant. */
-function priceTransfer(tenantIds: readonly string[], { prices, assumptions, lineItems }: PricingContext): void {
+/**
+ * The assumed data transfer out of every tenant whose server is in AWS. A tenant on an external
+ * server sends its data from outside AWS, so AWS bills none of it.
+ */
+function priceTransfer(inventory: Inventory, { prices, assumptions, lineItems }: PricingContext): void {
     const transfer = prices.dataTransfer.outToInternetGb.value;
-    for (const id of [...tenantIds].sort()) {
+    for (const id of [...inventory.tenants.keys()].sort()) {
+        const server = inventory.tenants.get(id)!.server;
+        if (server !== undefined && inventory.servers.get(server)?.kind === "external") continue;
         const monthlyUsd = assumptions.transferGbPerTenant * transfer;
         lineItems.push({
             resourceType: "(assumption)",
@@ -237,7 +297,8 @@ export function priceGraph(graph: readonly PlannedResource[], prices: PriceBook,
 
     priceBuckets(inventory.buckets, inventory.lifecycles, inventory.versionings, context);
     priceDashboards(inventory.dashboards, context);
-    priceTransfer([...inventory.tenants.keys()], context);
+    priceTransfer(inventory, context);
+    for (const server of inventory.servers.values()) if (server.kind === "external") priceExternalServer(server, context);
 
     for (const info of inventory.tenants.values()) {
         if (!info.server)

@@ -69,6 +69,26 @@ export interface CostAssumptions {
      * tier of 20,000 requests is not subtracted.
      */
     readonly kmsRequestsPerKeyMonth: number;
+    /**
+     * Where each tenant lives and what each server is, from the stack config (the stack model).
+     * When given, it decides placement and plan over the tags on AWS resources, and external
+     * servers are known as such. Absent for a saved graph priced without a stack: tags decide.
+     */
+    readonly placement?: CostPlacement;
+}
+
+/** A server as the stack config declares it. */
+export interface PlacedServer {
+    readonly kind: "rds" | "external";
+    readonly dedicatedTo?: string;
+    /** What an external server costs per month, when `tenantdb:cost.servers.<name>.monthlyUsd` says; else it is unpriced. */
+    readonly monthlyUsd?: number;
+}
+
+/** Placement from the stack config: every server by name, every tenant's server and plan by id. */
+export interface CostPlacement {
+    readonly servers: Readonly<Record<string, PlacedServer>>;
+    readonly tenants: Readonly<Record<string, { readonly server: string; readonly plan: string }>>;
 }
 
 /** Input to `resolveAssumptions`: everything optional. */
@@ -111,6 +131,8 @@ export interface UnpricedResource {
 /** A server (RDS instance) found in the graph. */
 export interface ServerInfo {
     readonly server: string;
+    /** `external`: an existing PostgreSQL outside AWS (from config). Defaults to `rds`. */
+    readonly kind?: "rds" | "external";
     readonly resourceName: string;
     readonly instanceClass?: string;
     readonly multiAz: boolean;
@@ -152,6 +174,12 @@ export interface PricingContext {
 /** Cost of one server, before allocation. */
 export interface ServerCost {
     readonly server: string;
+    readonly kind: "rds" | "external";
+    /**
+     * False for an external server without a monthly price: tenantdb does not know what an existing
+     * server costs, so its `monthlyUsd` is 0 and counted in no total (it is listed in `unpriced`).
+     */
+    readonly priced: boolean;
     readonly instanceClass?: string;
     readonly multiAz: boolean;
     readonly dedicatedTo?: string;
@@ -170,15 +198,32 @@ export interface TenantCost {
     readonly serverShare: number;
     /** Its share of server costs. */
     readonly serverShareUsd: number;
+    /** False when its server is unpriced (an external server with no monthly price): its share is not counted. */
+    readonly serverPriced: boolean;
     /** Costs of its own resources (bucket, KMS key, data transfer...). */
     readonly ownUsd: number;
     readonly monthlyUsd: number;
     readonly worstCaseMonthlyUsd: number;
 }
 
+/** What the prices file says about itself: the dates and sources of its figures. */
+export interface PricesSummary {
+    /** The file, when the caller named it (as given, relative to the working directory when it is under it). */
+    readonly file?: string;
+    readonly region: string;
+    readonly currency: string;
+    /** Oldest and newest figure dates (YYYY, YYYY-MM or YYYY-MM-DD). */
+    readonly oldestDate: string;
+    readonly newestDate: string;
+    readonly figures: number;
+    /** Where the figures come from: host names of the URLs the sources cite, most cited first, with their counts. */
+    readonly sources: readonly { readonly source: string; readonly figures: number }[];
+}
+
 /** The cost preview of one configuration. Dollar amounts are unrounded; outputs round to cents. */
 export interface CostReport {
     readonly region: string;
+    readonly prices: PricesSummary;
     readonly allocation: AllocationRule;
     readonly assumptions: CostAssumptions;
     readonly totalMonthlyUsd: number;
@@ -211,6 +256,9 @@ export interface TenantDelta {
 
 export interface ServerDelta {
     readonly server: string;
+    readonly kind: "rds" | "external";
+    /** False when the server is unpriced before or after (an external server without a monthly price). */
+    readonly priced: boolean;
     readonly status: ChangeStatus;
     readonly beforeUsd: number;
     readonly afterUsd: number;
@@ -218,6 +266,8 @@ export interface ServerDelta {
 }
 
 export interface CostDiff {
+    /** The prices the after configuration is priced with (both sides use one file). */
+    readonly prices: PricesSummary;
     readonly beforeTotalUsd: number;
     readonly afterTotalUsd: number;
     readonly deltaUsd: number;

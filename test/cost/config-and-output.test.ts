@@ -52,6 +52,11 @@ describe("stack config and assumptions", () => {
             tenantSizesGb: { acme: 12 },
             dumpCompressionRatio: 0.25,
             kmsRequestsPerKeyMonth: 10000,
+            // Placement from config (issue 13): the server's kind, each tenant's server and plan.
+            placement: {
+                servers: { lab: { kind: "external" } },
+                tenants: { acme: { server: "lab", plan: "standard" }, globex: { server: "lab", plan: "standard" } },
+            },
         });
     });
 
