@@ -195,7 +195,7 @@ describe("fingerprint", () => {
 describe("targets", () => {
     const file = `
 servers:
-  pg-eu-1: { host: db1.internal, port: 6432, maxConnections: 12, ssl: true }
+  pg-eu-1: { host: db1.internal, port: 6432, maxConnections: 12, sslmode: require }
 tenants:
   - id: acme
     server: pg-eu-1
@@ -221,7 +221,7 @@ tenants:
                 database: "erp_acme",
                 user: "erp_acme_migrator",
                 password: "pw-from-env",
-                ssl: true,
+                ssl: { rejectUnauthorized: false },
                 maxConnections: 12,
             },
             {
@@ -232,7 +232,7 @@ tenants:
                 database: "erp_globex",
                 user: "erp_globex_migrator",
                 password: "globex-pw-from-env",
-                ssl: true,
+                ssl: { rejectUnauthorized: false },
                 maxConnections: 12,
             },
         ]);
@@ -244,13 +244,13 @@ tenants:
             "a missing environment variable",
             file,
             { ACME_ADMIN: "x" },
-            /targets file t\.yaml, tenant acme: environment variable ACME_PW is not set/,
+            /targets file t\.yaml has 2 problems:\n {2}- tenants\[0\]\.passwordEnv: tenant acme: environment variable ACME_PW is not set; export it with the migrator role's password\n {2}- tenants\[1\]\.passwordEnv: tenant globex: environment variable GLOBEX_PW is not set/,
         ],
         [
             "an unknown field",
             "tenants:\n  - { id: acme, server: s, host: h, passwordEnv: P, pasword: q }\n",
             {},
-            /targets file t\.yaml is invalid: tenants\.0: Unrecognized key: "pasword"/,
+            /targets file t\.yaml has 1 problem:\n {2}- tenants\[0\]\.pasword: is not a known field \(known: id, server, host, port, database, user, passwordEnv, seed\); check its spelling against the targets file in README\.md$/,
         ],
         [
             "an unsafe tenant id",
@@ -268,6 +268,47 @@ tenants:
     for (const [title, text, env, error] of bad) {
         it(`refuses ${title}`, () => assert.throws(() => parseTargets(text, "t.yaml", env), error));
     }
+
+    it("reads sslmode like stack config: disable, require, verify-full; loopback without one is plain, elsewhere TLS", () => {
+        const ssl = (server: string) =>
+            parseTargets(`servers:\n  s: ${server}\ntenants:\n  - { id: acme, server: s, passwordEnv: P }\n`, "t.yaml", { P: "x" })
+                .targets[0].ssl;
+        assert.equal(ssl("{ host: db1.internal, sslmode: disable }"), false);
+        assert.deepEqual(ssl("{ host: db1.internal, sslmode: require }"), { rejectUnauthorized: false });
+        assert.equal((ssl("{ host: db1.internal, sslmode: verify-full }") as { rejectUnauthorized: boolean }).rejectUnauthorized, true);
+        assert.equal(ssl("{ host: 127.0.0.1 }"), false);
+        assert.deepEqual(ssl("{ host: db1.internal }"), { rejectUnauthorized: false });
+    });
+
+    it("reports every problem of the file's shape at once, each with its path and fix, and no raw validator text", () => {
+        const text = [
+            "servers:",
+            "  s: { host: '', port: 70000, ssl: { rejectUnauthorized: false }, sslmode: prefer, maxConnections: 1.5 }",
+            "tenants:",
+            "  - { id: acme, server: s, passwordEnv: P, port: x }",
+            "  - { server: s }",
+            "  - { id: globex, server: s, passwordEnv: P, seed: { companyName: G, adminEmail: a@g.test, adminPassword: hunter2hunter2 } }",
+            "",
+        ].join("\n");
+        let message = "";
+        try {
+            parseTargets(text, "t.yaml", { P: "x" });
+        } catch (error) {
+            message = (error as Error).message;
+        }
+        assert.equal(
+            message,
+            [
+                "targets file t.yaml has 6 problems:",
+                "  - servers.s.host: must be a host name or address",
+                "  - servers.s.port: must be a port number from 1 to 65535",
+                "  - servers.s.sslmode: must be one of disable, require, verify-ca, verify-full (as in stack config)",
+                "  - servers.s.maxConnections: must be a whole number of at least 1",
+                "  - tenants[0].port: must be a port number from 1 to 65535",
+                "  - tenants[1].id: must be a tenant id such as acme_corp",
+            ].join("\n"),
+        );
+    });
 
     it("reads stack outputs, naming a tenant without its secret", () => {
         const outputs = {

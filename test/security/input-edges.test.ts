@@ -310,7 +310,10 @@ describe("input edge cases (issue 14, item 10)", function () {
             const run = script("migrate", ["status", "--targets", targets], { P: "x" });
             assert.equal(run.status, 1);
             assert.equal(run.stdout, "");
-            assert.equal(run.stderr, `migrate: targets file ${targets} is invalid: (root): Unrecognized key: "globex"\n`);
+            assert.equal(
+                run.stderr,
+                `migrate: targets file ${targets} has 1 problem:\n  - globex: is not a known field (known: servers, tenants); check its spelling against the targets file in README.md\n`,
+            );
         });
 
         it("backup refuses a broken inventory with exit 1 and no table (it already did)", () => {
@@ -452,7 +455,7 @@ describe("input edge cases (issue 14, item 10)", function () {
             );
             assert.equal(
                 inline,
-                "targets file t.yaml, tenant acme: password is plain text in the file, but it must be a secret: remove it, put the password in an " +
+                "targets file t.yaml has 1 problem:\n  - tenants[0].password: tenant acme: password is plain text in the file, but it must be a secret: remove it, put the password in an " +
                     "environment variable and name that variable in passwordEnv (e.g. passwordEnv: ACME_MIGRATOR_PASSWORD)",
             );
             const seed = messageOf(() =>
@@ -464,7 +467,7 @@ describe("input edge cases (issue 14, item 10)", function () {
             );
             assert.equal(
                 seed,
-                "targets file t.yaml, tenant acme, seed: adminPassword is plain text in the file, but it must be a secret: remove it, put the password in an " +
+                "targets file t.yaml has 1 problem:\n  - tenants[0].seed.adminPassword: tenant acme: adminPassword is plain text in the file, but it must be a secret: remove it, put the password in an " +
                     "environment variable and name that variable in adminPasswordEnv (e.g. adminPasswordEnv: ACME_ADMIN_PASSWORD)",
             );
         });
@@ -476,7 +479,7 @@ describe("input edge cases (issue 14, item 10)", function () {
             assert.equal(run.stdout, "");
             assert.equal(
                 run.stderr,
-                `migrate: targets file ${targets}, tenant acme: password is plain text in the file, but it must be a secret: remove it, put the password in an ` +
+                `migrate: targets file ${targets} has 1 problem:\n  - tenants[0].password: tenant acme: password is plain text in the file, but it must be a secret: remove it, put the password in an ` +
                     "environment variable and name that variable in passwordEnv (e.g. passwordEnv: ACME_MIGRATOR_PASSWORD)\n",
             );
         });
