@@ -176,7 +176,7 @@ Examples:
 
 Exit codes: 0 done; 1 a tenant failed, status found drift, a canary wave stopped the run, lint found
 something, or the command was refused; with --skipped-exit-code <n>, n when tenants were skipped
-(--skip-locked, a stopped canary run) and none failed.
+(--skip-locked) and none failed.
 
 Environment:
   <passwordEnv>, <adminPasswordEnv>  the variables a targets or seeds file names: migrator and ERP admin passwords
