@@ -141,7 +141,7 @@ export async function listBackups(targets: readonly TenantBackupTarget[], option
                     backups: [],
                     stale: true,
                     status: "unreachable",
-                    reason: wrapped.message,
+                    reason: `${wrapped.step}: ${wrapped.problem} Fix: ${wrapped.fix}`,
                     error: wrapped,
                 };
             }

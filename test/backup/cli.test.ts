@@ -77,8 +77,8 @@ describe("backup CLI (file:// destination)", function () {
         const listed = await backup(["list"], env);
         assert.equal(listed.code, 1, "a tenant without a backup fails the list");
         assert.match(listed.stdout, /bak_cli\s+│ backups\/bak_cli\/.*│ 0\.0\s+│.*│ ok/);
-        assert.match(listed.stdout, /bak_cli_none.*MISSING: no complete backup/);
-        assert.match(listed.stderr, /1 tenant\(s\) without a backup in the last 26 h: bak_cli_none/);
+        assert.match(listed.stdout, /bak_cli_none.*│ missing │ no complete backup in file:\/\/.*\/store\/backups\/bak_cli_none\/ /);
+        assert.equal(listed.stderr, "1 tenant(s) without a good backup in the last 26 h: bak_cli_none (missing)\n");
 
         const drilled = await backup(["drill", TENANT, MISSING], env);
         assert.equal(drilled.code, 1);
@@ -86,7 +86,7 @@ describe("backup CLI (file:// destination)", function () {
         assert.match(drilled.stdout, /bak_cli_none\s+│ MISSING/);
         assert.match(drilled.stderr, /Drill failed for 1 of 2 tenant\(s\)/);
 
-        const restored = await backup(["restore", TENANT], env);
+        const restored = await backup(["restore", TENANT, "--yes"], env);
         assert.equal(restored.code, 0, restored.stderr);
         assert.match(
             restored.stdout,
@@ -113,7 +113,7 @@ describe("backup CLI (file:// destination)", function () {
         assert.equal((await backup(["drop-previous", TENANT, previous, "--yes"], env)).code, 0);
         assert.deepEqual(await tenantDatabases(TENANT), ["erp_bak_cli"]);
 
-        const refused = await backup(["restore", MISSING], env);
+        const refused = await backup(["restore", MISSING, "--yes"], env);
         assert.equal(refused.code, 1);
         assert.equal(refused.stdout, "");
         assert.match(

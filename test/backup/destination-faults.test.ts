@@ -210,11 +210,12 @@ describe("unwritable destinations and temp folders (real tmpfs mounts, real Post
     it("list and restore from a destination that is a file name the file and fail with exit 1", async () => {
         const [listed, restored] = await Promise.all([
             cli(dir, "list-file", `file://${dir}/afile`, ["list"]),
-            cli(dir, "restore-file", `file://${dir}/afile`, ["restore", TENANT]),
+            cli(dir, "restore-file", `file://${dir}/afile`, ["restore", TENANT, "--yes"]),
         ]);
         const problem = `cannot list file://${dir}/afile/backups/${TENANT}/: ${dir}/afile is a file, not a folder (ENOTDIR); point the destination at a folder.`;
         assert.equal(listed.code, 1);
-        assert.ok(listed.stdout.includes(`UNREACHABLE: ${problem}`), listed.stdout);
+        const listFailure = `list backups: ${problem} Fix: check that file://${dir}/afile/ exists and is readable.`;
+        assert.ok(listed.stdout.replace(/\s*│\s*/g, " ").includes(`unreachable ${listFailure}`), listed.stdout);
         assert.equal(restored.stdout, "");
         assertFailedWith(
             restored,
@@ -227,7 +228,15 @@ describe("unwritable destinations and temp folders (real tmpfs mounts, real Post
     it("restore --jobs 2 refuses a temp folder without room for the dump up front: bytes needed vs free, and the fix (CLI, exit 1)", async () => {
         const small = mountTmpfs(path.join(dir, "small-temp"), "size=16k");
         const free = statfsSync(small).bavail * statfsSync(small).bsize;
-        const restored = await cli(dir, "small-temp", `file://${dir}/store`, ["restore", TENANT, "--jobs", "2", "--temp-dir", small]);
+        const restored = await cli(dir, "small-temp", `file://${dir}/store`, [
+            "restore",
+            TENANT,
+            "--yes",
+            "--jobs",
+            "2",
+            "--temp-dir",
+            small,
+        ]);
         const size = good.manifest.sizeBytes;
         const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB (${n} bytes)`;
         assert.equal(restored.stdout, "");

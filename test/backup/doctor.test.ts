@@ -162,7 +162,7 @@ describe("backup doctor (real PostgreSQL, real pg_restore and pg_dump killed mid
 
     it("lists what a killed restore and a killed backup left, removes it with --fix, and keeps the before-restore copy", async () => {
         const complete = await backupTenant(targets[0], { signingKey: testSigningKey });
-        await killedOnceToolFinished(["restore", TENANT, "--jobs", "2", "--temp-dir", tempDir]);
+        await killedOnceToolFinished(["restore", TENANT, "--yes", "--jobs", "2", "--temp-dir", tempDir]);
         await killedOnceToolFinished(["run", TENANT]);
         await createDatabase(COPY, tenantNames(TENANT).ownerRole, false);
         await createDatabase(DRILL);
