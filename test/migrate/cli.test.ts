@@ -165,6 +165,7 @@ describe("tenantdb migrate (CLI)", function () {
         const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
         const example = /^npm run migrate -- down +--targets targets\.yaml(.*)$/m.exec(readme);
         assert.ok(example, "README.md has a down example");
+        assert.equal((await migrate(["up", "--targets", targetsFile], work, env)).status, 0);
         const extra = example[1].replace(/#.*$/, "").trim().split(/\s+/).filter(Boolean);
         const down = await migrate(["down", "--targets", targetsFile, ...extra, "--json"], work, env);
         assert.equal(down.status, 0, down.stdout + down.stderr);
