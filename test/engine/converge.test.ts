@@ -13,7 +13,15 @@ import { LocalServer, startLocalServer } from "../../src/local/embedded-server";
 import { evaluateProgramOffline } from "../../src/program/offline";
 import { catalogSnapshot } from "../support/catalog";
 import { declaredTenantsConfig, dropDeclaredTenant, evaluateSerially, SERVER } from "../support/declared-tenants";
-import { EngineProject, REPO_ROOT, requireEngine, RESOURCES_PER_TENANT, STACK_RESOURCES, stackConfigOf } from "../support/engine";
+import {
+    EngineProject,
+    REPO_ROOT,
+    refreshDrift,
+    requireEngine,
+    RESOURCES_PER_TENANT,
+    STACK_RESOURCES,
+    stackConfigOf,
+} from "../support/engine";
 import { testServer, withClient } from "../support/server";
 
 const TENANTS = [
@@ -139,16 +147,8 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
         // A maintenance database opened again by hand: the server component's grant sees it.
         await query("postgres", "GRANT CONNECT ON DATABASE template1 TO PUBLIC");
 
-        // What refresh reads back differs from the state: the resources whose drift it sees. (A
-        // preview-only refresh records no update, so its summary is not this run's: events it is.)
-        const drifted: Record<string, string[]> = {};
-        await stack.refresh({
-            previewOnly: true,
-            onEvent: (event) => {
-                const metadata = event.resOutputsEvent?.metadata;
-                if (metadata?.op === "update") drifted[metadata.urn.split("::").pop()!] = [...(metadata.diffs ?? [])].sort();
-            },
-        });
+        // What refresh reads back differs from the state: the resources whose drift it sees.
+        const drifted = await refreshDrift(stack);
         assert.deepEqual(drifted, {
             "server-local-template1-revoke-public": ["privileges"],
             "tenant-eng_acme-app": ["connectionLimit", "createDatabase"],

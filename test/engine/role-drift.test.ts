@@ -10,7 +10,7 @@ import { Client } from "pg";
 import { describeRoleCheck, LiveStatus, roleDriftExitCode, TenantdbClient } from "../../src/control";
 import { tenantNames } from "../../src/naming";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
-import { EngineProject, REPO_ROOT, requireEngine, stackConfigOf } from "../support/engine";
+import { EngineProject, REPO_ROOT, refreshDrift, requireEngine, stackConfigOf } from "../support/engine";
 import { testServer } from "../support/server";
 
 const TENANT = "rdx_acme";
@@ -75,14 +75,7 @@ describe("Real engine: role drift the tenant's own roles make", function () {
 
     // The test server's admin is a superuser, so the provider reads pg_authid and sees the password; on RDS it cannot.
     it("refresh sees the app role's own statement_timeout and, with a superuser admin, its password; not an in-database setting", async () => {
-        const drifted: Record<string, string[]> = {};
-        await stack.refresh({
-            previewOnly: true,
-            onEvent: (event) => {
-                const metadata = event.resOutputsEvent?.metadata;
-                if (metadata?.op === "update") drifted[metadata.urn.split("::").pop()!] = [...(metadata.diffs ?? [])].sort();
-            },
-        });
+        const drifted = await refreshDrift(stack);
         assert.deepEqual(drifted, { [`tenant-${TENANT}-app`]: ["password", "statementTimeout"] });
     });
 

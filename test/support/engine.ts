@@ -195,3 +195,20 @@ export const RESOURCES_PER_TENANT = 53;
  * random provider).
  */
 export const STACK_RESOURCES = 5;
+
+/**
+ * What `pulumi refresh --preview-only` reads back differently from the state: per resource (its
+ * logical name), the properties that drifted. Events, not the summary: a preview-only refresh
+ * records no update.
+ */
+export async function refreshDrift(stack: automation.Stack): Promise<Record<string, string[]>> {
+    const drifted: Record<string, string[]> = {};
+    await stack.refresh({
+        previewOnly: true,
+        onEvent: (event) => {
+            const metadata = event.resOutputsEvent?.metadata;
+            if (metadata?.op === "update") drifted[metadata.urn.split("::").pop()!] = [...(metadata.diffs ?? [])].sort();
+        },
+    });
+    return drifted;
+}
