@@ -179,7 +179,10 @@ export function buildProgram(): Command {
                 if (opts.saveGraph) writeGraphFile(opts.saveGraph, loaded.graph);
                 const report = price(loaded, opts.prices);
                 const format = outputFormat(opts);
-                const text = opts.tenant !== undefined ? renderTenantReport(tenantReport(report, opts.tenant), format) : renderReport(report, format);
+                const text =
+                    opts.tenant !== undefined
+                        ? renderTenantReport(tenantReport(report, opts.tenant), format)
+                        : renderReport(report, format);
                 process.stdout.write(text + "\n");
             },
         );
@@ -194,8 +197,8 @@ export function buildProgram(): Command {
         .option("--prices <file>", "prices file for both sides")
         .addOption(tenantOption())
         .addOption(
-            new Option("--fail-above <usd>", `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this (USD)`).argParser((v) =>
-                parseThreshold("--fail-above", v),
+            new Option("--fail-above <usd>", `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this (USD)`).argParser(
+                (v) => parseThreshold("--fail-above", v),
             ),
         )
         .addOption(

@@ -58,7 +58,8 @@ function unpricedSection(title: string, unpriced: readonly { type: string; name:
 
 /** `Prices: <file> (us-east-1, USD), figures dated 2025 to 2026-06-13; sources: aws.amazon.com (33), ...` */
 export function pricesLine(prices: PricesSummary): string {
-    const dates = prices.oldestDate === prices.newestDate ? `dated ${prices.oldestDate}` : `dated ${prices.oldestDate} to ${prices.newestDate}`;
+    const dates =
+        prices.oldestDate === prices.newestDate ? `dated ${prices.oldestDate}` : `dated ${prices.oldestDate} to ${prices.newestDate}`;
     const shown = prices.sources.slice(0, 3).map((s) => `${s.source} (${s.figures})`);
     const more = prices.sources.length - shown.length;
     const sources = `${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
@@ -73,7 +74,9 @@ function placementSummary(report: CostReport): string {
     const external = report.servers.filter((s) => s.kind === "external");
     const unpriced = external.filter((s) => !s.priced).length;
     const detail =
-        external.length === 0 ? "" : ` (${external.length} external${unpriced === 0 ? "" : unpriced === external.length ? ", unpriced" : `, ${unpriced} unpriced`})`;
+        external.length === 0
+            ? ""
+            : ` (${external.length} external${unpriced === 0 ? "" : unpriced === external.length ? ", unpriced" : `, ${unpriced} unpriced`})`;
     const servers = report.servers.length;
     return `${report.tenants.length} tenant${report.tenants.length === 1 ? "" : "s"} on ${servers} server${servers === 1 ? "" : "s"}${detail}`;
 }

@@ -138,9 +138,7 @@ export function summarizePrices(book: PriceBook, file?: string): PricesSummary {
         if (cited.size === 0) cited.add(/^ESTIMATE\b/.test(source) ? "estimate" : "uncited");
         for (const host of cited) hosts.set(host, (hosts.get(host) ?? 0) + 1);
     }
-    const sources = [...hosts]
-        .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1))
-        .map(([source, count]) => ({ source, figures: count }));
+    const sources = [...hosts].sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1)).map(([source, count]) => ({ source, figures: count }));
     return {
         ...(file ? { file } : {}),
         region: book.region,

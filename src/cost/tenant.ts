@@ -75,7 +75,11 @@ function lineItemsOf(report: CostReport, tenant: TenantCost): TenantLineItem[] {
 /** One tenant's report; an unknown id is refused with the list of known ones. */
 export function tenantReport(report: CostReport, id: string): TenantReport {
     const tenant = report.tenants.find((t) => t.tenant === id);
-    if (!tenant) throw unknownTenant(id, report.tenants.map((t) => t.tenant));
+    if (!tenant)
+        throw unknownTenant(
+            id,
+            report.tenants.map((t) => t.tenant),
+        );
     const server = report.servers.find((s) => s.server === tenant.server);
     return {
         region: report.region,
@@ -125,7 +129,11 @@ function statusOf(before: boolean, after: boolean, delta: number, otherChange = 
 export function tenantDiff(before: CostReport, after: CostReport, id: string): TenantDiff {
     const b = before.tenants.find((t) => t.tenant === id);
     const a = after.tenants.find((t) => t.tenant === id);
-    if (!b && !a) throw unknownTenant(id, [...before.tenants, ...after.tenants].map((t) => t.tenant));
+    if (!b && !a)
+        throw unknownTenant(
+            id,
+            [...before.tenants, ...after.tenants].map((t) => t.tenant),
+        );
     const key = (i: TenantLineItem) => `${i.resourceType}\u0000${i.resourceName}\u0000${i.item}`;
     const sum = (items: TenantLineItem[]) => {
         const byKey = new Map<string, { item: TenantLineItem; usd: number }>();
@@ -138,7 +146,8 @@ export function tenantDiff(before: CostReport, after: CostReport, id: string): T
     };
     const beforeItems = sum(b ? lineItemsOf(before, b) : []);
     const afterItems = sum(a ? lineItemsOf(after, a) : []);
-    const keys = [...new Set([...beforeItems.keys(), ...afterItems.keys()])].sort();
+    // In the order the report lists them (after the change), then the ones the change removes.
+    const keys = [...new Set([...afterItems.keys(), ...beforeItems.keys()])];
     const lineItems = keys.map((k): TenantLineItemDelta => {
         const was = beforeItems.get(k);
         const now = afterItems.get(k);

@@ -28,11 +28,17 @@ export function parseThreshold(option: string, value: string): number {
  * Why the change from `beforeUsd` to `afterUsd` is above the threshold, or undefined when it is
  * not. Amounts compare in cents, as printed; a rise from $0 is above any percentage.
  */
-export function thresholdBreach(beforeUsd: number, afterUsd: number, threshold: CostThreshold, what = "the monthly total"): string | undefined {
+export function thresholdBreach(
+    beforeUsd: number,
+    afterUsd: number,
+    threshold: CostThreshold,
+    what = "the monthly total",
+): string | undefined {
     const delta = roundCents(afterUsd - beforeUsd);
     const change = `${what} changes by ${formatDelta(delta)} (${formatUsd(beforeUsd)} -> ${formatUsd(afterUsd)})`;
     const reasons: string[] = [];
-    if (threshold.aboveUsd !== undefined && delta > threshold.aboveUsd) reasons.push(`more than --fail-above ${formatUsd(threshold.aboveUsd)}`);
+    if (threshold.aboveUsd !== undefined && delta > threshold.aboveUsd)
+        reasons.push(`more than --fail-above ${formatUsd(threshold.aboveUsd)}`);
     if (threshold.abovePercent !== undefined && delta > 0) {
         const before = roundCents(beforeUsd);
         const percent = before > 0 ? (delta / before) * 100 : Infinity;
