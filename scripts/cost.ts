@@ -55,7 +55,7 @@ An external server (kind: external) is unpriced unless tenantdb:cost.servers.<na
 gives its price; no data transfer is billed for its tenants.
 
 Environment:
-  TENANTDB_ENGINE_BIN          folder with the pulumi CLI, for --source preview; else pulumi on PATH
+  PATH                         where --source preview finds the pulumi CLI
   PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, for --source preview
   TENANTDB_DEBUG               print stack traces of unexpected errors`;
 
@@ -79,7 +79,7 @@ Examples:
 Exit codes: 0 success; 1 an error; ${THRESHOLD_EXIT_CODE} cost diff's increase is above --fail-above or --fail-above-percent.
 
 Environment:
-  TENANTDB_ENGINE_BIN          folder with the pulumi CLI, for preview --source preview; else pulumi on PATH
+  PATH                         where preview --source preview finds the pulumi CLI
   PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, for --source preview
   AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   credentials for refresh-prices only
   TENANTDB_DEBUG               print stack traces of unexpected errors
@@ -197,14 +197,15 @@ export function buildProgram(): Command {
         .option("--prices <file>", "prices file for both sides")
         .addOption(tenantOption())
         .addOption(
-            new Option("--fail-above <usd>", `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this (USD)`).argParser(
-                (v) => parseThreshold("--fail-above", v),
-            ),
+            new Option(
+                "--fail-above <usd>",
+                `exit ${THRESHOLD_EXIT_CODE} when the monthly total (with --tenant, that tenant's) rises by more than this (USD)`,
+            ).argParser((v) => parseThreshold("--fail-above", v)),
         )
         .addOption(
             new Option(
                 "--fail-above-percent <pct>",
-                `exit ${THRESHOLD_EXIT_CODE} when the monthly total rises by more than this percentage`,
+                `exit ${THRESHOLD_EXIT_CODE} when the monthly total (with --tenant, that tenant's) rises by more than this percentage`,
             ).argParser((v) => parseThreshold("--fail-above-percent", v)),
         )
         .addOption(formatOption())
@@ -293,6 +294,7 @@ export async function main(args: readonly string[]): Promise<void> {
     } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         process.stderr.write(`cost: ${message}\n`);
+        if (process.env.TENANTDB_DEBUG && error instanceof Error && !(error instanceof CostError)) process.stderr.write(`${error.stack}\n`);
         process.exitCode = 1;
     }
 }
