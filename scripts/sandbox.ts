@@ -215,7 +215,10 @@ export function describeChanges(changes: readonly AppliedChange[]): string[] {
     const lines: string[] = [];
     for (const outcome of ["created", "updated"] as const) {
         for (const kind of ["role", "grantRole", "database"] as const) {
-            const names = changes.filter((c) => c.outcome === outcome && c.kind === kind).map((c) => c.object.replace(/^\S+ /, ""));
+            const names = changes
+                .filter((c) => c.outcome === outcome && c.kind === kind)
+                .map((c) => c.object.replace(/^\S+ /, ""))
+                .sort();
             if (names.length) lines.push(`${outcome} ${names.length === 1 ? kind : (PLURAL[kind] ?? `${kind}s`)}: ${names.join(", ")}`);
         }
     }

@@ -59,14 +59,23 @@ function recordFile(stateDir: string): string {
     return path.join(stateDir, "sandbox.json");
 }
 
-/** True when a process with this PID exists (ours or, as root, anyone's). */
+/**
+ * True when a process with this PID runs (ours or another user's). A zombie, exited but not yet
+ * reaped by its parent, has stopped: where /proc shows it (state Z), it does not count.
+ */
 export function processAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
-        return true;
     } catch (error) {
         // EPERM: it exists, owned by another user.
-        return (error as NodeJS.ErrnoException).code === "EPERM";
+        if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+    }
+    try {
+        // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return true; // no /proc (macOS)
     }
 }
 

@@ -33,13 +33,13 @@ function stackFile(dir: string, port: number): void {
 
 /** Spawns the sandbox CLI and resolves once it waits for Ctrl-C, with everything it printed so far. */
 async function spawnUntilReady(args: string[]) {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts/sandbox.ts"), ...args], { cwd: root });
+    const child = spawn(process.execPath, [path.join(root, "bin/tenantdb.cjs"), "sandbox", ...args], { cwd: root });
     const printed = { text: "" };
     child.stdout.on("data", (chunk) => (printed.text += chunk));
     child.stderr.on("data", (chunk) => (printed.text += chunk));
     await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the sandbox did not get ready:\n${printed.text}`)), 150_000);
-        child.stdout.on("data", () => {
+        child.stderr.on("data", () => {
             if (printed.text.includes("press Ctrl-C to stop")) {
                 clearTimeout(timer);
                 resolve();
