@@ -3,6 +3,8 @@
  * engineers and CI. Every command prints a line for people, or with --json one JSON object
  * (errors too, with their `code`), and exits with a code per failure kind (see EXIT_CODES).
  *
+ *   list              the stack's tenants (from the stack file)
+ *   show <id>         one tenant: plan, server, state, history, connection limit, extensions
  *   add <id>          record a tenant and its server in Pulumi.<stack>.yaml (no deploy)
  *   status            the stack's tenants, their servers and lifecycle states
  *   status --live     and every active tenant's login roles checked on the server: exits 8 when a
@@ -22,10 +24,38 @@ import { Command, Option } from "commander";
 import Table from "cli-table3";
 import { loadInventory } from "../src/backup";
 import { ConfigError } from "../src/config/errors";
-import { ControlError, TenantdbClient, TenantStatus, describeRoleCheck, finalBackupFromInventory, roleDriftExitCode } from "../src/control";
+import {
+    ControlError,
+    TenantDetail,
+    TenantdbClient,
+    TenantStatus,
+    describeRoleCheck,
+    finalBackupFromInventory,
+    roleDriftExitCode,
+} from "../src/control";
 import { formatTable } from "../src/migrate/report";
 import { loadSeedsFile } from "../src/migrate/targets";
 import { wholeNumberOption } from "../src/shared/cli-numbers";
+import { resultTable } from "../src/shared/terminal";
+
+const HELP = `
+Examples:
+  $ tenantdb tenants list                      # the dev stack's tenants
+  $ tenantdb tenants --stack prod show acme --json
+  $ tenantdb tenants add newco --plan standard --json
+  $ tenantdb tenants status --live             # and every active tenant's roles checked
+  $ TENANTDB_ADMIN_PASSWORD=... tenantdb tenants provision newco --company "New Co" --admin-email admin@newco.test
+
+list, show, add and status read and edit only Pulumi.<stack>.yaml; the other commands run the
+Pulumi engine. With --json each prints one JSON object, errors too ({"error": {"code", "message"}}).
+Exit codes: 0 ok, 1 error, 2 invalid request, 3 busy, 4 conflict, 5 engine, 6 migration,
+7 final backup, 8 a role drifted (status --live), 9 a role could not be checked, 130 aborted.
+
+Environment:
+  TENANTDB_ENGINE_BIN        folder with the pulumi CLI (and plugins) to use; else pulumi on PATH
+  TENANTDB_ADMIN_PASSWORD    provision: the first admin user's initial password
+  PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, as for pulumi itself
+  NO_COLOR                   plain tables; also when the output is not a terminal`;
 
 /** Exit codes by error `code`, so a CI step or a script can branch without parsing text. */
 export const EXIT_CODES: Record<string, number> = {
@@ -58,7 +88,8 @@ export const program = new Command("tenants")
         new Option("--wait-seconds <n>", "how long to wait for a busy stack")
             .default(600)
             .argParser(wholeNumberOption("--wait-seconds", 0, 86_400)),
-    );
+    )
+    .addHelpText("after", HELP);
 
 function client(): TenantdbClient {
     const options = program.opts<GlobalOptions>();
@@ -86,6 +117,40 @@ function print<T>(result: T, describe: (result: T) => string): void {
 }
 
 const stack = () => program.opts<GlobalOptions>().stack;
+
+program
+    .command("list")
+    .description("the stack's tenants: plan, server, state and since when (from the stack file)")
+    .action(() => {
+        print(client().status(stack()), (status) => {
+            const table = resultTable(["tenant", "plan", "server", "state", "since"]);
+            for (const t of status.tenants) table.push([t.id, t.plan, t.server, t.state, t.since ?? ""]);
+            return table.toString();
+        });
+    });
+
+program
+    .command("show <id>")
+    .description("one tenant: plan, server, state, history, connection limit, extensions (from the stack file)")
+    .action((id: string) => print(client().show(stack(), id), describeTenant));
+
+/** One tenant, as lines for people. */
+function describeTenant(t: TenantDetail): string {
+    const lines = [
+        `tenant            ${t.id} (stack ${t.stack})`,
+        `plan              ${t.plan}`,
+        `server            ${t.server} (${t.serverKind})`,
+        `state             ${t.state}${t.since ? ` since ${t.since}` : ""}`,
+        `database          ${t.database}`,
+        `connection limit  ${t.connectionLimit}`,
+        `extensions        ${[...t.extensions].join(", ") || "none"} (beyond uuid-ossp and pg_trgm)`,
+        `backup retention  ${t.backupRetentionDays} days`,
+        `history           ${t.history.length ? "" : "none (never transitioned)"}`.trimEnd(),
+    ];
+    for (const h of t.history)
+        lines.push(`  ${h.at}  ${h.state} by ${h.by}${h.reason ? `: ${h.reason}` : ""}${h.backup ? ` (final backup ${h.backup})` : ""}`);
+    return lines.join("\n");
+}
 
 program
     .command("add <id>")

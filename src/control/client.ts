@@ -34,6 +34,7 @@ import type {
     LiveStatus,
     MoveResult,
     ProvisionResult,
+    TenantDetail,
     TenantStatus,
 } from "./types";
 import type * as automation from "@pulumi/pulumi/automation";
@@ -57,6 +58,31 @@ export class TenantdbClient {
                 state: tenant.state,
                 since: tenant.history.at(-1)?.at,
             })),
+        };
+    }
+
+    /** One tenant as the stack file declares it: plan, server, state, history, limits. Reads only. */
+    show(stackName: string, tenantId: string): TenantDetail {
+        const model = new StackFileEdit(this.stackFile(stackName)).model();
+        const tenant = model.tenants.find((t) => t.id === tenantId);
+        if (!tenant)
+            throw new InvalidRequestError(
+                "tenantId",
+                `no tenant ${JSON.stringify(tenantId)} in stack ${stackName}; its tenants: ${model.tenants.map((t) => t.id).join(", ") || "none"}`,
+            );
+        return {
+            stack: stackName,
+            id: tenant.id,
+            plan: tenant.plan,
+            server: tenant.server,
+            serverKind: model.servers.get(tenant.server)?.kind ?? "unknown",
+            state: tenant.state,
+            since: tenant.history.at(-1)?.at,
+            database: tenant.names.database,
+            connectionLimit: tenant.connectionLimit,
+            extensions: tenant.extensions,
+            backupRetentionDays: tenant.backupRetentionDays,
+            history: tenant.history,
         };
     }
 

@@ -13,6 +13,7 @@ export type {
     LiveStatus,
     MoveResult,
     ProvisionResult,
+    TenantDetail,
     TenantStatus,
 } from "./types";
 export { checkRoleDrift, describeRoleCheck, roleDriftExitCode } from "./role-drift";

@@ -1,5 +1,5 @@
 /** The control API's options, events and results (client.ts). */
-import type { TenantState } from "../config/schema";
+import type { TenantState, Transition } from "../config/schema";
 import type { FleetReport } from "../migrate/fleet";
 import type { EngineSettings } from "./engine";
 import type { FinalBackup } from "./final-backup";
@@ -61,6 +61,20 @@ export interface TenantStatus {
     readonly state: TenantState;
     /** When it entered its state, from its history (undefined for a tenant never transitioned). */
     readonly since?: string;
+}
+
+/** One tenant as its stack file declares it (client.show). */
+export interface TenantDetail extends TenantStatus {
+    readonly stack: string;
+    /** `rds` or `external`. */
+    readonly serverKind: string;
+    readonly database: string;
+    readonly connectionLimit: number;
+    /** Extensions beyond the ones every tenant gets (uuid-ossp, pg_trgm). */
+    readonly extensions: readonly string[];
+    readonly backupRetentionDays: number;
+    /** Its lifecycle transitions, oldest first. */
+    readonly history: readonly Transition[];
 }
 
 /** status with the live check of every active tenant's login roles (client.liveStatus). */
