@@ -36,7 +36,13 @@ const RESOURCES = STACK_RESOURCES + 3 * RESOURCES_PER_TENANT + 1;
 function costPreview(
     project: EngineProject,
     source: "offline" | "preview",
-): Promise<{ lineItems: unknown[]; tenants: { tenant: string; monthlyUsd: number }[]; totalMonthlyUsd: number }> {
+): Promise<{
+    lineItems: unknown[];
+    servers: { server: string; kind: string; priced: boolean }[];
+    unpriced: { type: string; name: string }[];
+    tenants: { tenant: string; server: string; monthlyUsd: number }[];
+    totalMonthlyUsd: number;
+}> {
     return new Promise((resolve, reject) => {
         execFile(
             path.join(REPO_ROOT, "node_modules/.bin/tsx"),
@@ -122,16 +128,26 @@ describe("Real engine: pulumi up converges on a real PostgreSQL", function () {
     it("prices a real pulumi preview (--source preview) with the same line items as the offline graph", async () => {
         const [real, offline] = [await costPreview(project, "preview"), await costPreview(project, "offline")];
         assert.deepEqual(real.lineItems, offline.lineItems);
+        assert.deepEqual([real.servers, real.unpriced, real.tenants], [offline.servers, offline.unpriced, offline.tenants]);
+        // The tenants are on an external server (issue 13): it is listed, unpriced, and no data transfer is billed.
         assert.deepEqual(
-            real.tenants.map((t) => [t.tenant, t.monthlyUsd]),
+            real.servers.map((s) => [s.server, s.kind, s.priced]),
+            [[SERVER, "external", false]],
+        );
+        assert.deepEqual(
+            real.unpriced.map((u) => [u.type, u.name]),
+            [["(external server)", SERVER]],
+        );
+        assert.deepEqual(
+            real.tenants.map((t) => [t.tenant, t.server, t.monthlyUsd]),
             [
-                ["eng_acme", 0.9],
-                ["eng_globex", 0.9],
-                ["eng_initech", 0.9],
+                ["eng_acme", SERVER, 0],
+                ["eng_globex", SERVER, 0],
+                ["eng_initech", SERVER, 0],
             ],
         );
-        assert.equal(real.totalMonthlyUsd, 2.7);
-        assert.equal(real.lineItems.length, 3);
+        assert.equal(real.totalMonthlyUsd, 0);
+        assert.equal(real.lineItems.length, 0);
     });
 
     it("reports drift made by hand on refresh, and the next up puts it back", async () => {
