@@ -46,7 +46,7 @@ Examples:
   $ tenantdb tenants status --live             # and every active tenant's roles checked
   $ TENANTDB_ADMIN_PASSWORD=... tenantdb tenants provision newco --company "New Co" --admin-email admin@newco.test
 
-list, show, add and status read and edit only Pulumi.<stack>.yaml; the other commands run the
+list, show, add and status (without --live) read or edit only Pulumi.<stack>.yaml; the others run the
 Pulumi engine. With --json each prints one JSON object, errors too ({"error": {"code", "message"}}).
 Exit codes: 0 ok, 1 error, 2 invalid request, 3 busy, 4 conflict, 5 engine, 6 migration,
 7 final backup, 8 a role drifted (status --live), 9 a role could not be checked, 130 aborted.
