@@ -21,7 +21,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command, Option } from "commander";
-import Table from "cli-table3";
 import { loadInventory } from "../src/backup";
 import { ConfigError } from "../src/config/errors";
 import {
@@ -81,7 +80,9 @@ export const program = new Command("tenants")
     .description("tenant lifecycle: add, status, provision, suspend, resume, move, retire, deploy, preview")
     .option("--stack <name>", "stack name", "dev")
     .option("--json", "print one JSON object instead of text", false)
-    .option("--actor <who>", "recorded with each transition and in the lease", `cli:${os.userInfo().username}`)
+    .addOption(
+        new Option("--actor <who>", "recorded with each transition and in the lease").default(`cli:${os.userInfo().username}`, "cli:<user name>"),
+    )
     .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
     .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", ".")
     .addOption(
@@ -179,14 +180,14 @@ program
     )
     .action(async (o: { live: boolean }) => {
         const describeTenants = (tenants: TenantStatus[]) => {
-            const table = new Table({ head: ["tenant", "plan", "server", "state", "since"] });
+            const table = resultTable(["tenant", "plan", "server", "state", "since"]);
             for (const t of tenants) table.push([t.id, t.plan, t.server, t.state, t.since ?? ""]);
             return table.toString();
         };
         if (!o.live) return print(client().status(stack()), (status) => describeTenants(status.tenants));
         const status = await client().liveStatus(stack());
         print(status, (s) => {
-            const table = new Table({ head: ["tenant", "role", "status", "detail"] });
+            const table = resultTable(["tenant", "role", "status", "detail"]);
             for (const check of s.roles.roles) table.push([check.tenantId, check.roleName, check.status, describeRoleCheck(check)]);
             const { ok, drift, unreachable } = s.roles.counts;
             return `${describeTenants(s.tenants)}\n${table.toString()}\nroles: ${ok} ok, ${drift} drifted, ${unreachable} unreachable`;
