@@ -64,7 +64,7 @@ export function pricesLine(prices: PricesSummary): string {
     const more = prices.sources.length - shown.length;
     const sources = `${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
     return (
-        `Prices: ${prices.file ? `${prices.file} ` : ""}(${prices.region}, ${prices.currency}), ${prices.figures} figures ${dates}; ` +
+        `Prices: ${prices.file ? `${prices.file} (${prices.region}, ${prices.currency})` : `${prices.region}, ${prices.currency}`}, ${prices.figures} figures ${dates}; ` +
         `sources: ${sources}; each figure's date and source are in the file.`
     );
 }
