@@ -81,7 +81,10 @@ export const program = new Command("tenants")
     .option("--stack <name>", "stack name", "dev")
     .option("--json", "print one JSON object instead of text", false)
     .addOption(
-        new Option("--actor <who>", "recorded with each transition and in the lease").default(`cli:${os.userInfo().username}`, "cli:<user name>"),
+        new Option("--actor <who>", "recorded with each transition and in the lease").default(
+            `cli:${os.userInfo().username}`,
+            "cli:<user name>",
+        ),
     )
     .option("--inventory <file>", "backup inventory, for the final backup suspend takes (README, Backups)")
     .option("--work-dir <dir>", "the project folder with Pulumi.yaml and the stack files", ".")
