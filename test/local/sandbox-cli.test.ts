@@ -3,7 +3,7 @@
  * subprocess, real embedded PostgreSQL servers, one folder and one PID record per stack (issue 13).
  */
 import * as assert from "node:assert/strict";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,6 +11,7 @@ import { Client } from "pg";
 import { freePort, startLocalServer } from "../../src/local/embedded-server";
 import { SandboxRecord } from "../../src/local/sandbox-state";
 import { describeChanges } from "../../scripts/sandbox";
+import { sandboxUntilReady } from "../support/sandbox-cli";
 
 const BIN = path.resolve(__dirname, "../../bin/tenantdb.cjs");
 const env = { ...process.env, NO_COLOR: "1" };
@@ -48,27 +49,8 @@ function sandbox(args: string[], cwd: string, extraEnv: Record<string, string> =
     return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** `tenantdb sandbox start` until it waits for Ctrl-C. */
-async function startUntilReady(cwd: string, args: string[]): Promise<{ child: ChildProcess; printed: { text: string } }> {
-    const child = spawn(process.execPath, [BIN, "sandbox", "start", ...args], { cwd, env });
-    const printed = { text: "" };
-    child.stdout.on("data", (chunk) => (printed.text += chunk));
-    child.stderr.on("data", (chunk) => (printed.text += chunk));
-    await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the sandbox did not get ready:\n${printed.text}`)), 150_000);
-        child.stderr.on("data", () => {
-            if (printed.text.includes("press Ctrl-C to stop")) {
-                clearTimeout(timer);
-                resolve();
-            }
-        });
-        child.on("exit", () => {
-            clearTimeout(timer);
-            reject(new Error(`the sandbox exited early:\n${printed.text}`));
-        });
-    });
-    return { child, printed };
-}
+/** `tenantdb sandbox start` in `cwd` until it waits for Ctrl-C. */
+const startUntilReady = (cwd: string, args: string[]) => sandboxUntilReady(cwd, ["start", ...args], env);
 
 const exited = (child: ChildProcess) =>
     child.exitCode !== null || child.signalCode !== null

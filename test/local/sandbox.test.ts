@@ -1,11 +1,11 @@
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { freePort } from "../../src/local/embedded-server";
 import { startSandbox } from "../../src/local/sandbox";
+import { sandboxUntilReady } from "../support/sandbox-cli";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -31,27 +31,8 @@ function stackFile(dir: string, port: number): void {
     );
 }
 
-/** Spawns the sandbox CLI and resolves once it waits for Ctrl-C, with everything it printed so far. */
-async function spawnUntilReady(args: string[]) {
-    const child = spawn(process.execPath, [path.join(root, "bin/tenantdb.cjs"), "sandbox", ...args], { cwd: root });
-    const printed = { text: "" };
-    child.stdout.on("data", (chunk) => (printed.text += chunk));
-    child.stderr.on("data", (chunk) => (printed.text += chunk));
-    await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the sandbox did not get ready:\n${printed.text}`)), 150_000);
-        child.stderr.on("data", () => {
-            if (printed.text.includes("press Ctrl-C to stop")) {
-                clearTimeout(timer);
-                resolve();
-            }
-        });
-        child.on("exit", () => {
-            clearTimeout(timer);
-            reject(new Error(`the sandbox exited early:\n${printed.text}`));
-        });
-    });
-    return { child, printed };
-}
+/** `tenantdb sandbox <args>` from the repository, as `npm start` runs it, until it waits for Ctrl-C. */
+const spawnUntilReady = (args: string[]) => sandboxUntilReady(root, args);
 
 describe("sandbox (npm start)", function () {
     this.timeout(180_000);
