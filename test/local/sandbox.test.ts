@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { freePort } from "../../src/local/embedded-server";
 import { startSandbox } from "../../src/local/sandbox";
-import { sandboxUntilReady } from "../support/sandbox-cli";
+import { printedMatch, sandboxUntilReady } from "../support/sandbox-cli";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -77,8 +77,8 @@ describe("sandbox (npm start)", function () {
         stackFile(dir, port);
         const { child, printed } = await spawnUntilReady(["--stack", "sbx", "--work-dir", dir, "--server-only"]);
         try {
-            assert.match(
-                printed.text,
+            await printedMatch(
+                printed,
                 /pulumi config set --secret --path 'tenantdb:serverPasswords\.laptop' < .*\.tenantdb\/server-only\/pgdata\.password/,
             );
             const password = readFileSync(path.join(dir, ".tenantdb/server-only/pgdata.password"), "utf8");

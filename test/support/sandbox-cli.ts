@@ -32,3 +32,15 @@ export async function sandboxUntilReady(
     });
     return { child, printed };
 }
+
+/**
+ * Waits until what the sandbox printed matches `pattern`. Its result is on stdout and its
+ * readiness on stderr: two pipes, so the result may arrive just after the ready line.
+ */
+export async function printedMatch(printed: { text: string }, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(printed.text)) {
+        if (Date.now() > until) throw new Error(`the sandbox printed nothing matching ${pattern}:\n${printed.text}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
