@@ -77,12 +77,13 @@ const tenantSchema = z
         { error: "must be an object { id, server, passwordEnv }" },
     )
     .strict();
+/** The file's outline; each server and tenant is then checked on its own, so every problem is found in one round. */
 const fileSchema = z
     .object(
         {
-            servers: z.record(z.string(), serverSchema, { error: "must be a map of server name to { host, port, sslmode }" }).default({}),
+            servers: z.record(z.string(), z.unknown(), { error: "must be a map of server name to { host, port, sslmode }" }).default({}),
             tenants: z
-                .array(tenantSchema, { error: "must be a list of tenants ({ id, server, passwordEnv })" })
+                .array(z.unknown(), { error: "must be a list of tenants ({ id, server, passwordEnv })" })
                 .min(1, { error: "must list at least one tenant" }),
         },
         { error: "must be an object with servers and tenants" },
@@ -108,8 +109,9 @@ const pathOf = (parts: readonly PropertyKey[]) =>
         "",
     ) || "(root)";
 
-function schemaProblems(error: z.ZodError): TargetsProblem[] {
-    return error.issues.flatMap((issue): TargetsProblem[] => {
+function schemaProblems(error: z.ZodError, under: readonly PropertyKey[] = []): TargetsProblem[] {
+    return error.issues.flatMap((found): TargetsProblem[] => {
+        const issue = { ...found, path: [...under, ...found.path] };
         if (issue.code === "unrecognized_keys") {
             const kind = issue.path.includes("seed")
                 ? "seed"
@@ -174,10 +176,22 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
     } catch (error) {
         throw new Error((error as Error).message, { cause: error });
     }
-    const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success) throw new TargetsFileError(origin, schemaProblems(parsed.error));
+    const outline = fileSchema.safeParse(raw);
+    if (!outline.success) throw new TargetsFileError(origin, schemaProblems(outline.error));
     const problems: TargetsProblem[] = [];
-    for (const [name, server] of Object.entries(parsed.data.servers)) {
+    const servers: Record<string, z.output<typeof serverSchema>> = {};
+    for (const [name, value] of Object.entries(outline.data.servers)) {
+        const server = serverSchema.safeParse(value);
+        if (server.success) servers[name] = server.data;
+        else problems.push(...schemaProblems(server.error, ["servers", name]));
+    }
+    const tenants: [number, z.output<typeof tenantSchema>][] = [];
+    outline.data.tenants.forEach((value, index) => {
+        const tenant = tenantSchema.safeParse(value);
+        if (tenant.success) tenants.push([index, tenant.data]);
+        else problems.push(...schemaProblems(tenant.error, ["tenants", index]));
+    });
+    for (const [name, server] of Object.entries(servers)) {
         if (server.ssl !== undefined)
             problems.push({
                 path: `servers.${name}.ssl`,
@@ -188,7 +202,7 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
     const targets: TenantTarget[] = [];
     const seed: Record<string, SeedInput> = {};
     const seen = new Set<string>();
-    for (const [index, tenant] of parsed.data.tenants.entries()) {
+    for (const [index, tenant] of tenants) {
         const at = (field?: string) => `tenants[${index}]${field ? `.${field}` : ""}`;
         const problem = (field: string | undefined, message: string) =>
             problems.push({ path: at(field), message: `tenant ${tenant.id}: ${message}` });
@@ -200,12 +214,13 @@ export function parseTargets(text: string, origin: string, env: NodeJS.ProcessEn
         }
         if (seen.has(tenant.id)) problem("id", "is listed twice; remove one of them");
         seen.add(tenant.id);
-        const server = parsed.data.servers[tenant.server];
+        const server = servers[tenant.server];
         const host = tenant.host ?? server?.host;
-        if (!host)
+        // A server with problems of its own is reported above, not again as missing.
+        if (!host && !(tenant.server in outline.data.servers))
             problem(
                 "server",
-                `server "${tenant.server}" is not in servers and the tenant has no host; add it under servers (known: ${Object.keys(parsed.data.servers).join(", ") || "none"})`,
+                `server "${tenant.server}" is not in servers and the tenant has no host; add it under servers (known: ${Object.keys(outline.data.servers).join(", ") || "none"})`,
             );
         let password: string | undefined;
         if (tenant.password !== undefined)

@@ -278,7 +278,13 @@ describe("tenantdb migrate (CLI)", function () {
         );
         const run = await migrate(["status", "--targets", file, "--json"], work, {});
         assert.equal(run.status, 1);
-        const message = `targets file ${file} has 1 problem:\n  - servers.local.tls: is not a known field (known: host, port, sslmode, maxConnections); check its spelling against the targets file in README.md`;
+        // One round: the server's unknown field, and the tenants' own problems (a server with problems is not "missing").
+        const message =
+            `targets file ${file} has 4 problems:\n` +
+            "  - servers.local.tls: is not a known field (known: host, port, sslmode, maxConnections); check its spelling against the targets file in README.md\n" +
+            "  - tenants[0].passwordEnv: tenant acme: environment variable NOT_SET_ANYWHERE is not set; export it with the migrator role's password\n" +
+            '  - tenants[1].server: tenant globex: server "nowhere" is not in servers and the tenant has no host; add it under servers (known: local)\n' +
+            "  - tenants[1].password: tenant globex: password is plain text in the file, but it must be a secret: remove it, put the password in an environment variable and name that variable in passwordEnv (e.g. passwordEnv: GLOBEX_MIGRATOR_PASSWORD)";
         assert.deepEqual(JSON.parse(run.stdout), { error: message });
         assert.equal(run.stderr, `migrate: ${message}\n`);
 

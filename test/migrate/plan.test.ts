@@ -280,7 +280,7 @@ tenants:
         assert.deepEqual(ssl("{ host: db1.internal }"), { rejectUnauthorized: false });
     });
 
-    it("reports every problem of the file's shape at once, each with its path and fix, and no raw validator text", () => {
+    it("reports every problem at once, in one round (shape and content), each with its path and fix, and no raw validator text", () => {
         const text = [
             "servers:",
             "  s: { host: '', port: 70000, ssl: { rejectUnauthorized: false }, sslmode: prefer, maxConnections: 1.5 }",
@@ -299,13 +299,15 @@ tenants:
         assert.equal(
             message,
             [
-                "targets file t.yaml has 6 problems:",
+                "targets file t.yaml has 7 problems:",
                 "  - servers.s.host: must be a host name or address",
                 "  - servers.s.port: must be a port number from 1 to 65535",
                 "  - servers.s.sslmode: must be one of disable, require, verify-ca, verify-full (as in stack config)",
                 "  - servers.s.maxConnections: must be a whole number of at least 1",
                 "  - tenants[0].port: must be a port number from 1 to 65535",
                 "  - tenants[1].id: must be a tenant id such as acme_corp",
+                // globex's shape is fine: its content is checked in the same round (before, only once the file's shape was).
+                "  - tenants[2].seed.adminPassword: tenant globex: adminPassword is plain text in the file, but it must be a secret: remove it, put the password in an environment variable and name that variable in adminPasswordEnv (e.g. adminPasswordEnv: GLOBEX_ADMIN_PASSWORD)",
             ].join("\n"),
         );
     });

@@ -595,10 +595,11 @@ describe("input edge cases (issue 14, item 10)", function () {
             const real = script("migrate", [...args, "--targets", targetsFile, "--json"], env());
             assert.equal(dry.status, 1, `dry run: ${dry.stdout}${dry.stderr}`);
             assert.equal(real.status, 1, `real run: ${real.stdout}${real.stderr}`);
-            const errorOf = (run: Run) =>
-                run.stdout
-                    ? JSON.parse(run.stdout).tenants.map((t: { outcome: string; error?: string }) => [t.outcome, t.error])
-                    : run.stderr;
+            // A refused command prints { error } (and the message on stderr); a run, its report.
+            const errorOf = (run: Run) => {
+                const printed = JSON.parse(run.stdout) as { error?: string; tenants?: { outcome: string; error?: string }[] };
+                return printed.error ?? printed.tenants!.map((t) => [t.outcome, t.error]);
+            };
             assert.deepEqual(errorOf(dry), errorOf(real));
             return real;
         }
