@@ -69,7 +69,7 @@ describe("the tenantdb command", function () {
                 .stdout.split("\n")
                 .filter(Boolean);
         assert.deepEqual(complete("m"), ["migrate"]);
-        assert.deepEqual(complete("migrate", ""), ["up", "down", "status", "repair", "--help"]);
+        assert.deepEqual(complete("migrate", ""), ["up", "down", "status", "repair", "history", "lint", "new", "--help"]);
         assert.deepEqual(complete("backup", "list", "--c"), ["--config"]);
         assert.deepEqual(complete("nosuch", ""), []);
     });
