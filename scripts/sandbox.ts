@@ -250,7 +250,11 @@ async function runUntilStopped(stop: () => Promise<void>): Promise<void> {
             process.once(signal, () => {
                 // 128 + the signal: the shell's convention for a program ended by one.
                 process.exitCode = 128 + number;
-                void stop().then(resolve);
+                stop().then(resolve, (error: unknown) => {
+                    console.error(`sandbox: could not stop cleanly: ${(error as Error).message}`);
+                    process.exitCode = EXIT_CODES.failed;
+                    resolve();
+                });
             });
     });
 }
@@ -282,7 +286,9 @@ export async function main(args: readonly string[]): Promise<void> {
                   ? EXIT_CODES.refused
                   : EXIT_CODES.failed;
     }
-    process.exit(process.exitCode ?? 0);
+    // After stdout has drained: a piped result (--once, --json) is not cut short.
+    const code = process.exitCode ?? 0;
+    process.stdout.write("", () => process.exit(code));
 }
 
 if (require.main === module) void main(process.argv.slice(2));

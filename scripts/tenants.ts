@@ -46,7 +46,8 @@ Examples:
   $ TENANTDB_ADMIN_PASSWORD=... tenantdb tenants provision newco --company "New Co" --admin-email admin@newco.test
 
 list, show, add and status (without --live) read or edit only Pulumi.<stack>.yaml; the others run the
-Pulumi engine. With --json each prints one JSON object, errors too ({"error": {"code", "message"}}).
+Pulumi engine. With --json each prints one JSON object, errors too ({"error": {"code", "message"}});
+a mistyped option is refused by the argument parser (stderr, exit 1).
 Exit codes: 0 ok, 1 error, 2 invalid request, 3 busy, 4 conflict, 5 engine, 6 migration,
 7 final backup, 8 a role drifted (status --live), 9 a role could not be checked, 130 aborted.
 

@@ -22,8 +22,8 @@ import { deployedOutputs, deployedTargets, roleCheckTargets } from "./deployed";
 import { checkRoleDrift, RoleCheckOptions } from "./role-drift";
 import { LifecycleOperation, checkRetirement, nextState } from "./lifecycle";
 import { StackFileEdit } from "./stack-file";
-import { releaseTenantResources, TENANT_COMPONENT_TYPE } from "./release";
-import { placementFromOutputs } from "../program/deployed-placement";
+import { releaseTenantResources } from "./release";
+import { placementFromOutputs, tenantDatabaseUrnSuffix } from "../program/deployed-placement";
 import { Pending, ProvisionQueue } from "./provision-batch";
 import { evaluateStackFile, tenantUrns } from "./targets";
 import type {
@@ -221,11 +221,13 @@ export class TenantdbClient {
 
     /**
      * Moves a suspended tenant to another server (README, "Moving a tenant to another server").
-     * The stack file records the new server; the tenant's resources are released from the state,
-     * so its database, roles and data stay on the old server untouched; a targeted update creates
-     * the tenant on the new one, suspended and empty, for its final backup to be restored into.
-     * In that order, so that a call interrupted at any point leaves a stack the program refuses
-     * to deploy (the config names a server the tenant is not on) until the same call is made again.
+     * The stack file records the new server; the tenant's server resources are released from the
+     * state (release.ts), so its database, roles and data stay on the old server untouched; a
+     * targeted update creates the tenant on the new one, suspended and empty, with the same
+     * passwords and backup bucket, for its final backup to be restored into. Interrupted before
+     * the release, the stack is refused by the program (its config names a server the tenant is
+     * not on); after it, the next update creates the tenant on the new server. Either way the same
+     * call again finishes the move.
      */
     async move(stackName: string, tenantId: string, options: CallOptions & { to: string }): Promise<MoveResult> {
         return this.leased(stackName, `move ${tenantId}`, options, async (signal) => {
@@ -255,11 +257,19 @@ export class TenantdbClient {
             if (deployedOn !== undefined && deployedOn !== options.to) {
                 const exported = await stack.exportStack();
                 const inState = (exported.deployment.resources ?? []).some((resource: { urn: string }) =>
-                    resource.urn.endsWith(`::${TENANT_COMPONENT_TYPE}::${tenant.componentName}`),
+                    resource.urn.endsWith(tenantDatabaseUrnSuffix(tenant.componentName)),
                 );
                 // Not in the state: an earlier call released it and stopped before its update.
                 if (inState) {
                     const result = releaseTenantResources(exported.deployment, tenant.componentName);
+                    // The lease keeps other tenantdb calls out, not a `pulumi up` run by hand: import
+                    // only over the state that was exported.
+                    const current = await stack.exportStack();
+                    if (JSON.stringify(current.deployment) !== JSON.stringify(exported.deployment)) {
+                        throw new ConflictError(
+                            `stack ${stackName} changed while ${tenantId} was being released (an update outside tenantdb?); nothing was released. Retry the move.`,
+                        );
+                    }
                     await stack.importStack({ ...exported, deployment: result.deployment });
                     released = result.released.length;
                 }

@@ -86,7 +86,12 @@ export function readGraphFile(file: string): PlannedResource[] {
         return parseGraph(JSON.parse(text), `graph file ${file}`);
     } catch (error) {
         if (error instanceof CostError) throw error;
-        throw new CostError(`Graph file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+        // Not the parser's message, nor the error as a cause: V8's quotes the text, and a saved graph
+        // holds the inputs the program declared, passwords included. Its position only.
+        const position = /position (\d+)/.exec((error as Error).message)?.[1];
+        throw new CostError(
+            `Graph file ${file} is not valid JSON${position ? ` (at character ${position})` : ""}; save it again with --save-graph`,
+        );
     }
 }
 

@@ -92,7 +92,17 @@ function runs(pid: number, expected: RegExp): boolean {
     }
 }
 
-const SANDBOX_PROCESS = /tenantdb|sandbox/;
+/**
+ * A sandbox's command line (NUL-separated in /proc): `tenantdb.cjs|ts sandbox ...` or
+ * `scripts/sandbox.ts ...`. Not any process whose line mentions a sandbox: after a reboot the
+ * recorded PID may be anyone's, and `stop` signals it.
+ */
+const SANDBOX_PROCESS = /tenantdb\.(?:cjs|ts)\0sandbox(?:\0|$)|scripts\/sandbox\.ts(?:\0|$)/;
+
+/** Whether a process's command line (as /proc/<pid>/cmdline holds it) is a sandbox's. */
+export function isSandboxCommandLine(cmdline: string): boolean {
+    return SANDBOX_PROCESS.test(cmdline);
+}
 
 /** The stack's record as written, or undefined when there is none (or it is unreadable). */
 export function readRecord(stateDir: string): SandboxRecord | undefined {

@@ -20,6 +20,11 @@ import { StackModel } from "../config/model";
 export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
 export const READ_STACK_RESOURCE_OUTPUTS = "pulumi:pulumi:readStackResourceOutputs";
 
+/** The URN suffix of a tenant's database resource: in the state while the tenant is on a server. */
+export function tenantDatabaseUrnSuffix(componentName: string): string {
+    return `::tenantdb:index:TenantDatabase$postgresql:index/database:Database::${componentName}-database`;
+}
+
 /** Tenant id -> the server its resources are deployed on. */
 export type DeployedPlacement = ReadonlyMap<string, string>;
 
@@ -83,21 +88,16 @@ export function serverMoveProblem(move: { index: number; id: string; from: strin
     };
 }
 
-/** The suffix of a tenant component's URN: `...::tenantdb:index:TenantDatabase::<componentName>`. */
-function componentUrnSuffix(componentName: string): string {
-    return `::tenantdb:index:TenantDatabase::${componentName}`;
-}
-
 /**
- * The problems of every server move in `model`, one per moved tenant. A tenant whose component
- * is no longer in the state (released by the move procedure) is not a move.
+ * The problems of every server move in `model`, one per moved tenant. A tenant whose database is
+ * no longer in the state (released by the move procedure, src/control/release.ts) is not a move.
  */
 export async function serverMoveProblems(model: StackModel, reader: DeployedStackReader): Promise<ConfigProblem[]> {
     const moves = serverMoves(model, placementFromOutputs(await reader.outputs()));
     if (moves.length === 0) return [];
     const urns = await reader.resourceUrns();
     const inState = (id: string) => {
-        const suffix = componentUrnSuffix(model.tenants.find((tenant) => tenant.id === id)!.componentName);
+        const suffix = tenantDatabaseUrnSuffix(model.tenants.find((tenant) => tenant.id === id)!.componentName);
         return urns.some((urn) => urn.endsWith(suffix));
     };
     return moves.filter((move) => inState(move.id)).map(serverMoveProblem);

@@ -20,6 +20,11 @@ function tenant(id: string, after?: string) {
         { urn: component(id), type: "tenantdb:index:TenantDatabase", parent: STACK },
         { urn: owner, type: "postgresql:index/role:Role", parent: component(id), provider: `${PROVIDER}::id` },
         {
+            urn: child(id, "random:index/randomPassword:RandomPassword", "app-password"),
+            type: "random:index/randomPassword:RandomPassword",
+            parent: component(id),
+        },
+        {
             urn: database,
             type: "postgresql:index/database:Database",
             parent: component(id),
@@ -49,12 +54,24 @@ describe("releasing a tenant from the state", () => {
         ],
     };
 
-    it("removes the tenant's component and everything under it, and only that", () => {
+    /** A tenant's resources on its server: the ones a release takes out of the state. */
+    const onServer = (resources: { urn: string; type: string }[]) =>
+        resources.filter((r) => r.type.startsWith("postgresql:")).map((r) => r.urn);
+
+    it("releases the tenant's server resources, and keeps its component, passwords and backup bucket", () => {
         const { deployment: after, released } = releaseTenantResources(deployment, "tenant-acme");
-        assert.deepEqual(new Set(released), new Set(acme.map((resource) => resource.urn)));
+        assert.deepEqual(released, [
+            child("acme", "postgresql:index/role:Role", "owner"),
+            child("acme", "postgresql:index/database:Database", "database"),
+        ]);
         assert.deepEqual(
             after.resources!.map((resource) => resource.urn),
-            [STACK, PROVIDER, ...globex.map((resource) => resource.urn)],
+            [
+                STACK,
+                PROVIDER,
+                ...acme.map((resource) => resource.urn).filter((urn) => !released.includes(urn)),
+                ...globex.map((resource) => resource.urn),
+            ],
         );
         assert.deepEqual(after.manifest, { version: "v3.248.0" });
     });
@@ -74,7 +91,7 @@ describe("releasing a tenant from the state", () => {
     it("refuses a tenant that is not in the state, and a state with an interrupted update", () => {
         assert.throws(
             () => releaseTenantResources(deployment, "tenant-hooli"),
-            new ReleaseError("tenant-hooli is not in the stack's state: nothing to release"),
+            new ReleaseError("tenant-hooli has no database in the stack's state: nothing to release"),
         );
         assert.throws(
             () => releaseTenantResources({ ...deployment, pending_operations: [{ type: "creating" }] }, "tenant-acme"),
@@ -87,6 +104,6 @@ describe("releasing a tenant from the state", () => {
     it("does not take a tenant whose name only starts like another's", () => {
         const ac = tenant("ac");
         const { released } = releaseTenantResources({ resources: [...ac, ...acme] }, "tenant-ac");
-        assert.deepEqual(new Set(released), new Set(ac.map((resource) => resource.urn)));
+        assert.deepEqual(released, onServer(ac));
     });
 });

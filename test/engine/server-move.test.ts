@@ -29,6 +29,8 @@ const IDS = [MOVED, STAYING];
 const OTHER = "other";
 /** Per server: its provider, its ExternalServer component and the component's two maintenance grants. */
 const PER_SERVER = STACK_RESOURCES - 1;
+/** A tenant's resources on its server: all but its component and its three passwords. */
+const ON_SERVER = RESOURCES_PER_TENANT - 4;
 
 const BUCKET = "tenant-mv-globex";
 const SEED = { companyName: "Globex", adminEmail: "admin@globex.test", adminPassword: "correct horse battery staple" };
@@ -113,19 +115,26 @@ describe("Real engine: a tenant's server is not changed by a config edit", funct
     });
 
     it("deploys the tenant on the new server once it is released from the state, and drops nothing on the old one", async () => {
-        // The procedure's release step: the tenant's resources leave the state, the server keeps them.
+        // The procedure's release step: the tenant's server resources leave the state, the server keeps them.
+        const passwordsBefore = (await stack.outputs()).tenantSecrets.value[MOVED];
         const exported = await stack.exportStack();
         const { deployment, released } = releaseTenantResources(exported.deployment, `tenant-${MOVED}`);
-        assert.equal(released.length, RESOURCES_PER_TENANT);
+        assert.equal(released.length, ON_SERVER);
         assert.ok(released.every((urn) => urn.includes(`::tenant-${MOVED}`)));
         await stack.importStack({ ...exported, deployment });
 
         const up = await stack.up();
+        // Created on the new server; the component and the passwords stay as they were.
         assert.deepEqual(up.summary.resourceChanges, {
-            create: RESOURCES_PER_TENANT,
-            same: 1 + 2 * PER_SERVER + RESOURCES_PER_TENANT,
+            create: ON_SERVER,
+            same: 1 + 2 * PER_SERVER + RESOURCES_PER_TENANT + (RESOURCES_PER_TENANT - ON_SERVER),
         });
         const outputs = await stack.outputs();
+        const passwords = outputs.tenantSecrets.value[MOVED];
+        assert.deepEqual(
+            [passwords.appPassword, passwords.readonlyPassword, passwords.migratorPassword],
+            [passwordsBefore.appPassword, passwordsBefore.readonlyPassword, passwordsBefore.migratorPassword],
+        );
         assert.deepEqual(
             [outputs.tenants.value[MOVED].server, outputs.tenants.value[MOVED].port, outputs.tenants.value[STAYING].server],
             [OTHER, other.port, SERVER],
@@ -176,7 +185,7 @@ describe("Real engine: a tenant's server is not changed by a config edit", funct
             );
             const suspended = await client.suspend("dev", STAYING);
             const moved = await client.move("dev", STAYING, { to: OTHER });
-            assert.deepEqual(moved, { tenantId: STAYING, from: SERVER, to: OTHER, released: RESOURCES_PER_TENANT });
+            assert.deepEqual(moved, { tenantId: STAYING, from: SERVER, to: OTHER, released: ON_SERVER });
             // Called again (as after an interruption): nothing left to release, nothing to change.
             assert.deepEqual(await client.move("dev", STAYING, { to: OTHER }), { tenantId: STAYING, from: OTHER, to: OTHER, released: 0 });
 

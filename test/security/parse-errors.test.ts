@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { loadInventory } from "../../src/backup/inventory";
 import { parseStackFile } from "../../src/config/sources/stack-file";
+import { readGraphFile } from "../../src/cost/graph-file";
 import { parseTargets } from "../../src/migrate/targets";
 import { parseYamlQuietly } from "../../src/shared/yaml";
 
@@ -56,6 +57,22 @@ describe("Security: YAML parse errors never echo the file", () => {
                 stack,
                 "tenantdb config has 1 problem:\n  - Pulumi.dev.yaml: is not valid YAML: line 4, column 15: Nested mappings are not allowed " +
                     "in compact mappings; line 5, column 5: Flow sequence in block collection must be sufficiently indented and end with a ]",
+            );
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("a saved cost graph that is not JSON is named by its position, never by its text (it holds passwords)", () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "tenantdb-parse-"));
+        try {
+            const file = path.join(dir, "graph.json");
+            const text = `[{"type": "random:index/randomPassword:RandomPassword", "inputs": {"result": "${SECRET}" x}}]`;
+            writeFileSync(file, text);
+            const message = messageOf(() => readGraphFile(file));
+            assert.equal(
+                message,
+                `Graph file ${file} is not valid JSON (at character ${text.indexOf(" x") + 1}); save it again with --save-graph`,
             );
         } finally {
             rmSync(dir, { recursive: true, force: true });
