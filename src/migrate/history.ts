@@ -2,8 +2,8 @@
  * `migrate history`: each tenant's applied migrations as its `tenantdb.migrations` table records
  * them (name, checksum, when, how long, by whom). Reads only; one connection per tenant at a time.
  */
-import { Client } from "pg";
-import pLimit from "p-limit";
+import type { ClientBase } from "pg";
+import { TenantConnectionManager } from "../connections/manager";
 import { MIGRATIONS_SCHEMA, tenantNames } from "../naming";
 import { quoteIdentifier as ident } from "../shared/sql";
 import { TenantMigrationError } from "./errors";
@@ -28,19 +28,7 @@ export interface TenantHistory {
     readonly error?: string;
 }
 
-async function readHistory(target: TenantTarget, connectionTimeoutMs: number): Promise<AppliedRecord[]> {
-    const client = new Client({
-        host: target.host,
-        port: target.port,
-        database: target.database,
-        user: target.user,
-        password: target.password,
-        ssl: target.ssl as never,
-        connectionTimeoutMillis: connectionTimeoutMs,
-        application_name: "tenantdb-migrate-history",
-    });
-    client.on("error", () => undefined);
-    await client.connect();
+async function readHistory(client: ClientBase, target: TenantTarget): Promise<AppliedRecord[]> {
     try {
         await client.query(`SET ROLE ${ident(target.ownerRole ?? tenantNames(target.tenantId).ownerRole)}`);
         const { rows } = await client.query<{ name: string; checksum: string; applied_at: Date; duration_ms: number; applied_by: string }>(
@@ -57,22 +45,34 @@ async function readHistory(target: TenantTarget, connectionTimeoutMs: number): P
         if ((error as { code?: string }).code === "42P01") return []; // never migrated: no table yet
         throw error;
     } finally {
-        await client.end().catch(() => undefined);
+        await client.query("RESET ROLE").catch(() => undefined);
     }
 }
 
-/** Every target's history, in the targets' order; a tenant that cannot be read carries its error. */
+/**
+ * Every target's history, in the targets' order; a tenant that cannot be read carries its error.
+ * Connections come from the runner's connection manager: at most `concurrency` at once, one per
+ * tenant, each closed once its tenant is read.
+ */
 export async function fleetHistory(
     targets: readonly TenantTarget[],
     options: { concurrency?: number; connectionTimeoutMs?: number } = {},
 ): Promise<TenantHistory[]> {
-    const limit = pLimit(options.concurrency ?? 16);
-    return Promise.all(
-        targets.map((target) =>
-            limit(async (): Promise<TenantHistory> => {
+    const byId = new Map(targets.map((target) => [target.tenantId, target]));
+    const manager = new TenantConnectionManager({
+        resolve: (tenantId) => byId.get(tenantId)!,
+        maxTotalConnections: options.concurrency ?? 16,
+        poolSize: 1,
+        connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000,
+        acquireTimeoutMs: 600_000,
+        applicationName: "tenantdb-migrate-history",
+    });
+    try {
+        return await Promise.all(
+            targets.map(async (target): Promise<TenantHistory> => {
                 const identity = { tenantId: target.tenantId, server: target.server, database: target.database };
                 try {
-                    return { ...identity, migrations: await readHistory(target, options.connectionTimeoutMs ?? 10_000) };
+                    return { ...identity, migrations: await manager.withClient(target.tenantId, (client) => readHistory(client, target)) };
                 } catch (cause) {
                     const error = new TenantMigrationError(
                         {
@@ -86,8 +86,12 @@ export async function fleetHistory(
                         cause,
                     );
                     return { ...identity, migrations: [], error: error.message };
+                } finally {
+                    await manager.release(target.tenantId).catch(() => undefined);
                 }
             }),
-        ),
-    );
+        );
+    } finally {
+        await manager.close();
+    }
 }
