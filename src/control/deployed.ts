@@ -1,7 +1,7 @@
 /** What the control API reads back from a deployed stack: its migration targets and its login roles. */
 import type * as automation from "@pulumi/pulumi/automation";
 import { declaredResources, DeclaredRole } from "../local/declared-resources";
-import { parseStackOutputs, sslForMode, targetsFromStackOutputs, validateTenantId } from "../migrate/targets";
+import { activeDeployedTenants, deployedPassword, parseStackOutputs, sslForMode, targetsFromStackOutputs } from "../migrate/targets";
 import type { OfflineEvaluation } from "../program/offline";
 import type { DeployedOutputs } from "../program/outputs";
 import { declaredRoleSettings, LOGIN_ROLES, LoginRole, RoleCheckTarget } from "./role-drift";
@@ -43,25 +43,17 @@ export function roleCheckTargets(outputs: DeployedOutputs, evaluation: OfflineEv
             );
         return role;
     };
-    const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
-    return active.map(([tenantId, tenant]) => {
-        validateTenantId(tenantId);
-        const secrets = outputs.tenantSecrets?.[tenantId] ?? {};
+    return activeDeployedTenants(outputs).map(({ endpoint, tenant }) => {
         const role = (kind: LoginRole) => {
-            const password = secrets[`${kind}Password`];
-            if (!password)
-                throw new Error(
-                    `stack outputs: tenantSecrets has no ${kind}Password for tenant ${tenantId}; run pulumi up so the stack exports it`,
-                );
             const name = tenant.roles[kind];
-            return { name, password, settings: declaredRoleSettings(declaredRole(tenant.server, name, tenantId)) };
+            return {
+                name,
+                password: deployedPassword(outputs, endpoint.tenantId, kind),
+                settings: declaredRoleSettings(declaredRole(tenant.server, name, endpoint.tenantId)),
+            };
         };
         return {
-            tenantId,
-            server: tenant.server,
-            host: tenant.host,
-            port: tenant.port,
-            database: tenant.database,
+            ...endpoint,
             ssl: sslForMode(tenant.sslmode, tenant.host),
             roles: Object.fromEntries(LOGIN_ROLES.map((kind) => [kind, role(kind)])) as Record<LoginRole, ReturnType<typeof role>>,
         };

@@ -435,25 +435,36 @@ export function targetsFromStackOutputs(
     options: { maxConnections?: Record<string, number>; ssl?: boolean | object; origin?: string } = {},
 ): TenantTarget[] {
     const outputs = parseStackOutputs(unchecked, options.origin);
-    const active = Object.entries(outputs.tenants).filter(([, tenant]) => (tenant.state ?? "active") === "active");
-    return active.map(([tenantId, tenant]) => {
-        validateTenantId(tenantId);
-        const password = outputs.tenantSecrets?.[tenantId]?.migratorPassword;
-        if (!password)
-            throw new Error(
-                `stack outputs: tenantSecrets has no migratorPassword for tenant ${tenantId}; run pulumi up so the stack exports it`,
-            );
-        return {
-            tenantId,
-            server: tenant.server,
-            host: tenant.host,
-            port: tenant.port,
-            database: tenant.database,
-            user: tenant.roles.migrator,
-            ownerRole: tenant.roles.owner,
-            password,
-            ssl: options.ssl ?? sslForMode(tenant.sslmode, tenant.host),
-            maxConnections: options.maxConnections?.[tenant.server],
-        };
-    });
+    return activeDeployedTenants(outputs).map(({ endpoint, tenant }) => ({
+        ...endpoint,
+        user: tenant.roles.migrator,
+        ownerRole: tenant.roles.owner,
+        password: deployedPassword(outputs, endpoint.tenantId, "migrator"),
+        ssl: options.ssl ?? sslForMode(tenant.sslmode, tenant.host),
+        maxConnections: options.maxConnections?.[tenant.server],
+    }));
+}
+
+/**
+ * The active tenants of a deployed stack (suspended and retired ones take no connections), each
+ * with its output entry and where to reach it. Their ids are validated: they become identifiers.
+ */
+export function activeDeployedTenants(outputs: DeployedOutputs) {
+    return Object.entries(outputs.tenants)
+        .filter(([, tenant]) => (tenant.state ?? "active") === "active")
+        .map(([tenantId, tenant]) => {
+            validateTenantId(tenantId);
+            const endpoint = { tenantId, server: tenant.server, host: tenant.host, port: tenant.port, database: tenant.database };
+            return { endpoint, tenant };
+        });
+}
+
+/** A login role's password from the stack outputs' tenantSecrets, or the error that says how to export it. */
+export function deployedPassword(outputs: DeployedOutputs, tenantId: string, role: "app" | "readonly" | "migrator"): string {
+    const password = outputs.tenantSecrets?.[tenantId]?.[`${role}Password`];
+    if (!password)
+        throw new Error(
+            `stack outputs: tenantSecrets has no ${role}Password for tenant ${tenantId}; run pulumi up so the stack exports it`,
+        );
+    return password;
 }
