@@ -18,6 +18,8 @@ import { tenantRoutes } from "./routes/tenants";
 /** Requests are small JSON documents; anything larger is refused before it is parsed. */
 export const BODY_LIMIT = 64 * 1024;
 
+const BAD_JSON = "is not valid JSON, or holds a __proto__ or constructor.prototype key (refused)";
+
 export const API_VERSION = "1.0.0";
 
 /** Log options: never a body, never the Authorization header or anything that looks like a secret. */
@@ -105,12 +107,11 @@ function problemFor(error: FastifyError): Problem {
             return problem(415, "unsupported-media-type", "Unsupported media type", "Send the body as application/json.");
         case "FST_ERR_CTP_EMPTY_JSON_BODY":
             return validationProblem([{ field: "body", message: "is empty; send a JSON object" }]);
+        // The JSON parser also refuses __proto__ and constructor.prototype keys (prototype poisoning).
         case "FST_ERR_CTP_INVALID_JSON_BODY":
-            return validationProblem([{ field: "body", message: "is not valid JSON" }]);
+            return validationProblem([{ field: "body", message: BAD_JSON }]);
     }
-    // The JSON parser refuses __proto__ and constructor.prototype keys (prototype poisoning).
-    if (error instanceof SyntaxError || /prototype property/.test(error.message))
-        return validationProblem([{ field: "body", message: "is not valid JSON, or holds a __proto__ or constructor key" }]);
+    if (error instanceof SyntaxError) return validationProblem([{ field: "body", message: BAD_JSON }]);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return problem(status, "http-" + status, STATUS_CODES[status] ?? "Client error");
     return INTERNAL;

@@ -10,7 +10,17 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { auditTrail } from "../../src/serve/audit";
 import type { RunningService } from "../../src/serve/service";
-import { call, dropControlDatabase, freshControlDatabase, projectWithDevStack, readText, REPO_ROOT, serve, tokenFor, withPool } from "./support";
+import {
+    call,
+    dropControlDatabase,
+    freshControlDatabase,
+    projectWithDevStack,
+    readText,
+    REPO_ROOT,
+    serve,
+    tokenFor,
+    withPool,
+} from "./support";
 
 const run = promisify(execFile);
 const DATABASE = "serve_auth";
@@ -131,7 +141,10 @@ describe("tenantdb serve: authentication and authorization", function () {
         const token = created.stdout.trim();
         assert.match(token, /^tdb_[A-Za-z0-9_-]{43}$/);
         assert.equal(created.stderr, "token portal (read, provision) created; it is shown only now:\n");
-        const stored = await withPool(url, async (pool) => (await pool.query("SELECT name, hash, scopes FROM tokens WHERE name = 'portal'")).rows);
+        const stored = await withPool(
+            url,
+            async (pool) => (await pool.query("SELECT name, hash, scopes FROM tokens WHERE name = 'portal'")).rows,
+        );
         assert.deepEqual(stored, [{ name: "portal", hash: createHash("sha256").update(token).digest(), scopes: ["read", "provision"] }]);
         const everything = await withPool(url, async (pool) => JSON.stringify((await pool.query("SELECT * FROM tokens")).rows));
         assert.ok(!everything.includes(token));
