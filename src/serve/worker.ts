@@ -15,6 +15,8 @@ import type { ServeTarget } from "./target";
 interface Running {
     readonly job: Job;
     stack: string | null;
+    /** Its control events, written in order; the final state waits for them. */
+    recorded: Promise<void>;
 }
 
 export class Worker {
@@ -79,14 +81,17 @@ export class Worker {
 
     private async run(job: Job, seed: SeedInput | undefined): Promise<void> {
         if (!(await this.store.start(job.id))) return;
-        this.running.set(job.id, { job, stack: job.stack });
+        this.running.set(job.id, { job, stack: job.stack, recorded: Promise.resolve() });
         try {
             const { result, stack } = await this.execute(job, seed);
-            this.running.get(job.id)!.stack = stack;
+            const entry = this.running.get(job.id)!;
+            entry.stack = stack;
+            await entry.recorded;
             await this.store.finish(job.id, { result, stack });
         } catch (error) {
             const known = controlProblem(error);
             if (!known) this.log().error({ err: error, job: job.id }, "job failed unexpectedly");
+            await this.running.get(job.id)?.recorded;
             await this.store.finish(job.id, { error: known ?? INTERNAL });
         } finally {
             const entry = this.running.get(job.id);
