@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Pool } from "pg";
+import { migrateControlDatabase } from "../../src/serve/control-db";
 import { startService, RunningService, ServeOptions } from "../../src/serve/service";
 import { createToken, Scope } from "../../src/serve/tokens";
 import { testServer, withClient } from "../support/server";
@@ -53,6 +54,7 @@ export async function serve(url: string, workDir: string, extra: Partial<ServeOp
 export async function tokenFor(url: string, name: string, scopes: Scope[]): Promise<string> {
     const pool = new Pool({ connectionString: url });
     try {
+        await migrateControlDatabase(pool);
         return await createToken(pool, name, scopes);
     } finally {
         await pool.end();
