@@ -7,10 +7,9 @@
  *
  * One top-level catch: any error is printed as one message and the process exits non-zero.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Command, Option } from "commander";
-import { estimateCost } from "../src/cost/allocate";
 import { assumptionsFromModel, resolveAssumptions } from "../src/cost/assumptions";
 import { diffReports } from "../src/cost/diff";
 import { CostError } from "../src/cost/errors";
@@ -20,14 +19,12 @@ import { THRESHOLD_EXIT_CODE, parseThreshold, thresholdBreach } from "../src/cos
 import { offlineGraph } from "../src/cost/offline-graph";
 import { readGraphFile, writeGraphFile } from "../src/cost/graph-file";
 import { defaultPricesPath, loadPriceBook } from "../src/cost/prices";
+import { PRICES_CONFIG_KEY, priceGraph } from "../src/cost/stack-cost";
 import { loadStackModel, withEveryServerPassword } from "../src/config/load";
 import { StackFile, readStackFile, stackFilePath } from "../src/config/sources/stack-file";
 import { CostAssumptions, CostReport, PlannedResource } from "../src/cost/types";
 
 type GraphSource = "offline" | "preview";
-
-/** Stack config key naming a prices file (relative to the stack file), overridden by --prices. */
-const PRICES_CONFIG_KEY = "tenantdb:costPrices";
 
 const formatOption = () => new Option("--format <format>", "output format").choices(OUTPUT_FORMATS as string[]).default("table");
 const jsonOption = () => new Option("--json", "one JSON document on stdout (same as --format json)").conflicts("format");
@@ -36,12 +33,6 @@ const tenantOption = () => new Option("--tenant <id>", "one tenant's line items 
 /** The format asked for: --json, else --format. */
 function outputFormat(opts: { format: OutputFormat; json?: boolean }): OutputFormat {
     return opts.json ? "json" : opts.format;
-}
-
-/** A path as the user would type it: relative to the working directory when under it. */
-function displayPath(file: string): string {
-    const relative = path.relative(process.cwd(), file);
-    return relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
 }
 
 const PREVIEW_HELP = `
@@ -114,24 +105,8 @@ async function loadConfiguration(opts: { config?: string; stack?: string; graph?
     return { graph, assumptions, ...(stack ? { stack } : {}) };
 }
 
-/** The prices file to use: --prices, else the stack's tenantdb:costPrices, else the region's shipped file. */
-function pricesFileFor(explicit: string | undefined, loaded: Loaded): string {
-    if (explicit) return explicit;
-    const fromConfig = loaded.stack?.config[PRICES_CONFIG_KEY];
-    if (fromConfig) return path.resolve(path.dirname(loaded.stack!.file), fromConfig);
-    const file = defaultPricesPath(loaded.assumptions.region);
-    if (!existsSync(file)) {
-        throw new CostError(
-            `No prices file for region ${loaded.assumptions.region} (looked for ${file}). ` +
-                `Create one with \`npm run cost -- refresh-prices --region ${loaded.assumptions.region}\`, or pass --prices <file>.`,
-        );
-    }
-    return file;
-}
-
 function price(loaded: Loaded, pricesFile: string | undefined): CostReport {
-    const file = pricesFileFor(pricesFile, loaded);
-    return estimateCost(loaded.graph, loadPriceBook(file), loaded.assumptions, displayPath(file));
+    return priceGraph(loaded.graph, loaded.assumptions, loaded.stack, pricesFile);
 }
 
 function noteSecrets(stack: StackFile | undefined): void {

@@ -25,6 +25,10 @@ const COMMANDS: Record<string, { readonly summary: string; load(): CommandModule
     migrate: { summary: "run schema migrations across every tenant database", load: () => require("./migrate") },
     backup: { summary: "per-tenant backups, verified restores, restore drills and clean-up", load: () => require("./backup") },
     cost: { summary: "monthly cost per tenant and in total, and the cost of a change", load: () => require("./cost") },
+    preview: {
+        summary: "what a change would do, per tenant: infrastructure, migrations and cost (for a pull request)",
+        load: () => require("./preview"),
+    },
     sandbox: { summary: "a local PostgreSQL with a stack's tenants, migrated and ready to connect to", load: () => require("./sandbox") },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -39,6 +43,7 @@ Examples:
   $ tenantdb migrate up --stack-outputs outputs.json --dry-run
   $ tenantdb backup list --config tenantdb.backup.yaml
   $ tenantdb cost preview --stack prod --format markdown
+  $ tenantdb preview --stack prod --base origin/main --format markdown   # a pull request's comment
   $ tenantdb migrate --help                      # one command's options and examples
 
 Environment:

@@ -8,6 +8,7 @@
  * Failures are typed (errors.ts). Progress arrives as structured events; an AbortSignal stops
  * waiting and cancels a running update.
  */
+import { readFileSync } from "node:fs";
 import { addTenant } from "../config/add-tenant";
 import { ResolvedTenant, StackModel } from "../config/model";
 import { TenantState } from "../config/schema";
@@ -25,6 +26,9 @@ import { StackFileEdit } from "./stack-file";
 import { releaseTenantResources } from "./release";
 import { placementFromOutputs, tenantDatabaseUrnSuffix } from "../program/deployed-placement";
 import { Pending, ProvisionQueue } from "./provision-batch";
+import { DEFAULT_MIGRATIONS_DIR } from "../migrate/catalog";
+import { previewChange } from "../preview/change-preview";
+import type { ChangePreview, ProposedChange } from "../preview/types";
 import { evaluateStackFile, tenantUrns } from "./targets";
 import type {
     CallOptions,
@@ -307,6 +311,46 @@ export class TenantdbClient {
             const stack = await selectStack(this.options, stackName);
             const result = await stack.preview({ signal, onOutput: (line) => this.emit({ kind: "engine", stack: stackName, line }) });
             return { changes: { ...result.changeSummary } };
+        });
+    }
+
+    /**
+     * What one control API call would do, before it is made: the portal's "what will happen" page.
+     * The change is applied to a copy of the stack file (change-preview.ts previews the copy with
+     * `pulumi preview --config-file`); the stack file, the state and the databases are only read,
+     * and no lease is taken. Refused as the call itself would be (an unknown tenant, a state the
+     * operation does not apply to) with an InvalidRequestError. A retirement is previewed as its
+     * end: the tenant no longer declared, its resources deleted once its protection is lifted.
+     */
+    async previewChange(
+        stackName: string,
+        change: ProposedChange,
+        options: CallOptions & { migrationsDir?: string } = {},
+    ): Promise<ChangePreview> {
+        const file = this.stackFile(stackName);
+        const base = readFileSync(file, "utf8");
+        const edit = new StackFileEdit(file);
+        if (change.action === "provision") {
+            this.addToEdit(
+                edit,
+                asInvalidRequest(() => parseNewTenant(change.tenant)),
+                stackName,
+            );
+        } else {
+            const tenant = this.tenantOf(edit.model(), change.tenantId, stackName);
+            let to = nextState(tenant, change.action);
+            if (to === "retired") to = "erased";
+            edit.recordTransition(tenant.id, { state: to, at: this.now().toISOString(), by: this.options.actor });
+        }
+        asInvalidRequest(() => edit.model());
+        return previewChange({
+            engine: this.options,
+            stackName,
+            proposed: { text: edit.document.toString(), onDisk: false },
+            base: { text: base, label: "current stack file" },
+            migrationsDir: options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR,
+            signal: options.signal,
+            retiring: change.action === "retire" ? change.tenantId : undefined,
         });
     }
 

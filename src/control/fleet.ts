@@ -12,7 +12,8 @@ import pLimit from "p-limit";
 import { parseNewTenant } from "../config/sources/tenant-request";
 import { chooseServer } from "../placement";
 import { TenantdbClient } from "./client";
-import type { ClientOptions, ProvisionResult } from "./types";
+import type { CallOptions, ClientOptions, ProvisionResult } from "./types";
+import type { ChangePreview, ProposedChange } from "../preview/types";
 import { InvalidRequestError, asInvalidRequest } from "./errors";
 import { withStackLease } from "./lease";
 import { StackFileEdit } from "./stack-file";
@@ -70,29 +71,51 @@ export class FleetClient {
             waitMs: this.options.lease?.waitMs,
         };
         const { cell, created } = await withStackLease(this.options.workDir, `${fleet}-placement`, lease, async () => {
-            const cells = cellsOf(this.options.workDir, fleet).map((name) => ({
-                name,
-                model: new StackFileEdit(this.stackFile(name)).model(),
-            }));
-            if (cells.length === 0)
-                throw new InvalidRequestError("fleet", `fleet ${fleet} has no cells: create Pulumi.${fleet}-cell-01.yaml (README, Cells)`);
-            const home = cells.find((c) => c.model.tenants.some((t) => t.id === tenant.id));
-            if (home) return { cell: home.name, created: false };
-            const live = (c: (typeof cells)[number]) => c.model.tenants.filter((t) => t.state !== "erased");
-            const chosen = chooseServer(
-                cells.flatMap((c) => live(c).map((t) => ({ id: t.id, plan: "standard" as const, server: c.name }))),
-                cells.map((c) => ({ name: c.name, capacity: c.model.cell.capacity })),
-            );
-            if (!chosen)
-                throw new InvalidRequestError(
-                    "fleet",
-                    `every cell of fleet ${fleet} is full; add a cell: Pulumi.${fleet}-cell-${String(cells.length + 1).padStart(2, "0")}.yaml`,
-                );
-            const added = await this.client.add(chosen, request, { signal: options.signal });
-            return { cell: chosen, created: added.created };
+            const placed = this.placement(fleet, tenant.id);
+            if (placed.home) return { cell: placed.cell, created: false };
+            const added = await this.client.add(placed.cell, request, { signal: options.signal });
+            return { cell: placed.cell, created: added.created };
         });
         const result = await this.client.provision(cell, request, options);
         return { ...result, created, cell };
+    }
+
+    /**
+     * What a change would do (TenantdbClient.previewChange), in the cell it would happen in: the
+     * cell that has the tenant, or for a new tenant the one provision would choose now. Reads only.
+     */
+    async previewChange(
+        fleet: string,
+        change: ProposedChange,
+        options: CallOptions & { migrationsDir?: string } = {},
+    ): Promise<ChangePreview> {
+        const id = change.action === "provision" ? asInvalidRequest(() => parseNewTenant(change.tenant)).id : change.tenantId;
+        const { cell, home } = this.placement(fleet, id);
+        if (!home && change.action !== "provision") throw new InvalidRequestError("tenantId", `no cell of fleet ${fleet} has tenant ${id}`);
+        return this.client.previewChange(cell, change, options);
+    }
+
+    /** The cell that has tenant `id` (home), else the one with the most room by fill ratio, then by name. */
+    private placement(fleet: string, id: string): { cell: string; home: boolean } {
+        const cells = cellsOf(this.options.workDir, fleet).map((name) => ({
+            name,
+            model: new StackFileEdit(this.stackFile(name)).model(),
+        }));
+        if (cells.length === 0)
+            throw new InvalidRequestError("fleet", `fleet ${fleet} has no cells: create Pulumi.${fleet}-cell-01.yaml (README, Cells)`);
+        const home = cells.find((c) => c.model.tenants.some((t) => t.id === id));
+        if (home) return { cell: home.name, home: true };
+        const live = (c: (typeof cells)[number]) => c.model.tenants.filter((t) => t.state !== "erased");
+        const chosen = chooseServer(
+            cells.flatMap((c) => live(c).map((t) => ({ id: t.id, plan: "standard" as const, server: c.name }))),
+            cells.map((c) => ({ name: c.name, capacity: c.model.cell.capacity })),
+        );
+        if (!chosen)
+            throw new InvalidRequestError(
+                "fleet",
+                `every cell of fleet ${fleet} is full; add a cell: Pulumi.${fleet}-cell-${String(cells.length + 1).padStart(2, "0")}.yaml`,
+            );
+        return { cell: chosen, home: false };
     }
 
     /**

@@ -33,3 +33,12 @@ export type { FinalBackup } from "./final-backup";
 export { leasePath, withStackLease } from "./lease";
 export type { LeaseOptions } from "./lease";
 export type { TenantState, Transition } from "../config/schema";
+export type {
+    ChangePreview,
+    CostChange,
+    InfrastructureChange,
+    MigrationChange,
+    ProposedChange,
+    ResourceStep,
+    TenantChange,
+} from "../preview/types";

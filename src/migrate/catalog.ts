@@ -73,7 +73,11 @@ export interface Catalog {
 }
 
 export class CatalogError extends Error {
-    constructor(file: string, problem: string) {
+    constructor(
+        file: string,
+        /** What is wrong and the fix, without the file's path. */
+        readonly problem: string,
+    ) {
         super(`migration file ${file}: ${problem}`);
         this.name = "CatalogError";
     }
@@ -179,34 +183,61 @@ function parseSqlMigration(name: string, file: string, text: string): LocalMigra
  * `migrations/index.ts` (the registry); a `.ts` file missing from it is an error, not skipped.
  */
 export function loadCatalog(directory = DEFAULT_MIGRATIONS_DIR, code: Readonly<Record<string, CodeMigration>> = codeMigrations): Catalog {
+    const { catalog, refused } = loadCatalogReport(directory, code);
+    if (refused.length > 0) throw refused[0].error;
+    return catalog;
+}
+
+/** A migration file the runner refuses to load, with the error it would stop on. */
+export interface RefusedFile {
+    readonly name: string;
+    readonly file: string;
+    readonly error: CatalogError;
+}
+
+/**
+ * Every file of `directory` loaded on its own: the catalog of those that load, and each refused
+ * one with its error (loadCatalog stops at the first). For a preview that names every problem.
+ */
+export function loadCatalogReport(
+    directory = DEFAULT_MIGRATIONS_DIR,
+    code: Readonly<Record<string, CodeMigration>> = codeMigrations,
+): { catalog: Catalog; refused: RefusedFile[] } {
     const migrations: LocalMigration[] = [];
+    const refused: RefusedFile[] = [];
     for (const entry of readdirSync(directory).sort()) {
         const file = path.join(directory, entry);
         const extension = path.extname(entry);
         const name = path.basename(entry, extension);
         if (extension === ".ts" && name === "index") continue;
         if (extension !== ".sql" && extension !== ".ts") continue;
-        if (!MIGRATION_NAME.test(name)) throw new CatalogError(file, "name must look like 0001_lower_snake_case");
-        const text = readFileSync(file, "utf8");
-        if (extension === ".sql") {
-            migrations.push(parseSqlMigration(name, file, text));
-            continue;
+        try {
+            migrations.push(loadMigrationFile(name, file, extension, code));
+        } catch (error) {
+            if (!(error instanceof CatalogError)) throw error;
+            refused.push({ name, file, error });
         }
-        const migration = code[name];
-        if (!migration) throw new CatalogError(file, `is not registered in migrations/index.ts (add it to codeMigrations as "${name}")`);
-        migrations.push({
-            name,
-            file,
-            checksum: checksumOf(text),
-            lockTimeout: checkTimeout(file, "lockTimeout", migration.lockTimeout ?? DEFAULT_LOCK_TIMEOUT),
-            statementTimeout: checkTimeout(file, "statementTimeout", migration.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
-            code: migration,
-            hasDown: typeof migration.down === "function",
-        });
     }
     const names = migrations.map((m) => m.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) throw new CatalogError(path.join(directory, duplicate), "exists both as .sql and .ts");
-    if (migrations.length === 0) throw new CatalogError(directory, "no migrations found");
-    return { directory, migrations };
+    if (migrations.length === 0 && refused.length === 0) throw new CatalogError(directory, "no migrations found");
+    return { catalog: { directory, migrations }, refused };
+}
+
+function loadMigrationFile(name: string, file: string, extension: string, code: Readonly<Record<string, CodeMigration>>): LocalMigration {
+    if (!MIGRATION_NAME.test(name)) throw new CatalogError(file, "name must look like 0001_lower_snake_case");
+    const text = readFileSync(file, "utf8");
+    if (extension === ".sql") return parseSqlMigration(name, file, text);
+    const migration = code[name];
+    if (!migration) throw new CatalogError(file, `is not registered in migrations/index.ts (add it to codeMigrations as "${name}")`);
+    return {
+        name,
+        file,
+        checksum: checksumOf(text),
+        lockTimeout: checkTimeout(file, "lockTimeout", migration.lockTimeout ?? DEFAULT_LOCK_TIMEOUT),
+        statementTimeout: checkTimeout(file, "statementTimeout", migration.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
+        code: migration,
+        hasDown: typeof migration.down === "function",
+    };
 }
