@@ -13,6 +13,7 @@ import type { ServiceContext } from "./context";
 import { FieldError, HttpProblem, INTERNAL, notFound, Problem, problem, PROBLEM_CONTENT_TYPE, validationProblem } from "./problems";
 import { fleetRoutes } from "./routes/fleet";
 import { jobRoutes } from "./routes/jobs";
+import { previewRoutes } from "./routes/previews";
 import { tenantRoutes } from "./routes/tenants";
 
 /** Requests are small JSON documents; anything larger is refused before it is parsed. */
@@ -58,9 +59,8 @@ export async function buildApp(context: ServiceContext, logger: FastifyServerOpt
     app.addHook("onSend", async (request, reply, payload) => {
         if (!request.routeOptions.config.access?.audited) return payload;
         const params = (request.params ?? {}) as Record<string, unknown>;
-        const body = (request.body ?? {}) as Record<string, unknown>;
-        const tenant =
-            typeof params.id === "string" ? params.id : typeof body.id === "string" && request.method === "POST" ? body.id : undefined;
+        const body = request.body !== null && typeof request.body === "object" ? (request.body as Record<string, unknown>) : {};
+        const tenant = typeof params.id === "string" ? params.id : tenantOfBody(body);
         const key = request.headers["idempotency-key"];
         await audit(context.pool, {
             who: request.caller ?? "anonymous",
@@ -93,7 +93,14 @@ export async function buildApp(context: ServiceContext, logger: FastifyServerOpt
     await app.register(tenantRoutes(context), { prefix: "/v1" });
     await app.register(jobRoutes(context), { prefix: "/v1" });
     await app.register(fleetRoutes(context), { prefix: "/v1" });
+    await app.register(previewRoutes(context), { prefix: "/v1" });
     return app;
+}
+
+/** The tenant a POST body names: a provision's id, a preview's tenant. */
+function tenantOfBody(body: Record<string, unknown>): string | undefined {
+    const named = body.id ?? body.tenantId ?? (body.tenant as Record<string, unknown> | undefined)?.id;
+    return typeof named === "string" ? named : undefined;
 }
 
 /** The problem an error is answered with; nothing of an unexpected error's message leaves the server. */

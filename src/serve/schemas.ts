@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { serverNameSchema, tenantIdSchema, tenantSchema, TENANT_STATES } from "../config/schema";
 
-export const JOB_KINDS = ["provision", "suspend", "resume", "retire"] as const;
+export const JOB_KINDS = ["provision", "suspend", "resume", "retire", "preview"] as const;
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "interrupted"] as const;
 
 export const tenantIdParams = z.strictObject({ id: tenantIdSchema });
@@ -49,6 +49,8 @@ const newTenantFields = {
     connectionLimit: tenantSchema.shape.connectionLimit.unwrap().optional(),
 };
 
+const newTenant = z.strictObject(newTenantFields, { error: 'must be an object {"id": ..., "plan"?, "server"?, "connectionLimit"?}' });
+
 export const provisionBody = z.strictObject(
     { ...newTenantFields, seed: seedSchema.optional() },
     { error: 'must be a JSON object: {"id": ..., "plan"?, "server"?, "connectionLimit"?, "seed"?}' },
@@ -65,6 +67,31 @@ export const lifecycleBody = z.strictObject(
     { error: 'must be a JSON object, e.g. {} or {"reason": "unpaid"}' },
 );
 export type LifecycleBody = z.infer<typeof lifecycleBody>;
+
+/** A proposed change to preview: one control API call, not made. */
+export const previewBody = z.discriminatedUnion(
+    "action",
+    [
+        z.strictObject({ action: z.literal("provision"), tenant: newTenant }),
+        z.strictObject({ action: z.enum(["suspend", "resume", "retire"]), tenantId: tenantIdSchema }),
+    ],
+    { error: 'must be {"action": "provision", "tenant": {...}} or {"action": "suspend" | "resume" | "retire", "tenantId": ...}' },
+);
+export type PreviewBody = z.infer<typeof previewBody>;
+
+/** TenantdbClient.previewChange's answer (src/preview/types.ts), its inner shapes passed through. */
+export const changePreviewSchema = z
+    .looseObject({
+        stack: z.string(),
+        base: z.string(),
+        blocked: z.boolean().describe("true when anything is blocked: the action would fail or lose data"),
+        tenants: z.array(z.looseObject({ tenantId: z.string(), blocked: z.array(z.string()) })),
+        unchanged: z.array(z.string()),
+        stackResources: z.unknown(),
+        cost: z.looseObject({ beforeUsd: z.number(), afterUsd: z.number(), deltaUsd: z.number() }),
+        problems: z.array(z.string()),
+    })
+    .meta({ id: "ChangePreview" });
 
 export const problemSchema = z
     .object({
@@ -85,7 +112,10 @@ export const jobSchema = z
         stack: z.string().nullable(),
         state: z.enum(JOB_STATES),
         request: z.record(z.string(), z.unknown()).describe("the request as accepted; secrets (the seed's adminPassword) removed"),
-        result: z.record(z.string(), z.unknown()).nullable(),
+        result: z
+            .union([changePreviewSchema, z.record(z.string(), z.unknown())])
+            .nullable()
+            .describe("when succeeded: a preview's ChangePreview, else the operation's result (tenantId, stack, state or created)"),
         error: problemSchema.nullable(),
         createdBy: z.string(),
         createdAt: z.string(),

@@ -3,7 +3,7 @@
  * tenant-centric, so the portal never names a stack: a tenant's stack is found by reading the
  * stack files (a tenant's cell is the file it is written in, and nothing moves it).
  */
-import { ClientOptions, FleetClient, ProvisionResult, TenantdbClient, cellsOf } from "../control";
+import { ChangePreview, ClientOptions, FleetClient, ProposedChange, ProvisionResult, TenantdbClient, cellsOf } from "../control";
 import { StackFileEdit } from "../control/stack-file";
 import { stackFilePath } from "../config/sources/stack-file";
 import type { StackModel } from "../config/model";
@@ -56,5 +56,11 @@ export class ServeTarget {
         }
         const result = await this.client.provision(this.scope.stack, request, { seed, signal });
         return { ...result, stack: this.scope.stack };
+    }
+
+    /** What a change would do, in the stack (or cell) it would happen in. Reads only. */
+    previewChange(change: ProposedChange, signal: AbortSignal): Promise<ChangePreview> {
+        if ("fleet" in this.scope) return this.fleetClient!.previewChange(this.scope.fleet, change, { signal });
+        return this.client.previewChange(this.scope.stack, change, { signal });
     }
 }

@@ -5,7 +5,7 @@
  * the engine's raw output lines never are.
  */
 import type { FastifyBaseLogger } from "fastify";
-import type { ControlEvent } from "../control";
+import type { ControlEvent, ProposedChange } from "../control";
 import type { SeedInput } from "../migrate/types";
 import { JobStore } from "./jobs";
 import { controlProblem, INTERNAL } from "./problems";
@@ -118,6 +118,10 @@ export class Worker {
                     migrations: mine ? { outcome: mine.outcome, from: mine.from, to: mine.to, applied: [...mine.applied] } : null,
                 },
             };
+        }
+        if (job.kind === "preview") {
+            const preview = await target.previewChange(request as unknown as ProposedChange, signal);
+            return { stack: preview.stack, result: JSON.parse(JSON.stringify(preview)) as Record<string, unknown> };
         }
         const stack = job.stack!;
         const reason = typeof request.reason === "string" ? request.reason : undefined;

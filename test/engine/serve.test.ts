@@ -15,7 +15,7 @@ import { tenantNames } from "../../src/naming";
 import { auditTrail } from "../../src/serve/audit";
 import { INTERRUPTED } from "../../src/serve/jobs";
 import { declaredTenantsConfig, dropDeclaredTenant } from "../support/declared-tenants";
-import { EngineProject, requireEngine, stackConfigOf } from "../support/engine";
+import { EngineProject, requireEngine, RESOURCES_PER_TENANT, stackConfigOf } from "../support/engine";
 import { testServer, withClient } from "../support/server";
 import { call, dropControlDatabase, freshControlDatabase, REPO_ROOT, settled, tokenFor, withPool } from "../serve/support";
 
@@ -174,6 +174,41 @@ describe("Real engine: tenantdb serve", function () {
         await withClient({ connectionString }, tenantNames(TENANTS[0]).database, async (c) =>
             assert.deepEqual((await c.query("SELECT current_user AS who")).rows, [{ who: role }]),
         );
+    });
+
+    it("a preview of a new tenant: a job whose result says what would be created; nothing changes", async () => {
+        const before = readFileSync(path.join(project.dir, "Pulumi.dev.yaml"), "utf8");
+        const accepted = await call(base, "POST", "/v1/previews", {
+            token,
+            key: "preview-srv-preview-1",
+            json: { action: "provision", tenant: { id: "srv_preview", connectionLimit: 10 } },
+        });
+        assert.equal(accepted.status, 202);
+        const job = await settled(base, token, (accepted.body as { id: string }).id, 300_000);
+        assert.equal(job.state, "succeeded", JSON.stringify(job.error));
+        const preview = job.result as {
+            stack: string;
+            blocked: boolean;
+            problems: string[];
+            tenants: {
+                tenantId: string;
+                state: string;
+                infrastructure: { counts: Record<string, number> };
+                migrations: { status: string };
+            }[];
+        };
+        assert.deepEqual([preview.stack, preview.blocked, preview.problems], ["dev", false, []]);
+        const row = (t: (typeof preview.tenants)[number]) => [t.tenantId, t.state, t.infrastructure.counts.create, t.migrations.status];
+        assert.deepEqual(preview.tenants.filter((t) => t.tenantId === "srv_preview").map(row), [
+            ["srv_preview", "active", RESOURCES_PER_TENANT, "new"],
+        ]);
+        // The others are listed for their cost (a share of the server), with nothing to create or migrate.
+        assert.deepEqual(
+            preview.tenants.filter((t) => t.tenantId !== "srv_preview").map(row),
+            [...TENANTS].sort().map((id) => [id, "active", 0, "up-to-date"]),
+        );
+        assert.equal(readFileSync(path.join(project.dir, "Pulumi.dev.yaml"), "utf8"), before);
+        assert.ok(!(await databases()).includes(tenantNames("srv_preview").database));
     });
 
     it("kill -9 while a provision job runs: after the restart it reads interrupted and is never run again; a new key completes the tenant", async () => {

@@ -162,6 +162,48 @@ describe("tenantdb serve: hostile bodies", function () {
         );
     });
 
+    it("refuses a malformed preview naming the field, and a preview of an unknown tenant", async () => {
+        const cases: [unknown, { field: string; message: string }[]][] = [
+            [
+                { action: "delete", tenantId: "acme" },
+                [
+                    {
+                        field: "body.action",
+                        message:
+                            'must be {"action": "provision", "tenant": {...}} or {"action": "suspend" | "resume" | "retire", "tenantId": ...}',
+                    },
+                ],
+            ],
+            [{ action: "suspend", tenantId: "Acme" }, [{ field: "body.tenantId", message: ID_RULE }]],
+            [
+                { action: "provision", tenant: { id: "newco", connectionLimit: 0 } },
+                [{ field: "body.tenant.connectionLimit", message: LIMIT_RULE }],
+            ],
+            [
+                { action: "provision", tenant: { id: "newco" }, tenantId: "newco" },
+                [{ field: "body.tenantId", message: "is not a known field" }],
+            ],
+        ];
+        for (const [json, errors] of cases) {
+            const answer = await post("/v1/previews", { json });
+            assert.deepEqual([answer.status, answer.body], [400, invalid("/v1/previews", errors)], JSON.stringify(json));
+        }
+        const unknown = await post("/v1/previews", { json: { action: "retire", tenantId: "nobody" } });
+        assert.deepEqual(
+            [unknown.status, unknown.body],
+            [
+                404,
+                {
+                    type: "urn:tenantdb:problem:not-found",
+                    title: "Not found",
+                    status: 404,
+                    detail: "no tenant nobody",
+                    instance: "/v1/previews",
+                },
+            ],
+        );
+    });
+
     it("answers 415 for another content type, 413 for a 1 MB body, 404 for an unknown tenant or route", async () => {
         for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
             const answer = await post("/v1/tenants", { raw: "id=newco", contentType });
@@ -235,10 +277,10 @@ describe("tenantdb serve: hostile bodies", function () {
             url,
             async (pool) => (await pool.query("SELECT status, count(*)::int AS n FROM audit GROUP BY status ORDER BY status")).rows,
         );
-        // 16 bodies, 4 keys, 2 lifecycle bodies (and the job read, not audited); 3 content types; the large body; the unknown tenant.
+        // 16 bodies, 4 keys, 2 lifecycle bodies (and the job read, not audited), 4 previews; 3 content types; the large body; 2 unknown tenants.
         assert.deepEqual(statuses, [
-            { status: 400, n: 22 },
-            { status: 404, n: 1 },
+            { status: 400, n: 26 },
+            { status: 404, n: 2 },
             { status: 413, n: 1 },
             { status: 415, n: 3 },
         ]);

@@ -54,6 +54,7 @@ describe("tenantdb serve: the OpenAPI document", function () {
             "GET /v1/tenants",
             "GET /v1/tenants/{id}",
             "GET /v1/tenants/{id}/connection",
+            "POST /v1/previews",
             "POST /v1/tenants",
             "POST /v1/tenants/{id}/resume",
             "POST /v1/tenants/{id}/retire",
