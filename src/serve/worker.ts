@@ -5,6 +5,7 @@
  * the engine's raw output lines never are.
  */
 import type { FastifyBaseLogger } from "fastify";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlEvent, ProposedChange } from "../control";
 import type { SeedInput } from "../migrate/types";
 import { JobStore } from "./jobs";
@@ -19,7 +20,17 @@ interface Running {
     recorded: Promise<void>;
 }
 
+/**
+ * Provision requests arriving within this window of the first are handed to the client together,
+ * so they share one engine update: the client batches only what is queued when it takes the
+ * stack's lease, and a burst of HTTP requests arrives over a few hundred milliseconds. A
+ * provision takes tens of seconds; the wait is noise next to it.
+ */
+export const PROVISION_WINDOW_MS = 300;
+
 export class Worker {
+    /** Open while provision jobs gather; they all proceed when it closes. */
+    private provisionWindow?: Promise<void>;
     private readonly running = new Map<string, Running>();
     private readonly done = new Set<Promise<void>>();
     private readonly controller = new AbortController();
@@ -105,6 +116,10 @@ export class Worker {
         const signal = this.controller.signal;
         const { request } = job;
         if (job.kind === "provision") {
+            this.provisionWindow ??= sleep(PROVISION_WINDOW_MS).then(() => {
+                this.provisionWindow = undefined;
+            });
+            await this.provisionWindow;
             const { seed: _withoutSeed, ...tenant } = request;
             const provisioned = await target.provision(tenant, seed, signal);
             const mine = provisioned.migrations.tenants.find((t) => t.tenantId === job.tenant);
