@@ -10,7 +10,17 @@ import { STATUS_CODES } from "node:http";
 import { audit } from "./audit";
 import { authenticate } from "./auth";
 import type { ServiceContext } from "./context";
-import { FieldError, HttpProblem, INTERNAL, notFound, Problem, problem, PROBLEM_CONTENT_TYPE, validationProblem } from "./problems";
+import {
+    controlProblem,
+    FieldError,
+    HttpProblem,
+    INTERNAL,
+    notFound,
+    Problem,
+    problem,
+    PROBLEM_CONTENT_TYPE,
+    validationProblem,
+} from "./problems";
 import { fleetRoutes } from "./routes/fleet";
 import { jobRoutes } from "./routes/jobs";
 import { previewRoutes } from "./routes/previews";
@@ -106,6 +116,9 @@ function tenantOfBody(body: Record<string, unknown>): string | undefined {
 /** The problem an error is answered with; nothing of an unexpected error's message leaves the server. */
 function problemFor(error: FastifyError): Problem {
     if (error instanceof HttpProblem) return error.problem;
+    // A control API error raised while answering (a stack file edited under a read, say).
+    const control = controlProblem(error);
+    if (control) return control;
     if (hasZodFastifySchemaValidationErrors(error)) return validationProblem(fieldErrors(error));
     switch (error.code) {
         case "FST_ERR_CTP_BODY_TOO_LARGE":
