@@ -84,8 +84,12 @@ export function embeddedDataDir(workDir: string): string {
     return path.join(workDir, ".tenantdb", "serve", "pgdata");
 }
 
-/** Opens the control database (the embedded one when `url` is undefined) and brings its schema up to date. */
-export async function openControlDatabase(options: { url?: string; workDir: string }): Promise<ControlDatabase> {
+/**
+ * Opens the control database (the embedded one when `url` is undefined) and brings its schema up
+ * to date. `service`: this process is the service, which stops the embedded server at close even
+ * when a killed service left it running; a token command stops only a server it started.
+ */
+export async function openControlDatabase(options: { url?: string; workDir: string; service?: boolean }): Promise<ControlDatabase> {
     if (options.url) {
         const pool = new Pool({ connectionString: options.url, max: 10 });
         await migrateControlDatabase(pool);
@@ -108,7 +112,8 @@ export async function openControlDatabase(options: { url?: string; workDir: stri
         description: `embedded PostgreSQL on 127.0.0.1:${embedded.port} (${embeddedDataDir(options.workDir)})`,
         close: async () => {
             await pool.end();
-            await embedded.stop?.();
+            if (embedded.stop) await embedded.stop();
+            else if (options.service) embedded.stopLeftOver();
         },
     };
 }
@@ -122,20 +127,21 @@ async function embeddedServer(workDir: string) {
     const pidFile = path.join(dataDir, "postmaster.pid");
     const passwordFile = `${dataDir}.password`;
     if (existsSync(pidFile) && existsSync(passwordFile)) {
-        // postmaster.pid's fourth line is the port it listens on.
-        const port = Number(readFileSync(pidFile, "utf8").split("\n")[3]);
+        // postmaster.pid: the postmaster's PID on its first line, the port it listens on on its fourth.
+        const [pid, , , port] = readFileSync(pidFile, "utf8").split("\n").map(Number);
         const running = { host: "127.0.0.1", port, user: "postgres", password: readFileSync(passwordFile, "utf8").trim() };
         const probe = new Client({ ...running, database: "postgres", connectionTimeoutMillis: 2000 });
         try {
             await probe.connect();
             await probe.end();
-            return { ...running, stop: undefined };
+            // SIGINT: PostgreSQL's fast shutdown (sessions ended, a clean checkpoint).
+            return { ...running, stop: undefined, stopLeftOver: () => process.kill(pid, "SIGINT") };
         } catch {
             await probe.end().catch(() => undefined);
         }
     }
     const server = await startLocalServer({ dataDir, persistent: true });
-    return { ...server, stop: () => server.stop() };
+    return { ...server, stop: () => server.stop(), stopLeftOver: () => undefined };
 }
 
 function describeUrl(url: string): string {

@@ -41,7 +41,7 @@ export interface RunningService {
 }
 
 export async function startService(options: ServeOptions): Promise<RunningService> {
-    const db = await openControlDatabase({ url: options.controlDatabaseUrl, workDir: options.workDir });
+    const db = await openControlDatabase({ url: options.controlDatabaseUrl, workDir: options.workDir, service: true });
     let lock: Awaited<ReturnType<typeof takeServiceLock>>;
     try {
         lock = await takeServiceLock(db.pool);
