@@ -38,7 +38,8 @@ function reasonsFor(before: CostReport, after: CostReport, b: TenantCost | undef
     if (b.server !== a.server) reasons.push(`server ${b.server} -> ${a.server}`);
     else {
         const [was, now] = [serverOf(before, b.server), serverOf(after, a.server)];
-        if (was && now && was.tenants.length !== now.tenants.length)
+        // An unpriced server's share is $0 however many share it: not a reason.
+        if (was && now && now.priced && was.tenants.length !== now.tenants.length)
             reasons.push(`${now.server} shared by ${now.tenants.length} tenants instead of ${was.tenants.length}`);
         if (was && now && moved(was.monthlyUsd, now.monthlyUsd))
             reasons.push(`${now.server} costs ${usd(now.monthlyUsd)} a month instead of ${usd(was.monthlyUsd)}`);
