@@ -6,35 +6,9 @@ import * as assert from "node:assert/strict";
 import { parseStackFile } from "../../src/config/sources/stack-file";
 import { costOfStackFile } from "../../src/cost/stack-cost";
 import { costChanges } from "../../src/preview/cost";
+import { PRICED_STACK_FILE } from "../cost/fixtures";
 
-const BASE = `config:
-  tenantdb:servers:
-    shared-1:
-      kind: rds
-      instanceClass: db.t4g.medium
-      allocatedStorageGb: 20
-      maxAllocatedStorageGb: 100
-      multiAz: true
-      backupRetentionDays: 30
-      performanceInsights: true
-  tenantdb:dedicatedServer:
-    instanceClass: db.t4g.medium
-    allocatedStorageGb: 20
-    maxAllocatedStorageGb: 100
-    multiAz: true
-    backupRetentionDays: 30
-  tenantdb:backup:
-    retentionDays: 30
-    noncurrentVersionDays: 7
-  tenantdb:cost:
-    databaseSizeGb: 2
-  tenantdb:tenants:
-    - id: acme
-      server: shared-1
-    - id: globex
-      server: shared-1
-      expectedSizeGb: 5
-`;
+const BASE = PRICED_STACK_FILE;
 
 const priced = (text: string) => costOfStackFile(parseStackFile(text, "/project/Pulumi.prod.yaml"));
 const cents = (usd: number) => Math.round(usd * 100) / 100;
