@@ -11,6 +11,7 @@ import type { CostChange } from "./types";
 const EPSILON_USD = 0.005;
 
 export const usd = (value: number) => `${value < 0 ? "-" : ""}$${Math.abs(value).toFixed(2)}`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const moved = (before: number, after: number) => Math.abs(after - before) >= EPSILON_USD;
 
 function serverOf(report: CostReport, name: string | undefined): ServerCost | undefined {
@@ -23,7 +24,7 @@ function shareLine(report: CostReport, tenant: TenantCost): string {
     if (!server.priced)
         return `server ${server.server} is external and unpriced (tenantdb:cost.servers.${server.server}.monthlyUsd prices it)`;
     if (server.dedicatedTo) return `its dedicated server ${server.server}: ${usd(server.monthlyUsd)}`;
-    return `${usd(tenant.serverShareUsd)} share of ${server.server} (${usd(server.monthlyUsd)}, ${server.tenants.length} tenant${server.tenants.length === 1 ? "" : "s"})`;
+    return `${usd(tenant.serverShareUsd)} share of ${server.server} (${usd(server.monthlyUsd)}, ${plural(server.tenants.length, "tenant")})`;
 }
 
 function reasonsFor(before: CostReport, after: CostReport, b: TenantCost | undefined, a: TenantCost | undefined): string[] {
@@ -38,8 +39,9 @@ function reasonsFor(before: CostReport, after: CostReport, b: TenantCost | undef
     if (b.server !== a.server) reasons.push(`server ${b.server} -> ${a.server}`);
     else {
         const [was, now] = [serverOf(before, b.server), serverOf(after, a.server)];
-        if (was && now && was.tenants.length !== now.tenants.length)
-            reasons.push(`${now.server} shared by ${now.tenants.length} tenants instead of ${was.tenants.length}`);
+        // An unpriced server's share is $0 however many share it: not a reason.
+        if (was && now && now.priced && was.tenants.length !== now.tenants.length)
+            reasons.push(`${now.server} shared by ${plural(now.tenants.length, "tenant")} instead of ${was.tenants.length}`);
         if (was && now && moved(was.monthlyUsd, now.monthlyUsd))
             reasons.push(`${now.server} costs ${usd(now.monthlyUsd)} a month instead of ${usd(was.monthlyUsd)}`);
     }

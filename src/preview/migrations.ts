@@ -16,7 +16,7 @@ export interface MigrationInputs {
     /** The migrations folder as the change has it. */
     readonly directory: string;
     /** Tenants as the proposed stack file declares them. */
-    readonly tenants: readonly ResolvedTenant[];
+    readonly tenants: readonly Pick<ResolvedTenant, "id" | "state">[];
     /** Where each active deployed tenant is reached, from the stack's outputs. */
     readonly deployed: readonly TenantTarget[];
     readonly connectionTimeoutMs?: number;

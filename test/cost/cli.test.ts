@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeGraphFile } from "../../src/cost/graph-file";
-import { rdsServer, tenant } from "./fixtures";
+import { rdsServer, tenant, PRICED_STACK_FILE } from "./fixtures";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SCRIPT = path.join(ROOT, "scripts", "cost.ts");
@@ -53,34 +53,7 @@ describe("cost CLI", function () {
     });
 
     it("previews and diffs stack configs through the program evaluated offline, without printing secrets", () => {
-        const base = `config:
-  tenantdb:servers:
-    shared-1:
-      kind: rds
-      instanceClass: db.t4g.medium
-      allocatedStorageGb: 20
-      maxAllocatedStorageGb: 100
-      multiAz: true
-      backupRetentionDays: 30
-      performanceInsights: true
-  tenantdb:dedicatedServer:
-    instanceClass: db.t4g.medium
-    allocatedStorageGb: 20
-    maxAllocatedStorageGb: 100
-    multiAz: true
-    backupRetentionDays: 30
-  tenantdb:backup:
-    retentionDays: 30
-    noncurrentVersionDays: 7
-  tenantdb:cost:
-    databaseSizeGb: 2
-  tenantdb:tenants:
-    - id: acme
-      server: shared-1
-    - id: globex
-      server: shared-1
-      expectedSizeGb: 5
-`;
+        const base = PRICED_STACK_FILE;
         const before = path.join(dir, "Pulumi.before.yaml");
         const after = path.join(dir, "Pulumi.after.yaml");
         writeFileSync(before, base + "  tenantdb:unrelated:\n    secure: v1:NOT-A-REAL-CIPHERTEXT-0123456789\n");

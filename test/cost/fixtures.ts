@@ -90,3 +90,36 @@ export function tenant(id: string, server: string, options: TenantOptions = {}):
 export function cents(usd: number): number {
     return Math.round(usd * 100 + (usd >= 0 ? 1e-9 : -1e-9)) / 100;
 }
+
+/**
+ * A stack file with one Multi-AZ db.t4g.medium server (shared-1, $100.20 a month) and two tenants,
+ * acme (2 GB, $2.3555 of its own) and globex (5 GB, $2.99375): test/cost/cli.test.ts works the figures out.
+ */
+export const PRICED_STACK_FILE = `config:
+  tenantdb:servers:
+    shared-1:
+      kind: rds
+      instanceClass: db.t4g.medium
+      allocatedStorageGb: 20
+      maxAllocatedStorageGb: 100
+      multiAz: true
+      backupRetentionDays: 30
+      performanceInsights: true
+  tenantdb:dedicatedServer:
+    instanceClass: db.t4g.medium
+    allocatedStorageGb: 20
+    maxAllocatedStorageGb: 100
+    multiAz: true
+    backupRetentionDays: 30
+  tenantdb:backup:
+    retentionDays: 30
+    noncurrentVersionDays: 7
+  tenantdb:cost:
+    databaseSizeGb: 2
+  tenantdb:tenants:
+    - id: acme
+      server: shared-1
+    - id: globex
+      server: shared-1
+      expectedSizeGb: 5
+`;

@@ -94,6 +94,18 @@ describe("Real engine: a fleet of cells", function () {
         assert.deepEqual(CELLS.map(tenantsOf), [["cell_a", "cell_new1"], ["cell_b", "cell_new2"], ["cell_c"]]);
     });
 
+    it("previews a provision in the cell it would go to, writing nothing", async () => {
+        const before = CELLS.map(tenantsOf);
+        const preview = await fleet.previewChange("prod", { action: "provision", tenant: { id: "cell_new3" } });
+        assert.equal(preview.stack, "prod-cell-03"); // cells 01 and 02 are full (capacity 2)
+        assert.deepEqual(
+            preview.tenants.map((t) => [t.tenantId, t.infrastructure.counts.create, t.migrations.status, t.blocked]),
+            [["cell_new3", RESOURCES_PER_TENANT, "new", []]],
+        );
+        assert.deepEqual([preview.blocked, preview.unchanged], [false, ["cell_c"]]);
+        assert.deepEqual(CELLS.map(tenantsOf), before);
+    });
+
     it("reports a broken cell's failure with its own exit code while the others succeed", async () => {
         const file = path.join(project.dir, "Pulumi.prod-cell-03.yaml");
         const text = readFileSync(file, "utf8");
