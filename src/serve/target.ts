@@ -49,7 +49,7 @@ export class ServeTarget {
     }
 
     /** Provisions in the stack, or in the fleet's cell that has (or gets) the tenant. */
-    async provision(request: unknown, seed: SeedInput | undefined, signal: AbortSignal): Promise<ProvisionResult & { stack: string }> {
+    async provision(request: unknown, seed: SeedInput | undefined, signal?: AbortSignal): Promise<ProvisionResult & { stack: string }> {
         if ("fleet" in this.scope) {
             const result = await this.fleetClient!.provision(this.scope.fleet, request, { seed, signal });
             return { ...result, stack: result.cell };
@@ -59,7 +59,7 @@ export class ServeTarget {
     }
 
     /** What a change would do, in the stack (or cell) it would happen in. Reads only. */
-    previewChange(change: ProposedChange, signal: AbortSignal): Promise<ChangePreview> {
+    previewChange(change: ProposedChange, signal?: AbortSignal): Promise<ChangePreview> {
         if ("fleet" in this.scope) return this.fleetClient!.previewChange(this.scope.fleet, change, { signal });
         return this.client.previewChange(this.scope.stack, change, { signal });
     }

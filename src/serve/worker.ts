@@ -33,7 +33,6 @@ export class Worker {
     private provisionWindow?: Promise<void>;
     private readonly running = new Map<string, Running>();
     private readonly done = new Set<Promise<void>>();
-    private readonly controller = new AbortController();
 
     constructor(
         private readonly store: JobStore,
@@ -113,7 +112,6 @@ export class Worker {
 
     private async execute(job: Job, seed: SeedInput | undefined): Promise<{ result: Record<string, unknown>; stack: string }> {
         const target = this.target();
-        const signal = this.controller.signal;
         const { request } = job;
         if (job.kind === "provision") {
             this.provisionWindow ??= sleep(PROVISION_WINDOW_MS).then(() => {
@@ -121,7 +119,7 @@ export class Worker {
             });
             await this.provisionWindow;
             const { seed: _withoutSeed, ...tenant } = request;
-            const provisioned = await target.provision(tenant, seed, signal);
+            const provisioned = await target.provision(tenant, seed);
             const mine = provisioned.migrations.tenants.find((t) => t.tenantId === job.tenant);
             return {
                 stack: provisioned.stack,
@@ -135,7 +133,7 @@ export class Worker {
             };
         }
         if (job.kind === "preview") {
-            const preview = await target.previewChange(request as unknown as ProposedChange, signal);
+            const preview = await target.previewChange(request as unknown as ProposedChange);
             return { stack: preview.stack, result: JSON.parse(JSON.stringify(preview)) as Record<string, unknown> };
         }
         const stack = job.stack!;
@@ -143,8 +141,8 @@ export class Worker {
         const overrideRetention = typeof request.overrideRetention === "string" ? request.overrideRetention : undefined;
         const changed =
             job.kind === "retire"
-                ? await target.client.retire(stack, job.tenant, { signal, reason, overrideRetention })
-                : await target.client[job.kind](stack, job.tenant, { signal, reason });
+                ? await target.client.retire(stack, job.tenant, { reason, overrideRetention })
+                : await target.client[job.kind](stack, job.tenant, { reason });
         return {
             stack,
             result: { tenantId: changed.tenantId, stack, state: changed.state, ...(changed.backup ? { backup: changed.backup } : {}) },
