@@ -29,6 +29,7 @@ const COMMANDS: Record<string, { readonly summary: string; load(): CommandModule
         summary: "what a change would do, per tenant: infrastructure, migrations and cost (for a pull request)",
         load: () => require("./preview"),
     },
+    serve: { summary: "the HTTP provisioning service for a self-service portal, and its tokens", load: () => require("./serve") },
     sandbox: { summary: "a local PostgreSQL with a stack's tenants, migrated and ready to connect to", load: () => require("./sandbox") },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -51,6 +52,7 @@ Environment:
   TENANTDB_BACKUP_CONFIG       backup inventory file (default tenantdb.backup.yaml)
   TENANTDB_BACKUP_SIGNING_KEY  HMAC key backups are signed and restores authenticated with
   PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE   the Pulumi backend and secrets, as for pulumi itself
+  TENANTDB_CONTROL_DATABASE_URL  serve: the control database (jobs, tokens, audit); else an embedded one
   PG_BIN_DIR                   folder with pg_dump and pg_restore, if not on PATH
   PGSSLROOTCERT                CA bundle for sslmode verify-ca and verify-full
   NO_COLOR                     plain output; also when the output is not a terminal

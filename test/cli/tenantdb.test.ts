@@ -46,7 +46,7 @@ describe("the tenantdb command", function () {
         assertGolden("tenantdb.txt", run.stdout);
     });
 
-    for (const command of ["tenants", "migrate", "backup", "cost", "sandbox", "preview"]) {
+    for (const command of ["tenants", "migrate", "backup", "cost", "sandbox", "preview", "serve"]) {
         it(`shows ${command}'s own options only, the same for help ${command}`, () => {
             const run = tenantdb([command, "--help"], elsewhere);
             assert.deepEqual([run.status, run.stderr], [0, ""]);
