@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { loadStackModel, withEveryServerPassword } from "../config/load";
 import type { StackModel } from "../config/model";
-import { parseStackFile } from "../config/sources/stack-file";
+import { parseStackFile, StackFile } from "../config/sources/stack-file";
 import { deployedTargets } from "../control/deployed";
 import { EngineSettings, selectStack } from "../control/engine";
 import { costOfStackFile } from "../cost/stack-cost";
@@ -54,15 +54,14 @@ export async function previewChange(inputs: PreviewInputs): Promise<ChangePrevie
         }
     };
 
+    // Each stack file parsed once: its model and its cost come from the same parse.
     const proposed = await attempt("the changed stack file", () => parseStackFile(inputs.proposed.text, file));
-    const model: StackModel | undefined = proposed && (await attempt("the changed stack file", () => modelOf(inputs.proposed.text, file)));
-    const baseModel =
-        inputs.base.text === undefined ? undefined : await attempt("the base stack file", () => modelOf(inputs.base.text!, file));
+    const model: StackModel | undefined = proposed && (await attempt("the changed stack file", () => modelOf(proposed)));
+    const base =
+        inputs.base.text === undefined ? undefined : await attempt("the base stack file", () => parseStackFile(inputs.base.text!, file));
+    const baseModel = base && (await attempt("the base stack file", () => modelOf(base)));
     const after = proposed && model ? await attempt("the cost after the change", () => costOfStackFile(proposed)) : undefined;
-    const before =
-        inputs.base.text === undefined
-            ? undefined
-            : await attempt("the cost before the change", () => costOfStackFile(parseStackFile(inputs.base.text!, file)));
+    const before = base ? await attempt("the cost before the change", () => costOfStackFile(base)) : undefined;
 
     const stack = await attempt("the engine", () => selectStack(inputs.engine, inputs.stackName));
     let engine: EnginePreview = { byTenant: new Map(), refusals: [], problems: [] };
@@ -153,8 +152,8 @@ function declares(model: StackModel | undefined, id: string): boolean {
     return model?.tenants.some((t) => t.id === id && t.state !== "erased") ?? false;
 }
 
-function modelOf(text: string, file: string): StackModel {
-    return loadStackModel(withEveryServerPassword(parseStackFile(text, file).source));
+function modelOf(stackFile: StackFile): StackModel {
+    return loadStackModel(withEveryServerPassword(stackFile.source));
 }
 
 function changedSteps(change: InfrastructureChange): number {

@@ -35,7 +35,7 @@ export function migrationSummary(change: MigrationChange): string {
         case "up-to-date":
             return `up to date${refused}`;
         case "not-migrated":
-            return `not migrated (${change.reason ?? "not active"})`.replace(/: the runner migrates active tenants only/, "");
+            return `not migrated: ${change.reason ?? "not active"}`;
         case "unknown":
             return "unknown: its database could not be read";
     }
